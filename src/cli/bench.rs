@@ -1,0 +1,61 @@
+//! `storybook-studio bench …`: speed of our engine, printed in the same JSON shape as the
+//! Python reference scripts in `bench/`, so `bench/compare.sh` can put them side by side.
+
+use std::path::PathBuf;
+
+use super::GlobalArgs;
+use crate::ml::bench::{bench_generation, random_gpt2_weights, save_weights};
+use crate::ml::gpt2::Config;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchWhat {
+    /// GPT-2 124M tokens per second (random weights of the real shape, greedy, KV cache).
+    Story {
+        #[arg(long, default_value_t = 32)]
+        prompt_tokens: usize,
+        #[arg(long, default_value_t = 128)]
+        new_tokens: usize,
+        /// Also write the random weights here, for the reference script to load.
+        #[arg(long, value_name = "FILE")]
+        save_weights: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        BenchWhat::Story {
+            prompt_tokens,
+            new_tokens,
+            save_weights: save_to,
+            seed,
+        } => {
+            let cfg = Config::gpt2_124m();
+            let weights = random_gpt2_weights(&cfg, seed)?;
+            if let Some(path) = save_to {
+                save_weights(&weights, &path)?;
+            }
+            let result = bench_generation(&cfg, &weights, prompt_tokens, new_tokens)?;
+            if global.json {
+                super::print_json(&result)
+            } else {
+                println!(
+                    "candle GPT-2 124M: {:.2} tokens/s ({} new tokens after {} in {:.2} s, {} threads)",
+                    result.tokens_per_second,
+                    result.new_tokens,
+                    result.prompt_tokens,
+                    result.seconds,
+                    result.threads
+                );
+                Ok(())
+            }
+        }
+    }
+}

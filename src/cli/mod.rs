@@ -1,0 +1,101 @@
+//! Command-line interface: one file per subcommand. Each parses, calls the library and prints
+//! text or, with `--json`, one JSON document on stdout. Errors are printed once, as a sentence.
+
+mod bench;
+mod models;
+mod progress;
+mod story;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "storybook-studio",
+    version,
+    about = "Turn a few words into an illustrated storybook, and a picture back into words.",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Folder with one subfolder per model (gpt2/, clip/, vqgan/, minilm/).
+    #[arg(long, global = true, env = "STORYBOOK_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Never download; use only weights already on disk.
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Compute device: cpu, or cuda / metal when built with that feature.
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+}
+
+impl GlobalArgs {
+    pub fn locator(&self) -> crate::ml::weights::Locator {
+        crate::ml::weights::Locator::from_env(self.models.clone(), self.offline)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write candidate stories from a prompt with GPT-2.
+    Story(story::StoryArgs),
+    /// List, download or check models.
+    Models(models::ModelsArgs),
+    /// Measure speed against the reference implementation (see bench/compare.sh).
+    Bench(bench::BenchArgs),
+}
+
+/// Parses arguments, runs the command and turns any error into one printed sentence.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let json = cli.global.json;
+    let result = match cli.command {
+        None => {
+            // The studio window arrives with the GUI; until then the help is the front door.
+            let _ = Cli::command().print_help();
+            Ok(())
+        }
+        Some(Command::Story(args)) => story::run(&cli.global, args),
+        Some(Command::Models(args)) => models::run(&cli.global, args),
+        Some(Command::Bench(args)) => bench::run(&cli.global, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if json {
+                let doc = serde_json::json!({ "error": format!("{err:#}") });
+                println!("{doc}");
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `storybook-studio models list|download`: what is on disk, where, and fetching the rest.
+
+use serde::Serialize;
+
+use super::progress::TerminalDownload;
+use super::GlobalArgs;
+use crate::ml::weights::{LocateError, ModelKind};
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelsAction {
+    /// Show each model: found where, and how big; or every place that was searched.
+    List,
+    /// Download models from the Hugging Face hub into its cache.
+    Download {
+        /// gpt2, clip, vqgan, minilm or all.
+        #[arg(default_value = "all")]
+        which: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct ModelStatus {
+    model: String,
+    name: &'static str,
+    found: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+fn kinds(which: &str) -> anyhow::Result<Vec<ModelKind>> {
+    if which.eq_ignore_ascii_case("all") {
+        return Ok(ModelKind::ALL.to_vec());
+    }
+    Ok(vec![which.parse::<ModelKind>().map_err(anyhow::Error::msg)?])
+}
+
+pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
+    let locator = global.locator();
+    match args.action {
+        ModelsAction::List => {
+            let statuses: Vec<ModelStatus> = ModelKind::ALL
+                .into_iter()
+                .map(|kind| match locator.find_local(kind, None) {
+                    Ok(found) => ModelStatus {
+                        model: kind.to_string(),
+                        name: kind.display_name(),
+                        found: true,
+                        origin: Some(found.origin.to_string()),
+                        location: Some(found.location.display().to_string()),
+                        bytes: Some(found.total_bytes()),
+                        problem: None,
+                    },
+                    Err(err) => ModelStatus {
+                        model: kind.to_string(),
+                        name: kind.display_name(),
+                        found: false,
+                        origin: None,
+                        location: None,
+                        bytes: None,
+                        problem: Some(err.to_string()),
+                    },
+                })
+                .collect();
+            if global.json {
+                return super::print_json(&statuses);
+            }
+            for s in &statuses {
+                match (&s.location, &s.origin, s.bytes) {
+                    (Some(loc), Some(origin), Some(bytes)) => println!(
+                        "{:8} found  {:>8.1} MB  {loc} ({origin})",
+                        s.model,
+                        bytes as f64 / 1e6
+                    ),
+                    _ => println!(
+                        "{:8} missing\n{}\n",
+                        s.model,
+                        s.problem.as_deref().unwrap_or("")
+                    ),
+                }
+            }
+            Ok(())
+        }
+        ModelsAction::Download { which } => {
+            let mut done = Vec::new();
+            for kind in kinds(&which)? {
+                if !locator.allow_download {
+                    anyhow::bail!("downloads are off (--offline or HF_HUB_OFFLINE=1)");
+                }
+                let mut progress = TerminalDownload::new(global.json);
+                let found = crate::ml::hub::download(kind, locator.hf_cache.as_deref(), &mut progress)
+                    .map_err(|e| LocateError::NotFound {
+                        kind,
+                        tried: Vec::new(),
+                        download_error: Some(e),
+                    })?;
+                if !global.json {
+                    println!("{kind}: {}", found.location.display());
+                }
+                done.push(serde_json::json!({
+                    "model": kind.to_string(),
+                    "location": found.location.display().to_string(),
+                    "bytes": found.total_bytes(),
+                }));
+            }
+            if global.json {
+                super::print_json(&done)?;
+            }
+            Ok(())
+        }
+    }
+}

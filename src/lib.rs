@@ -1,0 +1,10 @@
+//! Storybook Studio: turn a few words into an illustrated storybook, and a picture back into words.
+//!
+//! The crate is a library plus a thin binary, so tests can drive every layer:
+//! - [`ml`]: candle models and algorithms (never imports a UI toolkit);
+//! - [`story`]: text handling that needs no model, such as splitting a story into pages;
+//! - [`cli`]: one file per subcommand; parses, calls the library, prints text or JSON.
+
+pub mod cli;
+pub mod ml;
+pub mod story;

@@ -1,0 +1,17 @@
+//! Machine learning: candle models, tokenizers, sampling and the weights locator.
+//! Depends on candle and the file system only; never on the UI or the store.
+
+pub mod banned;
+pub mod bench;
+pub mod device;
+pub mod error;
+pub mod generate;
+pub mod gpt2;
+pub mod hub;
+pub mod nn;
+pub mod safetensors_check;
+pub mod sampling;
+pub mod text;
+pub mod weights;
+
+pub use error::{Error, Result};

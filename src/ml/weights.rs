@@ -1,0 +1,468 @@
+//! Finds model weights on disk, in a fixed order that a user can predict:
+//! 1. an explicit file or folder (`--gpt2 DIR`, …);
+//! 2. `--models DIR` / `STORYBOOK_MODELS`, one subfolder per model (`gpt2/`, `clip/`, …);
+//! 3. `models/` in the working directory;
+//! 4. the Hugging Face cache that Python users already have;
+//! 5. a download through `hf-hub` (see [`crate::ml::hub`]), unless offline.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hf_hub::{Cache, Repo, RepoType};
+
+/// The models the studio uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModelKind {
+    Gpt2,
+    Clip,
+    Vqgan,
+    Minilm,
+}
+
+/// A file a model needs: its name inside our folder layout and its name on the hub.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile {
+    pub local: &'static str,
+    pub remote: &'static str,
+    /// Alternatives: a folder needs one file of each group (VQGAN takes `.ckpt` or `.safetensors`).
+    pub group: &'static str,
+}
+
+const fn same(name: &'static str) -> ModelFile {
+    ModelFile {
+        local: name,
+        remote: name,
+        group: name,
+    }
+}
+
+const HF_TRIO: [ModelFile; 3] = [
+    same("config.json"),
+    same("model.safetensors"),
+    same("tokenizer.json"),
+];
+
+const VQGAN_FILES: [ModelFile; 3] = [
+    ModelFile {
+        local: "model.yaml",
+        remote: "vqgan_imagenet_f16_16384.yaml",
+        group: "config",
+    },
+    ModelFile {
+        local: "model.ckpt",
+        remote: "vqgan_imagenet_f16_16384.ckpt",
+        group: "weights",
+    },
+    ModelFile {
+        local: "model.safetensors",
+        remote: "vqgan_imagenet_f16_16384.safetensors",
+        group: "weights",
+    },
+];
+
+/// Where a model lives on the Hugging Face hub.
+#[derive(Debug, Clone, Copy)]
+pub struct HubSource {
+    pub repo: &'static str,
+    pub revision: &'static str,
+    /// Older repo ids under which Python users may have it cached.
+    pub aliases: &'static [&'static str],
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 4] = [Self::Gpt2, Self::Clip, Self::Vqgan, Self::Minilm];
+
+    /// Subfolder name under `--models DIR`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Self::Gpt2 => "gpt2",
+            Self::Clip => "clip",
+            Self::Vqgan => "vqgan",
+            Self::Minilm => "minilm",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Gpt2 => "GPT-2 (story writer)",
+            Self::Clip => "CLIP ViT-B/32 (image and text matcher)",
+            Self::Vqgan => "VQGAN f16-16384 (illustrator)",
+            Self::Minilm => "all-MiniLM-L6-v2 (prompt embeddings)",
+        }
+    }
+
+    pub fn files(self) -> &'static [ModelFile] {
+        match self {
+            Self::Vqgan => &VQGAN_FILES,
+            _ => &HF_TRIO,
+        }
+    }
+
+    /// Files to fetch from the hub (VQGAN's hub mirror has no safetensors copy).
+    pub fn download_files(self) -> Vec<ModelFile> {
+        match self {
+            Self::Vqgan => VQGAN_FILES[..2].to_vec(),
+            _ => HF_TRIO.to_vec(),
+        }
+    }
+
+    pub fn hub(self) -> HubSource {
+        match self {
+            Self::Gpt2 => HubSource {
+                repo: "openai-community/gpt2",
+                revision: "main",
+                aliases: &["gpt2"],
+            },
+            Self::Clip => HubSource {
+                repo: "openai/clip-vit-base-patch32",
+                revision: "refs/pr/15",
+                aliases: &[],
+            },
+            Self::Vqgan => HubSource {
+                repo: "Somnai/pytti-vqgan-checkpoints",
+                revision: "main",
+                aliases: &[],
+            },
+            Self::Minilm => HubSource {
+                repo: "sentence-transformers/all-MiniLM-L6-v2",
+                revision: "main",
+                aliases: &[],
+            },
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir_name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.dir_name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown model '{s}'; choose gpt2, clip, vqgan or minilm"))
+    }
+}
+
+/// Which step of the search found a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Explicit,
+    ModelsDir,
+    LocalModels,
+    HfCache,
+    Downloaded,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Explicit => "given path",
+            Self::ModelsDir => "--models folder",
+            Self::LocalModels => "models/",
+            Self::HfCache => "Hugging Face cache",
+            Self::Downloaded => "downloaded",
+        })
+    }
+}
+
+/// A model's files, found: local name (`config.json`, `model.safetensors`, …) to path.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    pub kind: ModelKind,
+    pub origin: Origin,
+    /// The folder or cache snapshot that held them.
+    pub location: PathBuf,
+    pub files: BTreeMap<&'static str, PathBuf>,
+}
+
+impl ModelFiles {
+    pub fn get(&self, local: &str) -> Option<&Path> {
+        self.files.get(local).map(PathBuf::as_path)
+    }
+
+    /// The path of a file the locator guaranteed, as an error if it is somehow absent.
+    pub fn require(&self, local: &str) -> crate::ml::Result<&Path> {
+        self.get(local).ok_or_else(|| {
+            crate::ml::Error::Input(format!(
+                "{} has no {local} in {}",
+                self.kind.display_name(),
+                self.location.display()
+            ))
+        })
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.files
+            .values()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// Why a model could not be found: every place tried, and how to get it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LocateError {
+    #[error("{} was not found at {}: {reason}", kind.display_name(), path.display())]
+    Explicit {
+        kind: ModelKind,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{}", not_found_message(*kind, tried, download_error.as_deref()))]
+    NotFound {
+        kind: ModelKind,
+        tried: Vec<String>,
+        download_error: Option<String>,
+    },
+}
+
+fn not_found_message(kind: ModelKind, tried: &[String], download_error: Option<&str>) -> String {
+    let hub = kind.hub();
+    let files: Vec<&str> = kind.download_files().iter().map(|f| f.remote).collect();
+    let mut msg = format!("{} was not found. Looked in:", kind.display_name());
+    for (i, place) in tried.iter().enumerate() {
+        msg.push_str(&format!("\n  {}. {place}", i + 1));
+    }
+    if let Some(err) = download_error {
+        msg.push_str(&format!(
+            "\n  {}. a download from the Hugging Face hub, which failed: {err}",
+            tried.len() + 1
+        ));
+    }
+    msg.push_str(&format!(
+        "\nTo fix it, run `storybook-studio models download {kind}`, or fetch {} from \
+         https://huggingface.co/{} (revision {}) and put them in models/{}/ as {}.",
+        files.join(", "),
+        hub.repo,
+        hub.revision,
+        kind.dir_name(),
+        kind.files()
+            .iter()
+            .map(|f| f.local)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    ));
+    msg
+}
+
+/// The search order and its switches; build one per command from flags and environment.
+#[derive(Debug, Clone)]
+pub struct Locator {
+    pub models_dir: Option<PathBuf>,
+    pub local_dir: PathBuf,
+    pub hf_cache: Option<PathBuf>,
+    pub allow_download: bool,
+}
+
+impl Default for Locator {
+    fn default() -> Self {
+        Self {
+            models_dir: None,
+            local_dir: PathBuf::from("models"),
+            hf_cache: Some(Cache::from_env().path().clone()),
+            allow_download: true,
+        }
+    }
+}
+
+impl Locator {
+    /// `--models` wins over `STORYBOOK_MODELS`; `HF_HUB_OFFLINE=1` turns downloads off.
+    pub fn from_env(models_dir: Option<PathBuf>, offline: bool) -> Self {
+        let env_offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
+        Self {
+            models_dir: models_dir.or_else(|| std::env::var_os("STORYBOOK_MODELS").map(Into::into)),
+            allow_download: !offline && !env_offline,
+            ..Self::default()
+        }
+    }
+
+    /// Searches steps 1 to 4; `Err` carries the places tried so a download can be added.
+    pub fn find_local(
+        &self,
+        kind: ModelKind,
+        explicit: Option<&Path>,
+    ) -> Result<ModelFiles, LocateError> {
+        if let Some(path) = explicit {
+            return from_explicit(kind, path);
+        }
+        let mut tried = Vec::new();
+        let folders = [
+            (self.models_dir.as_ref(), Origin::ModelsDir),
+            (Some(&self.local_dir), Origin::LocalModels),
+        ];
+        for (base, origin) in folders {
+            let Some(base) = base else { continue };
+            let dir = base.join(kind.dir_name());
+            match from_folder(kind, &dir, origin) {
+                Ok(found) => return Ok(found),
+                Err(reason) => tried.push(format!("{} ({reason})", dir.display())),
+            }
+        }
+        if let Some(cache) = &self.hf_cache {
+            match from_hf_cache(kind, cache) {
+                Ok(found) => return Ok(found),
+                Err(reason) => tried.push(format!(
+                    "the Hugging Face cache {} ({reason})",
+                    cache.display()
+                )),
+            }
+        }
+        Err(LocateError::NotFound {
+            kind,
+            tried,
+            download_error: None,
+        })
+    }
+
+    /// The full search, downloading as a last resort when allowed.
+    pub fn locate(
+        &self,
+        kind: ModelKind,
+        explicit: Option<&Path>,
+        progress: &mut dyn crate::ml::hub::DownloadProgress,
+    ) -> Result<ModelFiles, LocateError> {
+        let err = match self.find_local(kind, explicit) {
+            Ok(found) => return Ok(found),
+            Err(err) => err,
+        };
+        let LocateError::NotFound { tried, .. } = &err else {
+            return Err(err);
+        };
+        if !self.allow_download {
+            let mut tried = tried.clone();
+            tried.push("no download: offline mode (--offline or HF_HUB_OFFLINE=1)".into());
+            return Err(LocateError::NotFound {
+                kind,
+                tried,
+                download_error: None,
+            });
+        }
+        crate::ml::hub::download(kind, self.hf_cache.as_deref(), progress).map_err(|e| {
+            LocateError::NotFound {
+                kind,
+                tried: tried.clone(),
+                download_error: Some(e),
+            }
+        })
+    }
+}
+
+fn from_explicit(kind: ModelKind, path: &Path) -> Result<ModelFiles, LocateError> {
+    let fail = |reason: String| LocateError::Explicit {
+        kind,
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.is_dir() {
+        return scan_folder(kind, path, Origin::Explicit, None).map_err(fail);
+    }
+    if !path.is_file() {
+        return Err(fail("no such file or folder".into()));
+    }
+    // A weights file stands for its folder, which holds the config and tokenizer beside it.
+    let local = match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => "model.safetensors",
+        Some("ckpt") if kind == ModelKind::Vqgan => "model.ckpt",
+        _ => return Err(fail("expected a folder or a .safetensors weights file".into())),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    scan_folder(kind, dir, Origin::Explicit, Some((local, path))).map_err(fail)
+}
+
+/// Checks a folder in our layout; `Err` says what is missing.
+pub fn from_folder(kind: ModelKind, dir: &Path, origin: Origin) -> Result<ModelFiles, String> {
+    scan_folder(kind, dir, origin, None)
+}
+
+fn scan_folder(
+    kind: ModelKind,
+    dir: &Path,
+    origin: Origin,
+    weights: Option<(&'static str, &Path)>,
+) -> Result<ModelFiles, String> {
+    if !dir.is_dir() {
+        return Err("no such folder".into());
+    }
+    let mut files = BTreeMap::new();
+    for f in kind.files() {
+        let p = dir.join(f.local);
+        if p.is_file() {
+            files.insert(f.local, p);
+        }
+    }
+    if let Some((local, path)) = weights {
+        files.retain(|name, _| !name.starts_with("model.") || name.ends_with(".yaml"));
+        files.insert(local, path.to_path_buf());
+    }
+    let missing = missing_groups(kind, &files);
+    if !missing.is_empty() {
+        return Err(format!("missing {}", missing.join(", ")));
+    }
+    Ok(ModelFiles {
+        kind,
+        origin,
+        location: dir.to_path_buf(),
+        files,
+    })
+}
+
+fn missing_groups(kind: ModelKind, files: &BTreeMap<&'static str, PathBuf>) -> Vec<String> {
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in kind.files() {
+        groups.entry(f.group).or_default().push(f.local);
+    }
+    groups
+        .into_values()
+        .filter(|names| !names.iter().any(|n| files.contains_key(n)))
+        .map(|names| names.join(" or "))
+        .collect()
+}
+
+fn from_hf_cache(kind: ModelKind, cache_dir: &Path) -> Result<ModelFiles, String> {
+    let hub = kind.hub();
+    let cache = Cache::new(cache_dir.to_path_buf());
+    let mut last_missing = Vec::new();
+    for repo_id in std::iter::once(hub.repo).chain(hub.aliases.iter().copied()) {
+        let repo = cache.repo(Repo::with_revision(
+            repo_id.to_string(),
+            RepoType::Model,
+            hub.revision.to_string(),
+        ));
+        let mut files = BTreeMap::new();
+        for f in kind.files() {
+            if let Some(p) = repo.get(f.remote) {
+                files.insert(f.local, p);
+            }
+        }
+        let missing = missing_groups(kind, &files);
+        if missing.is_empty() {
+            let location = files
+                .values()
+                .next()
+                .and_then(|p| p.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| cache_dir.to_path_buf());
+            return Ok(ModelFiles {
+                kind,
+                origin: Origin::HfCache,
+                location,
+                files,
+            });
+        }
+        last_missing = missing;
+    }
+    Err(format!(
+        "no complete copy of {} at revision {}; missing {}",
+        hub.repo,
+        hub.revision,
+        last_missing.join(", ")
+    ))
+}

@@ -1,0 +1,4 @@
+//! Story text that needs no model: sentences, pages and prompt styling.
+//! Depends on nothing else in the crate.
+
+pub mod sentences;
