@@ -395,7 +395,11 @@ impl Gpt2 {
         let layout = check_checkpoint(path, cfg)?;
         // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
-        let mut model = Self::load(vb.pp(layout.prefix().trim_end_matches('.')), cfg)?;
+        let root = match layout {
+            KeyLayout::Hub => vb.clone(),
+            KeyLayout::SavePretrained => vb.pp("transformer"),
+        };
+        let mut model = Self::load(root, cfg)?;
         if !cfg.tie_word_embeddings && vb.contains_tensor("lm_head.weight") {
             model.lm_head = vb.get((cfg.vocab_size, cfg.n_embd), "lm_head.weight")?;
         }

@@ -49,8 +49,12 @@ pub fn download(
     let cache = cache_dir
         .map(|d| Cache::new(d.to_path_buf()))
         .unwrap_or_else(Cache::from_env);
-    let api = ApiBuilder::from_cache(cache.clone())
-        .with_progress(false)
+    let mut builder = ApiBuilder::from_cache(cache.clone()).with_progress(false);
+    // Mirrors and tests point HF_ENDPOINT elsewhere, as Python's huggingface_hub allows.
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+        builder = builder.with_endpoint(endpoint);
+    }
+    let api = builder
         .build()
         .map_err(|e| format!("could not set up the download client: {e}"))?;
     let repo = api.repo(Repo::with_revision(

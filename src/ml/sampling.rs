@@ -145,12 +145,17 @@ pub fn choose(logits: &[f32], opts: &SamplingOptions, rng: &mut impl Rng) -> Opt
     if candidates.is_empty() {
         return None;
     }
-    // Stable sort keeps equal logits in id order, so draws do not depend on sort internals.
-    candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
-    if opts.top_k > 0 {
+    // Ties are broken by id so that draws never depend on sort internals.
+    let by_logit = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if opts.top_k > 0 && opts.top_k < candidates.len() {
+        candidates.select_nth_unstable_by(opts.top_k - 1, by_logit);
         candidates.truncate(opts.top_k);
+        candidates.sort_unstable_by(by_logit);
+    } else if opts.top_p < 1.0 {
+        candidates.sort_unstable_by(by_logit);
     }
-    let max = candidates[0].1;
+    // Without top-k or top-p the order does not matter, and a 50k-entry sort per token is skipped.
+    let max = candidates.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
     let mut probs: Vec<f64> = candidates.iter().map(|(_, l)| (l - max).exp()).collect();
     let total: f64 = probs.iter().sum();
     probs.iter_mut().for_each(|p| *p /= total);
