@@ -57,11 +57,15 @@ fn a_config_with_the_wrong_width_names_the_first_offending_key() {
         ("model.safetensors", "transformer.h.0.attn.c_attn.bias"),
         ("hub-layout.safetensors", "h.0.attn.c_attn.bias"),
     ] {
-        let err = Gpt2::from_safetensors(&fixture(&format!("gpt2-tiny/{file}")), &cfg, &Device::Cpu)
-            .unwrap_err()
-            .to_string();
+        let err =
+            Gpt2::from_safetensors(&fixture(&format!("gpt2-tiny/{file}")), &cfg, &Device::Cpu)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains(&format!("'{key}'")), "{file}: {err}");
-        assert!(err.contains("[192]") && err.contains("[96]"), "{file}: {err}");
+        assert!(
+            err.contains("[192]") && err.contains("[96]"),
+            "{file}: {err}"
+        );
     }
 }
 

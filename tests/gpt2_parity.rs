@@ -17,8 +17,12 @@ fn config() -> Config {
 }
 
 fn model(file: &str) -> Gpt2 {
-    Gpt2::from_safetensors(&fixture(&format!("gpt2-tiny/{file}")), &config(), &Device::Cpu)
-        .unwrap()
+    Gpt2::from_safetensors(
+        &fixture(&format!("gpt2-tiny/{file}")),
+        &config(),
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn tokenizer() -> TextTokenizer {
@@ -30,7 +34,10 @@ fn prompt_ids(i: usize) -> Vec<u32> {
 }
 
 fn ids_tensor(ids: &[u32]) -> Tensor {
-    Tensor::new(ids, &Device::Cpu).unwrap().unsqueeze(0).unwrap()
+    Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
 }
 
 #[test]
@@ -45,7 +52,9 @@ fn logits_match_transformers_in_both_key_layouts() {
                 .unwrap()
                 .squeeze(0)
                 .unwrap();
-            let expected = reference[&format!("p{i}.logits")].to_dtype(DType::F32).unwrap();
+            let expected = reference[&format!("p{i}.logits")]
+                .to_dtype(DType::F32)
+                .unwrap();
             let diff = max_abs_diff(&logits, &expected);
             assert!(diff <= TOL, "{file} prompt {i}: max abs diff {diff}");
         }
@@ -58,7 +67,11 @@ fn tokenizer_gives_the_reference_prompt_ids() {
     let tok = tokenizer();
     for prompt in json["prompts"].as_array().unwrap() {
         let text = prompt["text"].as_str().unwrap();
-        assert_eq!(tok.encode(text).unwrap(), ids_of(&prompt["input_ids"]), "{text:?}");
+        assert_eq!(
+            tok.encode(text).unwrap(),
+            ids_of(&prompt["input_ids"]),
+            "{text:?}"
+        );
     }
 }
 
@@ -110,9 +123,10 @@ fn greedy_ids_and_per_step_logits_match_with_and_without_repetition_penalty() {
                 ..SamplingOptions::greedy(expected.len())
             };
             let text = prompt["text"].as_str().unwrap();
-            let generation =
-                generate(&model, &tok, text, &opts, |_| std::ops::ControlFlow::Continue(()))
-                    .unwrap();
+            let generation = generate(&model, &tok, text, &opts, |_| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
             assert_eq!(
                 generation.sequences[0].generated_token_ids, expected,
                 "{key}, prompt {i}"

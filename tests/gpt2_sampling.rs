@@ -15,8 +15,8 @@ use storybook_studio::ml::text::TextTokenizer;
 
 fn setup() -> (Gpt2, TextTokenizer) {
     let cfg = Config::from_file(&fixture("gpt2-tiny/config.json")).unwrap();
-    let model =
-        Gpt2::from_safetensors(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu).unwrap();
+    let model = Gpt2::from_safetensors(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu)
+        .unwrap();
     let tok = TextTokenizer::from_file(&fixture("gpt2-tiny/tokenizer.json")).unwrap();
     (model, tok)
 }
@@ -53,7 +53,10 @@ fn the_same_seed_gives_the_same_text_and_another_seed_does_not() {
     assert_eq!(texts(&a), texts(&b));
     assert_ne!(texts(&a), texts(&c));
     // The sequences of one run differ from each other too.
-    assert_ne!(a.sequences[0].generated_token_ids, a.sequences[1].generated_token_ids);
+    assert_ne!(
+        a.sequences[0].generated_token_ids,
+        a.sequences[1].generated_token_ids
+    );
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -130,7 +133,10 @@ fn streamed_pieces_add_up_to_the_untrimmed_text() {
 #[test]
 fn breaking_the_stream_cancels() {
     let (model, tok) = setup();
-    let err = generate(&model, &tok, "Hello", &sampled(1), |_| ControlFlow::Break(())).unwrap_err();
+    let err = generate(&model, &tok, "Hello", &sampled(1), |_| {
+        ControlFlow::Break(())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("cancelled"));
 }
 
@@ -167,14 +173,20 @@ fn a_prompt_longer_than_the_window_keeps_its_end_with_a_warning() {
 #[test]
 fn empty_prompts_and_impossible_windows_are_refused() {
     let (model, tok) = setup();
-    let err = generate(&model, &tok, "   ", &sampled(1), |_| ControlFlow::Continue(())).unwrap_err();
+    let err = generate(&model, &tok, "   ", &sampled(1), |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("prompt is empty"));
     let opts = SamplingOptions {
         max_new_tokens: 300,
         ..sampled(1)
     };
     let err = generate(&model, &tok, "Hi", &opts, |_| ControlFlow::Continue(())).unwrap_err();
-    assert!(err.to_string().contains("256-token") || err.to_string().contains("window"), "{err}");
+    assert!(
+        err.to_string().contains("256-token") || err.to_string().contains("window"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -193,13 +205,25 @@ fn trimming_cuts_after_the_last_full_sentence() {
     let trimmed = run(&model, &tok, prompt, &opts);
     let mut cut = 0;
     for (r, t) in raw.sequences.iter().zip(&trimmed.sequences) {
-        assert_eq!(r.generated_token_ids, t.generated_token_ids, "trimming is after sampling");
-        assert!(r.text.starts_with(&t.text), "{:?} is not a prefix of {:?}", t.text, r.text);
+        assert_eq!(
+            r.generated_token_ids, t.generated_token_ids,
+            "trimming is after sampling"
+        );
+        assert!(
+            r.text.starts_with(&t.text),
+            "{:?} is not a prefix of {:?}",
+            t.text,
+            r.text
+        );
         assert!(t.text.len() >= prompt.len());
         if t.text != r.text {
             cut += 1;
             let last = t.text.chars().last().unwrap();
-            assert!(".!?…\"'”’)]".contains(last), "{:?} does not end a sentence", t.text);
+            assert!(
+                ".!?…\"'”’)]".contains(last),
+                "{:?} does not end a sentence",
+                t.text
+            );
         }
         assert!(!t.sentences.is_empty());
     }

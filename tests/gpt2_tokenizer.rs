@@ -24,5 +24,10 @@ fn every_case_encodes_and_decodes_exactly() {
             failures.push(format!("decode {ids:?}: got {decoded:?}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

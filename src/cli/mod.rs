@@ -14,7 +14,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "storybook-studio",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("STORYBOOK_COMMIT"), ")"),
     about = "Turn a few words into an illustrated storybook, and a picture back into words.",
     long_about = None
 )]

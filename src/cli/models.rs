@@ -43,7 +43,9 @@ fn kinds(which: &str) -> anyhow::Result<Vec<ModelKind>> {
     if which.eq_ignore_ascii_case("all") {
         return Ok(ModelKind::ALL.to_vec());
     }
-    Ok(vec![which.parse::<ModelKind>().map_err(anyhow::Error::msg)?])
+    Ok(vec![which
+        .parse::<ModelKind>()
+        .map_err(anyhow::Error::msg)?])
 }
 
 pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
@@ -99,12 +101,13 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     anyhow::bail!("downloads are off (--offline or HF_HUB_OFFLINE=1)");
                 }
                 let mut progress = TerminalDownload::new(global.json);
-                let found = crate::ml::hub::download(kind, locator.hf_cache.as_deref(), &mut progress)
-                    .map_err(|e| LocateError::NotFound {
-                        kind,
-                        tried: Vec::new(),
-                        download_error: Some(e),
-                    })?;
+                let found =
+                    crate::ml::hub::download(kind, locator.hf_cache.as_deref(), &mut progress)
+                        .map_err(|e| LocateError::NotFound {
+                            kind,
+                            tried: Vec::new(),
+                            download_error: Some(e),
+                        })?;
                 if !global.json {
                     println!("{kind}: {}", found.location.display());
                 }

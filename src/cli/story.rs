@@ -22,8 +22,9 @@ pub struct StoryArgs {
     pub gpt2: Option<PathBuf>,
     #[arg(long, default_value_t = 120)]
     pub max_tokens: usize,
-    #[arg(long, default_value_t = 20)]
-    pub min_tokens: usize,
+    /// Defaults to 20, or to max tokens when that is smaller.
+    #[arg(long)]
+    pub min_tokens: Option<usize>,
     /// 0 writes greedily (always the most likely word).
     #[arg(long, default_value_t = 0.9)]
     pub temperature: f64,
@@ -56,7 +57,7 @@ impl StoryArgs {
             top_k: self.top_k,
             top_p: self.top_p,
             repetition_penalty: self.repetition_penalty,
-            min_new_tokens: self.min_tokens,
+            min_new_tokens: self.min_tokens.unwrap_or(self.max_tokens.min(20)),
             max_new_tokens: self.max_tokens,
             stop_at_eos: !self.ignore_eos,
             num_sequences: self.num_sequences,

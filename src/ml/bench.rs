@@ -64,7 +64,10 @@ pub fn bench_generation(
         .collect();
     // One warm-up pass so page faults and thread-pool start-up are not timed.
     let mut warm = model.new_cache();
-    model.forward_last(&Tensor::new(prompt.as_slice(), &device)?.unsqueeze(0)?, &mut warm)?;
+    model.forward_last(
+        &Tensor::new(prompt.as_slice(), &device)?.unsqueeze(0)?,
+        &mut warm,
+    )?;
 
     let started = Instant::now();
     let mut cache = model.new_cache();

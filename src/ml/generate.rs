@@ -59,7 +59,11 @@ pub struct FittedPrompt {
 
 /// Keeps the prompt's last tokens when prompt plus new tokens would overflow the context window.
 /// Left truncation keeps the words nearest to where the story continues.
-pub fn fit_prompt(ids: Vec<u32>, max_new_tokens: usize, n_positions: usize) -> Result<FittedPrompt> {
+pub fn fit_prompt(
+    ids: Vec<u32>,
+    max_new_tokens: usize,
+    n_positions: usize,
+) -> Result<FittedPrompt> {
     if ids.is_empty() {
         return Err(Error::Input(
             "the prompt is empty; type a few words to start the story".into(),

@@ -96,7 +96,7 @@ impl Config {
         if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be positive"));
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(format!(
                 "n_embd ({}) must be divisible by n_head ({})",
                 self.n_embd, self.n_head
@@ -319,7 +319,10 @@ impl Block {
         cache: &mut Option<(Tensor, Tensor)>,
     ) -> candle_core::Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask, cache)?)?;
-        let h = self.mlp.act.apply(&self.mlp.c_fc.forward(&self.ln_2.forward(&x)?)?)?;
+        let h = self
+            .mlp
+            .act
+            .apply(&self.mlp.c_fc.forward(&self.ln_2.forward(&x)?)?)?;
         x + self.mlp.c_proj.forward(&h)?
     }
 }
@@ -480,7 +483,15 @@ impl Gpt2 {
 fn causal_mask(t: usize, offset: usize, device: &Device) -> candle_core::Result<Tensor> {
     let total = offset + t;
     let mask: Vec<f32> = (0..t)
-        .flat_map(|i| (0..total).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+        .flat_map(|i| {
+            (0..total).map(move |j| {
+                if j <= offset + i {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
         .collect();
     Tensor::from_vec(mask, (t, total), device)
 }

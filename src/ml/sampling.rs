@@ -72,10 +72,7 @@ impl SamplingOptions {
             ));
         }
         if !finite(self.top_p) || self.top_p <= 0.0 || self.top_p > 1.0 {
-            return Err(format!(
-                "top-p must be in (0, 1] (got {})",
-                self.top_p
-            ));
+            return Err(format!("top-p must be in (0, 1] (got {})", self.top_p));
         }
         if !finite(self.repetition_penalty) || self.repetition_penalty <= 0.0 {
             return Err(format!(
@@ -155,7 +152,10 @@ pub fn choose(logits: &[f32], opts: &SamplingOptions, rng: &mut impl Rng) -> Opt
         candidates.sort_unstable_by(by_logit);
     }
     // Without top-k or top-p the order does not matter, and a 50k-entry sort per token is skipped.
-    let max = candidates.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+    let max = candidates
+        .iter()
+        .map(|c| c.1)
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut probs: Vec<f64> = candidates.iter().map(|(_, l)| (l - max).exp()).collect();
     let total: f64 = probs.iter().sum();
     probs.iter_mut().for_each(|p| *p /= total);

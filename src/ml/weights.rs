@@ -371,7 +371,11 @@ fn from_explicit(kind: ModelKind, path: &Path) -> Result<ModelFiles, LocateError
     let local = match path.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => "model.safetensors",
         Some("ckpt") if kind == ModelKind::Vqgan => "model.ckpt",
-        _ => return Err(fail("expected a folder or a .safetensors weights file".into())),
+        _ => {
+            return Err(fail(
+                "expected a folder or a .safetensors weights file".into(),
+            ))
+        }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     scan_folder(kind, dir, Origin::Explicit, Some((local, path))).map_err(fail)

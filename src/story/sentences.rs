@@ -147,7 +147,12 @@ mod tests {
     fn plain_sentences_and_marks() {
         check(
             "The fox ran. The hound slept! Did the owl see? Yes.",
-            &["The fox ran.", "The hound slept!", "Did the owl see?", "Yes."],
+            &[
+                "The fox ran.",
+                "The hound slept!",
+                "Did the owl see?",
+                "Yes.",
+            ],
         );
         check("What?! No way.", &["What?!", "No way."]);
     }
@@ -160,7 +165,10 @@ mod tests {
         );
         check(
             "She loved fruit, e.g. Apples and pears. Then winter came.",
-            &["She loved fruit, e.g. Apples and pears.", "Then winter came."],
+            &[
+                "She loved fruit, e.g. Apples and pears.",
+                "Then winter came.",
+            ],
         );
         check(
             "J. R. R. Tolkien wrote it. It was long.",
@@ -179,7 +187,10 @@ mod tests {
             "He said \"Run.\" Then he ran.",
             &["He said \"Run.\"", "Then he ran."],
         );
-        check("(It was late.) The moon rose.", &["(It was late.)", "The moon rose."]);
+        check(
+            "(It was late.) The moon rose.",
+            &["(It was late.)", "The moon rose."],
+        );
     }
 
     #[test]
