@@ -244,13 +244,25 @@ fn not_found_message(kind: ModelKind, tried: &[String], download_error: Option<&
         hub.repo,
         hub.revision,
         kind.dir_name(),
-        kind.files()
+        file_groups(kind)
             .iter()
-            .map(|f| f.local)
+            .map(|names| names.join(" or "))
             .collect::<Vec<_>>()
             .join(" + ")
     ));
     msg
+}
+
+/// The files a folder needs, grouped where any one of a group will do, in declaration order.
+fn file_groups(kind: ModelKind) -> Vec<Vec<&'static str>> {
+    let mut groups: Vec<(&str, Vec<&'static str>)> = Vec::new();
+    for f in kind.files() {
+        match groups.iter_mut().find(|(g, _)| *g == f.group) {
+            Some((_, names)) => names.push(f.local),
+            None => groups.push((f.group, vec![f.local])),
+        }
+    }
+    groups.into_iter().map(|(_, names)| names).collect()
 }
 
 /// The search order and its switches; build one per command from flags and environment.
@@ -408,7 +420,7 @@ fn scan_folder(
     }
     let missing = missing_groups(kind, &files);
     if !missing.is_empty() {
-        return Err(format!("missing {}", missing.join(", ")));
+        return Err(format!("missing {}", missing.join("; ")));
     }
     Ok(ModelFiles {
         kind,
@@ -419,12 +431,8 @@ fn scan_folder(
 }
 
 fn missing_groups(kind: ModelKind, files: &BTreeMap<&'static str, PathBuf>) -> Vec<String> {
-    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for f in kind.files() {
-        groups.entry(f.group).or_default().push(f.local);
-    }
-    groups
-        .into_values()
+    file_groups(kind)
+        .into_iter()
         .filter(|names| !names.iter().any(|n| files.contains_key(n)))
         .map(|names| names.join(" or "))
         .collect()
@@ -467,6 +475,6 @@ fn from_hf_cache(kind: ModelKind, cache_dir: &Path) -> Result<ModelFiles, String
         "no complete copy of {} at revision {}; missing {}",
         hub.repo,
         hub.revision,
-        last_missing.join(", ")
+        last_missing.join("; ")
     ))
 }
