@@ -3,6 +3,7 @@
 
 pub mod banned;
 pub mod bench;
+pub mod clip;
 pub mod device;
 pub mod error;
 pub mod generate;
@@ -12,6 +13,7 @@ pub mod nn;
 pub mod safetensors_check;
 pub mod sampling;
 pub mod text;
+pub mod vqgan;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,0 +1,129 @@
+//! CLIP's image preprocessing, matching transformers' `CLIPImageProcessor` with PIL: the short
+//! side resized to 224 with PIL's bicubic filter, a centre crop, then CLIP's mean and std.
+//!
+//! PIL's bicubic is reproduced exactly (a = -0.5, support widened by the scale when shrinking,
+//! 22-bit fixed-point weights, horizontal pass then vertical, each rounded to 8 bits), because
+//! other bicubic filters differ by several grey levels.
+
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+
+use crate::ml::Result;
+
+pub const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+pub const STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+fn bicubic(x: f64) -> f64 {
+    const A: f64 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * A
+    } else {
+        0.0
+    }
+}
+
+/// Per output pixel: first input index and fixed-point weights, as PIL's `precompute_coeffs`.
+fn coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i32>)> {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = 2.0 * filterscale;
+    (0..out_size)
+        .map(|xx| {
+            let center = (xx as f64 + 0.5) * scale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let weights: Vec<f64> = (xmin..xmax)
+                .map(|x| bicubic((x as f64 - center + 0.5) / filterscale))
+                .collect();
+            let total: f64 = weights.iter().sum();
+            let fixed = weights
+                .iter()
+                .map(|w| {
+                    let w = if total != 0.0 { w / total } else { 0.0 };
+                    let scaled = w * (1u32 << PRECISION_BITS) as f64;
+                    (if w < 0.0 { scaled - 0.5 } else { scaled + 0.5 }) as i32
+                })
+                .collect();
+            (xmin, fixed)
+        })
+        .collect()
+}
+
+fn clip8(v: i64) -> u8 {
+    (v >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resizes an RGB image with PIL's `Image.resize(size, BICUBIC)` arithmetic.
+pub fn resize_bicubic_pil(img: &RgbImage, width: usize, height: usize) -> RgbImage {
+    let (w0, h0) = (img.width() as usize, img.height() as usize);
+    let src = img.as_raw();
+    let rounding = 1i64 << (PRECISION_BITS - 1);
+    // Horizontal pass.
+    let hc = coefficients(w0, width);
+    let mut tmp = vec![0u8; width * h0 * 3];
+    for y in 0..h0 {
+        for (x, (xmin, k)) in hc.iter().enumerate() {
+            for c in 0..3 {
+                let mut ss = rounding;
+                for (i, &w) in k.iter().enumerate() {
+                    ss += src[(y * w0 + xmin + i) * 3 + c] as i64 * w as i64;
+                }
+                tmp[(y * width + x) * 3 + c] = clip8(ss);
+            }
+        }
+    }
+    // Vertical pass.
+    let vc = coefficients(h0, height);
+    let mut out = vec![0u8; width * height * 3];
+    for (y, (ymin, k)) in vc.iter().enumerate() {
+        for x in 0..width {
+            for c in 0..3 {
+                let mut ss = rounding;
+                for (i, &w) in k.iter().enumerate() {
+                    ss += tmp[((ymin + i) * width + x) * 3 + c] as i64 * w as i64;
+                }
+                out[(y * width + x) * 3 + c] = clip8(ss);
+            }
+        }
+    }
+    RgbImage::from_raw(width as u32, height as u32, out).expect("buffer has width*height*3 bytes")
+}
+
+/// Short side to `size`, long side `int(size * long / short)`, then a centre `size`² crop.
+pub fn resize_and_crop(img: &RgbImage, size: usize) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (short, long) = (w.min(h).max(1), w.max(h));
+    let new_long = (size as f64 * long as f64 / short as f64) as usize;
+    let (nw, nh) = if w <= h {
+        (size, new_long)
+    } else {
+        (new_long, size)
+    };
+    let resized = resize_bicubic_pil(img, nw, nh);
+    let top = (nh.saturating_sub(size)) / 2;
+    let left = (nw.saturating_sub(size)) / 2;
+    image::imageops::crop_imm(&resized, left as u32, top as u32, size as u32, size as u32)
+        .to_image()
+}
+
+/// `[1, 3, size, size]` pixel values: x/255, then (x - mean) / std per channel.
+pub fn normalize_to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * w * h + i] = (p[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
+}
+
+/// The full `CLIPImageProcessor` pipeline for one image.
+pub fn preprocess(img: &RgbImage, size: usize, device: &Device) -> Result<Tensor> {
+    normalize_to_tensor(&resize_and_crop(img, size), device)
+}

@@ -1,0 +1,67 @@
+//! CLIP's BPE tokenizer from `tokenizer.json`: start and end tokens added, truncated and padded
+//! to the 77-token context as transformers' `CLIPTokenizer(padding="max_length")` does.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+use super::END_OF_TEXT;
+use crate::ml::{Error, Result};
+
+pub struct ClipTokenizer {
+    inner: tokenizers::Tokenizer,
+    path: PathBuf,
+    context: usize,
+}
+
+impl ClipTokenizer {
+    pub fn from_file(path: &Path, context: usize) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+            context,
+        })
+    }
+
+    /// Ids with start and end tokens, untruncated.
+    pub fn encode_raw(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .inner
+            .encode(text, true)
+            .map_err(|e| Error::Tokenizer {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?
+            .get_ids()
+            .to_vec())
+    }
+
+    /// Ids cut to the context (keeping the end token last) and padded with end tokens.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = self.encode_raw(text)?;
+        if ids.len() > self.context {
+            ids.truncate(self.context);
+            ids[self.context - 1] = END_OF_TEXT;
+        }
+        ids.resize(self.context, END_OF_TEXT);
+        Ok(ids)
+    }
+
+    /// How many tokens `text` takes, start and end included.
+    pub fn token_count(&self, text: &str) -> Result<usize> {
+        Ok(self.encode_raw(text)?.len())
+    }
+
+    /// A `[n, context]` batch of padded ids.
+    pub fn batch(&self, texts: &[&str], device: &Device) -> Result<Tensor> {
+        let mut flat = Vec::with_capacity(texts.len() * self.context);
+        for text in texts {
+            flat.extend(self.encode(text)?);
+        }
+        Ok(Tensor::from_vec(flat, (texts.len(), self.context), device)?)
+    }
+}

@@ -1,0 +1,116 @@
+//! VQGAN against the oracle computed by taming-transformers (`tests/fixtures/vqgan-tiny`):
+//! encoder, code indices, decodes and the gradient with respect to z, from both the
+//! safetensors copy and the original `.ckpt`; plus key checks against the real f16-16384.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use candle_core::{DType, Device, Var};
+use common::{fixture, load_tensors, max_abs_diff, read_json};
+use storybook_studio::ml::vqgan::{expected_keys, Config, VqModel};
+
+const TOL: f32 = 1e-4;
+
+fn config() -> Config {
+    Config::from_yaml_file(&fixture("vqgan-tiny/model.yaml")).unwrap()
+}
+
+fn model(file: &str) -> VqModel {
+    VqModel::from_file(
+        &fixture(&format!("vqgan-tiny/{file}")),
+        &config(),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+#[test]
+fn encoder_codes_and_decodes_match_taming_for_both_file_formats() {
+    let r = load_tensors("vqgan-tiny/reference.safetensors");
+    for file in ["model.safetensors", "model.ckpt"] {
+        let vq = model(file);
+        let enc = vq.encoder_out(&r["x"]).unwrap();
+        let d = max_abs_diff(&enc, &r["encoder_out"]);
+        assert!(d <= TOL, "{file}: encoder_out {d}");
+
+        let h = vq.encode_unquantized(&r["x"]).unwrap();
+        let d = max_abs_diff(&h, &r["quant_conv_out"]);
+        assert!(d <= TOL, "{file}: quant_conv_out {d}");
+
+        let idx = vq.code_indices(&h).unwrap().to_dtype(DType::I64).unwrap();
+        let want = r["indices"].to_dtype(DType::I64).unwrap();
+        assert_eq!(
+            idx.flatten_all().unwrap().to_vec1::<i64>().unwrap(),
+            want.flatten_all().unwrap().to_vec1::<i64>().unwrap(),
+            "{file}: code indices"
+        );
+
+        let zq = vq.quantize(&h).unwrap();
+        let d = max_abs_diff(&zq, &r["z_q"]);
+        assert!(d <= TOL, "{file}: z_q {d}");
+        let d = max_abs_diff(&vq.decode(&zq).unwrap(), &r["decode_z_q"]);
+        assert!(d <= TOL, "{file}: decode(z_q) {d}");
+        let d = max_abs_diff(&vq.decode(&r["z"]).unwrap(), &r["decode_z"]);
+        assert!(d <= TOL, "{file}: decode(z) {d}");
+    }
+}
+
+#[test]
+fn gradient_with_respect_to_z_matches_autograd() {
+    let r = load_tensors("vqgan-tiny/reference.safetensors");
+    let vq = model("model.safetensors");
+    let z = Var::from_tensor(&r["z"]).unwrap();
+    let loss = (vq.decode(z.as_tensor()).unwrap() * &r["w"])
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let grads = loss.backward().unwrap();
+    let grad = grads.get(z.as_tensor()).expect("a gradient reaches z");
+    let d = max_abs_diff(grad, &r["grad_z"]);
+    let scale = r["grad_z"]
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d / scale <= TOL, "grad_z relative {}", d / scale);
+}
+
+#[test]
+fn quantize_passes_the_gradient_straight_through() {
+    let r = load_tensors("vqgan-tiny/reference.safetensors");
+    let vq = model("model.safetensors");
+    let h = Var::from_tensor(&vq.encode_unquantized(&r["x"]).unwrap()).unwrap();
+    let loss = (vq.quantize(h.as_tensor()).unwrap() * 3.0)
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let grads = loss.backward().unwrap();
+    let g = grads.get(h.as_tensor()).unwrap();
+    let ones = (g.ones_like().unwrap() * 3.0).unwrap();
+    assert_eq!(max_abs_diff(g, &ones), 0.0);
+}
+
+#[test]
+fn expected_keys_equal_the_f16_16384_manifest() {
+    let manifest = read_json("vqgan-f16-16384.manifest.json");
+    let keys: BTreeMap<String, Vec<usize>> = manifest["keys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let shape = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            (k.clone(), shape)
+        })
+        .collect();
+    assert_eq!(expected_keys(&Config::imagenet_f16_16384()), keys);
+    let tiny = load_tensors("vqgan-tiny/model.safetensors");
+    assert_eq!(expected_keys(&config()).len(), tiny.len());
+}
