@@ -2,6 +2,7 @@
 //! text or, with `--json`, one JSON document on stdout. Errors are printed once, as a sentence.
 
 mod bench;
+mod illustrate;
 mod models;
 mod progress;
 mod story;
@@ -51,6 +52,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Write candidate stories from a prompt with GPT-2.
     Story(story::StoryArgs),
+    /// Draw a picture of TEXT with VQGAN+CLIP.
+    Illustrate(Box<illustrate::IllustrateArgs>),
     /// List, download or check models.
     Models(models::ModelsArgs),
     /// Measure speed against the reference implementation (see bench/compare.sh).
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Story(args)) => story::run(&cli.global, args),
+        Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),
         Some(Command::Models(args)) => models::run(&cli.global, args),
         Some(Command::Bench(args)) => bench::run(&cli.global, args),
     };

@@ -16,6 +16,16 @@ pub struct ModelsArgs {
 pub enum ModelsAction {
     /// Show each model: found where, and how big; or every place that was searched.
     List,
+    /// Write a taming .ckpt's inference tensors (no loss.*) as safetensors, after checking them.
+    ConvertVqgan {
+        #[arg(value_name = "IN.ckpt")]
+        input: std::path::PathBuf,
+        #[arg(value_name = "OUT.safetensors")]
+        output: std::path::PathBuf,
+        /// The taming YAML; defaults to IN.yaml, then model.yaml beside IN.
+        #[arg(long, value_name = "YAML")]
+        config: Option<std::path::PathBuf>,
+    },
     /// Download models from the Hugging Face hub into its cache.
     Download {
         /// gpt2, clip, vqgan, minilm or all.
@@ -92,6 +102,37 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     ),
                 }
             }
+            Ok(())
+        }
+        ModelsAction::ConvertVqgan {
+            input,
+            output,
+            config,
+        } => {
+            let yaml = config
+                .or_else(|| {
+                    [
+                        input.with_extension("yaml"),
+                        input.with_file_name("model.yaml"),
+                    ]
+                    .into_iter()
+                    .find(|p| p.is_file())
+                })
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no YAML config found beside {}; pass it with --config",
+                        input.display()
+                    )
+                })?;
+            let cfg = crate::ml::vqgan::Config::from_yaml_file(&yaml)?;
+            let count = crate::ml::vqgan::ckpt::convert_to_safetensors(&input, &cfg, &output)?;
+            if global.json {
+                return super::print_json(&serde_json::json!({
+                    "out": output.display().to_string(),
+                    "tensors": count,
+                }));
+            }
+            println!("wrote {count} tensors to {}", output.display());
             Ok(())
         }
         ModelsAction::Download { which } => {

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::gpt2::{Config, Gpt2};
+use crate::ml::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
 use crate::ml::text::TextTokenizer;
 use crate::ml::weights::ModelKind;
@@ -84,9 +84,7 @@ pub fn load_story_model(
         &mut TerminalDownload::new(global.json),
     )?;
     let device = crate::ml::device::open(&global.device)?;
-    let cfg = Config::from_file(files.require("config.json")?)?;
-    let model = Gpt2::from_safetensors(files.require("model.safetensors")?, &cfg, &device)?;
-    let tokenizer = TextTokenizer::from_file(files.require("tokenizer.json")?)?;
+    let (model, tokenizer) = crate::ml::load::gpt2(&files, &device)?;
     Ok(StoryModel { model, tokenizer })
 }
 

@@ -417,6 +417,11 @@ fn scan_folder(
     if let Some((local, path)) = weights {
         files.retain(|name, _| !name.starts_with("model.") || name.ends_with(".yaml"));
         files.insert(local, path.to_path_buf());
+        // taming ships `name.ckpt` beside `name.yaml`; accept that pairing too.
+        let sibling_yaml = path.with_extension("yaml");
+        if kind == ModelKind::Vqgan && !files.contains_key("model.yaml") && sibling_yaml.is_file() {
+            files.insert("model.yaml", sibling_yaml);
+        }
     }
     let missing = missing_groups(kind, &files);
     if !missing.is_empty() {

@@ -1,0 +1,215 @@
+//! `storybook-studio illustrate TEXT --out OUT.png`: one picture by VQGAN+CLIP.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::progress::TerminalDownload;
+use super::GlobalArgs;
+use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs};
+use crate::ml::image_io::{ascii_json, load_rgb, save_png_with_text};
+use crate::ml::weights::ModelKind;
+
+#[derive(Debug, clap::Args)]
+pub struct IllustrateArgs {
+    /// What to draw; `text:weight|other:-0.5` weighs several prompts.
+    pub text: String,
+    #[arg(long, value_name = "OUT.png")]
+    pub out: PathBuf,
+    /// CLIP folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub clip: Option<PathBuf>,
+    /// VQGAN folder, or its .ckpt / .safetensors with the .yaml beside it.
+    #[arg(long, value_name = "PATH")]
+    pub vqgan: Option<PathBuf>,
+    /// WIDTHxHEIGHT, rounded to the model's grid (16 pixels for f16 models).
+    #[arg(long, default_value = "256x256", value_parser = parse_size)]
+    pub size: (usize, usize),
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    #[arg(long, default_value_t = 32)]
+    pub cutn: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub cut_pow: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_name = "PATH")]
+    pub init_image: Option<PathBuf>,
+    #[arg(long, default_value_t = 0.0)]
+    pub init_weight: f64,
+    /// An image whose CLIP embedding is a target; `PATH:weight` sets its weight. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub image_prompt: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub style_prefix: String,
+    #[arg(long, default_value = "")]
+    pub style_suffix: String,
+    /// Save a frame every N steps into --frames-dir.
+    #[arg(long, value_name = "N", requires = "frames_dir")]
+    pub save_every: Option<usize>,
+    #[arg(long, value_name = "DIR")]
+    pub frames_dir: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, e.g. 256x256"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{s}' is not WIDTHxHEIGHT, e.g. 256x256"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+/// `path` or `path:weight`; the weight form applies only when the path part exists.
+fn parse_image_prompt(spec: &str) -> (PathBuf, f32) {
+    if let Some((path, w)) = spec.rsplit_once(':') {
+        if let Ok(weight) = w.parse::<f32>() {
+            if Path::new(path).exists() {
+                return (PathBuf::from(path), weight);
+            }
+        }
+    }
+    (PathBuf::from(spec), 1.0)
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    out: &'a Path,
+    width: usize,
+    height: usize,
+    iterations: usize,
+    initial_similarity: f32,
+    final_similarity: f32,
+    seconds_per_iteration: f64,
+    seed: u64,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+}
+
+impl IllustrateArgs {
+    pub fn options(&self) -> IllustrateOptions {
+        IllustrateOptions {
+            width: self.size.0,
+            height: self.size.1,
+            iterations: self.iterations,
+            cutn: self.cutn,
+            cut_pow: self.cut_pow,
+            lr: self.lr,
+            seed: self.seed,
+            init_weight: self.init_weight,
+            preview_every: self.save_every.unwrap_or(0),
+            style_prefix: self.style_prefix.clone(),
+            style_suffix: self.style_suffix.clone(),
+            ..IllustrateOptions::default()
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
+    let opts = args.options();
+    // Inputs are read before the models so a bad file fails fast.
+    let mut inputs = ImageInputs::default();
+    if let Some(path) = &args.init_image {
+        inputs.init_image = Some(load_rgb(path)?);
+    }
+    for spec in &args.image_prompt {
+        let (path, weight) = parse_image_prompt(spec);
+        inputs.image_prompts.push((load_rgb(&path)?, weight));
+    }
+    if let Some(dir) = &args.frames_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the frames folder {}", dir.display()))?;
+    }
+    let locator = global.locator();
+    let device = crate::ml::device::open(&global.device)?;
+    let mut progress = TerminalDownload::new(global.json);
+    let clip_files = locator.locate(ModelKind::Clip, args.clip.as_deref(), &mut progress)?;
+    let vq_files = locator.locate(ModelKind::Vqgan, args.vqgan.as_deref(), &mut progress)?;
+    let (clip, tokenizer) = crate::ml::load::clip(&clip_files, &device)?;
+    let vqgan = crate::ml::load::vqgan(&vq_files, &device)?;
+
+    let bar = if global.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(opts.iterations as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let illustrator = Illustrator {
+        clip: &clip,
+        tokenizer: &tokenizer,
+        vqgan: &vqgan,
+    };
+    let mut frame_error = None;
+    let result = illustrator.run(&args.text, &inputs, &opts, &AtomicBool::new(false), |r| {
+        bar.set_position(r.step as u64);
+        bar.set_message(format!(
+            "similarity {:.3}  loss {:.3}",
+            r.similarity, r.loss
+        ));
+        if let (Some(frame), Some(dir)) = (r.frame, &args.frames_dir) {
+            let path = dir.join(format!("frame_{:05}.png", r.step));
+            if let Err(e) = frame.save(&path) {
+                frame_error.get_or_insert(format!("cannot save {}: {e}", path.display()));
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    if let Some(e) = frame_error {
+        anyhow::bail!(e);
+    }
+    let recipe = serde_json::json!({
+        "prompt": args.text,
+        "options": opts,
+        "models": {
+            "clip": clip_files.location.display().to_string(),
+            "vqgan": vq_files.location.display().to_string(),
+        },
+        "engine": concat!("storybook-studio ", env!("CARGO_PKG_VERSION"), " (", env!("STORYBOOK_COMMIT"), ")"),
+    });
+    save_png_with_text(
+        &result.image,
+        &args.out,
+        &[
+            ("storybook-recipe", &ascii_json(&recipe)),
+            ("Software", "Storybook Studio"),
+        ],
+    )?;
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    let report = Report {
+        out: &args.out,
+        width: result.width,
+        height: result.height,
+        iterations: result.iterations,
+        initial_similarity: result.initial_similarity,
+        final_similarity: result.final_similarity,
+        seconds_per_iteration: result.seconds_per_iteration,
+        seed: opts.seed,
+        warnings: &result.warnings,
+    };
+    if global.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "{} ({}x{}): similarity {:.3} -> {:.3}, {:.2} s/step",
+        args.out.display(),
+        result.width,
+        result.height,
+        result.initial_similarity,
+        result.final_similarity,
+        result.seconds_per_iteration
+    );
+    Ok(())
+}

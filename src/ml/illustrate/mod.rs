@@ -1,0 +1,370 @@
+//! VQGAN+CLIP: a VQGAN latent is optimised until CLIP sees the prompt in the decoded image.
+//!
+//! The algorithm of the known-good notebooks (Crowson's VQGAN+CLIP): z starts from random
+//! codebook entries or an encoded init image; each step quantizes z with a straight-through
+//! gradient, decodes, clamps, takes augmented random cutouts, CLIP-encodes them, and minimises
+//! the weighted spherical distance to every prompt with Adam; z is then kept inside the
+//! codebook's range. All randomness comes from one seeded generator, so a seed reproduces an image.
+
+pub mod cutouts;
+pub mod prompts;
+pub mod spherical;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use image::RgbImage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::ml::clip::tokenize::ClipTokenizer;
+use crate::ml::clip::{self, Clip};
+use crate::ml::vqgan::VqModel;
+use crate::ml::{Error, Result};
+use cutouts::{whole_image, CutoutPlan, CutoutSettings};
+use prompts::parse_prompts;
+use spherical::spherical_distance;
+
+/// The largest side we accept: beyond it the decoder's activations exceed a laptop's memory.
+pub const MAX_SIDE: usize = 2048;
+
+/// Every setting of one illustration; stored with each page so it can be reproduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IllustrateOptions {
+    pub width: usize,
+    pub height: usize,
+    pub iterations: usize,
+    pub cutn: usize,
+    pub cut_pow: f64,
+    pub lr: f64,
+    pub seed: u64,
+    /// Pull towards the init image's latent (MSE on z); 0 lets the image wander freely.
+    pub init_weight: f64,
+    /// A preview frame every this many steps (0: none).
+    pub preview_every: usize,
+    pub style_prefix: String,
+    pub style_suffix: String,
+    /// Largest per-cutout noise factor.
+    pub noise: f32,
+    /// Largest colour jitter (contrast, brightness, saturation).
+    pub jitter: f32,
+}
+
+impl Default for IllustrateOptions {
+    fn default() -> Self {
+        Self {
+            width: 256,
+            height: 256,
+            iterations: 200,
+            cutn: 32,
+            cut_pow: 1.0,
+            lr: 0.1,
+            seed: 0,
+            init_weight: 0.0,
+            preview_every: 10,
+            style_prefix: String::new(),
+            style_suffix: String::new(),
+            noise: 0.1,
+            jitter: 0.05,
+        }
+    }
+}
+
+/// Rounds a requested size to the model's grid, refusing sizes no one could mean.
+pub fn fit_size(
+    width: usize,
+    height: usize,
+    grid: usize,
+) -> Result<(usize, usize, Option<String>)> {
+    if width == 0 || height == 0 {
+        return Err(Error::Input(format!(
+            "an image of {width}x{height} has no pixels; ask for at least {grid}x{grid}"
+        )));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::Input(format!(
+            "{width}x{height} is too large; each side can be at most {MAX_SIDE} pixels"
+        )));
+    }
+    let round = |v: usize| ((v + grid / 2) / grid).max(1) * grid;
+    let (w, h) = (round(width), round(height));
+    let warning = (w != width || h != height)
+        .then(|| format!("the size {width}x{height} was rounded to {w}x{h}, a multiple of {grid}"));
+    Ok((w, h, warning))
+}
+
+/// Images that steer the run.
+#[derive(Default)]
+pub struct ImageInputs {
+    pub init_image: Option<RgbImage>,
+    /// Images whose CLIP embedding is a target, with weights.
+    pub image_prompts: Vec<(RgbImage, f32)>,
+}
+
+/// What the per-step callback sees.
+pub struct StepReport<'a> {
+    /// 1-based.
+    pub step: usize,
+    pub iterations: usize,
+    pub loss: f32,
+    /// Mean cosine similarity of this step's cutouts to the positive prompts.
+    pub similarity: f32,
+    pub frame: Option<&'a RgbImage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Illustration {
+    pub image: RgbImage,
+    pub width: usize,
+    pub height: usize,
+    pub iterations: usize,
+    pub initial_similarity: f32,
+    pub final_similarity: f32,
+    pub seconds_per_iteration: f64,
+    pub warnings: Vec<String>,
+}
+
+struct Target {
+    embed: Tensor,
+    weight: f32,
+}
+
+/// The models an illustration needs, borrowed.
+pub struct Illustrator<'a> {
+    pub clip: &'a Clip,
+    pub tokenizer: &'a ClipTokenizer,
+    pub vqgan: &'a VqModel,
+}
+
+impl Illustrator<'_> {
+    fn device(&self) -> &Device {
+        self.clip.device()
+    }
+
+    fn targets(
+        &self,
+        prompt: &str,
+        inputs: &ImageInputs,
+        opts: &IllustrateOptions,
+    ) -> Result<Vec<Target>> {
+        let mut targets = Vec::new();
+        for p in parse_prompts(prompt, &opts.style_prefix, &opts.style_suffix)? {
+            let ids = self.tokenizer.batch(&[p.text.as_str()], self.device())?;
+            let embed = clip::normalize(&self.clip.text_embeds(&ids)?)?;
+            targets.push(Target {
+                embed,
+                weight: p.weight,
+            });
+        }
+        let size = self.clip.config().vision_config.image_size;
+        for (img, weight) in &inputs.image_prompts {
+            let pixels = clip::image::preprocess(img, size, self.device())?;
+            let embed = clip::normalize(&self.clip.image_embeds(&pixels)?)?;
+            targets.push(Target {
+                embed,
+                weight: *weight,
+            });
+        }
+        if targets.is_empty() {
+            return Err(Error::Input(
+                "there is nothing to illustrate: give a text prompt or an image prompt".into(),
+            ));
+        }
+        Ok(targets)
+    }
+
+    /// CLIP's embedding of `image01` `[1, 3, h, w]` in [0, 1], as normalised pixels go in.
+    fn embed_images(&self, images01: &Tensor) -> Result<Tensor> {
+        let mean = Tensor::new(&clip::image::MEAN, self.device())?.reshape((1, 3, 1, 1))?;
+        let std = Tensor::new(&clip::image::STD, self.device())?.reshape((1, 3, 1, 1))?;
+        let pixels = images01.broadcast_sub(&mean)?.broadcast_div(&std)?;
+        clip::normalize(&self.clip.image_embeds(&pixels)?)
+    }
+
+    /// Weighted mean cosine similarity of embeddings `[n, p]` to the positive targets.
+    fn similarity(embeds: &Tensor, targets: &[Target]) -> Result<f32> {
+        let (mut sum, mut total) = (0f32, 0f32);
+        for t in targets.iter().filter(|t| t.weight > 0.0) {
+            let cos = embeds.broadcast_mul(&t.embed)?.sum(D::Minus1)?.mean_all()?;
+            sum += t.weight * cos.to_scalar::<f32>()?;
+            total += t.weight;
+        }
+        Ok(if total > 0.0 { sum / total } else { 0.0 })
+    }
+
+    fn whole_similarity(&self, image01: &Tensor, targets: &[Target]) -> Result<f32> {
+        let size = self.clip.config().vision_config.image_size;
+        let embed = self.embed_images(&whole_image(&image01.detach(), size)?)?;
+        Self::similarity(&embed, targets)
+    }
+
+    /// `decode(quantize(z))` mapped to [0, 1] and clamped with a straight-through gradient.
+    fn render(&self, z: &Tensor) -> Result<Tensor> {
+        let img = ((self.vqgan.decode(&self.vqgan.quantize(z)?)? + 1.0)? / 2.0)?;
+        Ok((&img + (img.clamp(0f32, 1f32)? - &img)?.detach())?)
+    }
+
+    /// The starting latent: an encoded init image, or random codebook entries.
+    fn initial_z(
+        &self,
+        inputs: &ImageInputs,
+        width: usize,
+        height: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Tensor> {
+        let grid = self.vqgan.config().downscale();
+        let (gw, gh) = (width / grid, height / grid);
+        if let Some(init) = &inputs.init_image {
+            let resized = image::imageops::resize(
+                init,
+                width as u32,
+                height as u32,
+                image::imageops::FilterType::CatmullRom,
+            );
+            let x = rgb_to_tensor(&resized, self.device())?.affine(2.0, -1.0)?;
+            return self.vqgan.encode(&x);
+        }
+        let n = self.vqgan.config().n_embed as u32;
+        let ids: Vec<u32> = (0..gw * gh).map(|_| rng.random_range(0..n)).collect();
+        let ids = Tensor::from_vec(ids, (1, gh, gw), self.device())?;
+        self.vqgan.lookup(&ids)
+    }
+
+    /// Runs the optimisation. `on_step` is called after every step; a frame comes every
+    /// `preview_every` steps and on the last. Setting `cancel` stops between steps.
+    pub fn run(
+        &self,
+        prompt: &str,
+        inputs: &ImageInputs,
+        opts: &IllustrateOptions,
+        cancel: &AtomicBool,
+        mut on_step: impl FnMut(StepReport),
+    ) -> Result<Illustration> {
+        let grid = self.vqgan.config().downscale();
+        let (width, height, warning) = fit_size(opts.width, opts.height, grid)?;
+        if opts.cutn == 0 || opts.cutn > 256 {
+            return Err(Error::Input(format!(
+                "cutn must be between 1 and 256 (got {})",
+                opts.cutn
+            )));
+        }
+        if !(opts.lr.is_finite() && opts.lr > 0.0) {
+            return Err(Error::Input(format!(
+                "the learning rate must be positive (got {})",
+                opts.lr
+            )));
+        }
+        if !(opts.cut_pow.is_finite() && opts.cut_pow > 0.0) {
+            return Err(Error::Input(format!(
+                "cut_pow must be positive (got {})",
+                opts.cut_pow
+            )));
+        }
+        let targets = self.targets(prompt, inputs, opts)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        let z0 = self.initial_z(inputs, width, height, &mut rng)?;
+        let z = Var::from_tensor(&z0)?;
+        // Per-channel codebook range; z is clamped into it after every step.
+        let z_min = self.vqgan.codebook.min(0)?.reshape((1, (), 1, 1))?;
+        let z_max = self.vqgan.codebook.max(0)?.reshape((1, (), 1, 1))?;
+        let mut adam = AdamW::new(
+            vec![z.clone()],
+            ParamsAdamW {
+                lr: opts.lr,
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+        )?;
+        let settings = CutoutSettings {
+            cutn: opts.cutn,
+            cut_pow: opts.cut_pow,
+            size: self.clip.config().vision_config.image_size,
+            noise: opts.noise,
+            jitter: opts.jitter,
+        };
+        let initial_similarity = self.whole_similarity(&self.render(z.as_tensor())?, &targets)?;
+        let started = Instant::now();
+        let mut done = 0;
+        for step in 1..=opts.iterations {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let image = self.render(z.as_tensor())?;
+            let plan = CutoutPlan::draw(&settings, width, height, &mut rng, self.device())?;
+            let embeds = self.embed_images(&plan.apply(&image)?.clamp(-1f32, 2f32)?)?;
+            let mut loss = Tensor::zeros((), candle_core::DType::F32, self.device())?;
+            for t in &targets {
+                let dist = spherical_distance(&embeds, &t.embed)?.mean_all()?;
+                loss = (loss + (dist * t.weight as f64)?)?;
+            }
+            if inputs.init_image.is_some() && opts.init_weight > 0.0 {
+                let pull = (z.as_tensor() - &z0)?.sqr()?.mean_all()?;
+                loss = (loss + (pull * (opts.init_weight / 2.0))?)?;
+            }
+            let similarity = Self::similarity(&embeds.detach(), &targets)?;
+            let loss_value = loss.to_scalar::<f32>()?;
+            adam.backward_step(&loss)?;
+            z.set(
+                &z.as_tensor()
+                    .broadcast_maximum(&z_min)?
+                    .broadcast_minimum(&z_max)?,
+            )?;
+            done = step;
+            let want_frame = step == opts.iterations
+                || (opts.preview_every > 0 && step % opts.preview_every == 0);
+            let frame = if want_frame {
+                Some(tensor_to_rgb(&image)?)
+            } else {
+                None
+            };
+            on_step(StepReport {
+                step,
+                iterations: opts.iterations,
+                loss: loss_value,
+                similarity,
+                frame: frame.as_ref(),
+            });
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let final_image = self.render(z.as_tensor())?;
+        Ok(Illustration {
+            image: tensor_to_rgb(&final_image)?,
+            width,
+            height,
+            iterations: done,
+            initial_similarity,
+            final_similarity: self.whole_similarity(&final_image, &targets)?,
+            seconds_per_iteration: if done > 0 { seconds / done as f64 } else { 0.0 },
+            warnings: warning.into_iter().collect(),
+        })
+    }
+}
+
+/// `[1, 3, h, w]` in [0, 1] from an RGB image.
+pub fn rgb_to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * w * h + i] = p[c] as f32 / 255.0;
+        }
+    }
+    Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
+}
+
+/// An RGB image from `[1, 3, h, w]` values in [0, 1] (clamped, rounded).
+pub fn tensor_to_rgb(t: &Tensor) -> Result<RgbImage> {
+    let (_, _, h, w) = t.dims4()?;
+    let planes = t.detach().squeeze(0)?.clamp(0f32, 1f32)?.to_vec3::<f32>()?;
+    let mut img = RgbImage::new(w as u32, h as u32);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        for c in 0..3 {
+            p[c] = (planes[c][y as usize][x as usize] * 255.0).round() as u8;
+        }
+    }
+    Ok(img)
+}

@@ -1,0 +1,277 @@
+//! `illustrate` and `models convert-vqgan` as a user runs them on the tiny fixtures: the JSON
+//! report, the recipe in the PNG, and clear refusals of bad images, sizes and checkpoints.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fixture;
+
+fn studio(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HF_HOME", cwd.join("hf-home"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env_remove("STORYBOOK_MODELS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn failure(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected a failure: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn base_args<'a>(clip: &'a str, vqgan: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "illustrate",
+        "a photo of a cat",
+        "--clip",
+        clip,
+        "--vqgan",
+        vqgan,
+        "--out",
+        out,
+    ]
+}
+
+#[test]
+fn illustrate_writes_a_png_with_its_recipe_and_a_json_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (clip, vqgan) = (fixture("clip-tiny"), fixture("vqgan-tiny/model.ckpt"));
+    let out = tmp.path().join("cat.png");
+    let frames = tmp.path().join("frames");
+    let mut args = base_args(
+        clip.to_str().unwrap(),
+        vqgan.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    args.extend([
+        "--size",
+        "32x32",
+        "--cutn",
+        "2",
+        "--iterations",
+        "4",
+        "--seed",
+        "3",
+        "--save-every",
+        "2",
+        "--frames-dir",
+        frames.to_str().unwrap(),
+        "--style-suffix",
+        ", watercolour ✨",
+        "--json",
+    ]);
+    let run = studio(&args, tmp.path());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for key in [
+        "out",
+        "width",
+        "height",
+        "iterations",
+        "initial_similarity",
+        "final_similarity",
+        "seconds_per_iteration",
+        "seed",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}: {report}");
+    }
+    assert_eq!(report["iterations"], 4);
+    assert_eq!(report["seed"], 3);
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+    assert!(frames.join("frame_00002.png").is_file() && frames.join("frame_00004.png").is_file());
+
+    let text = storybook_studio::ml::image_io::read_png_text(&out).unwrap();
+    let recipe = &text
+        .iter()
+        .find(|(k, _)| k == "storybook-recipe")
+        .unwrap()
+        .1;
+    assert!(recipe.is_ascii());
+    let recipe: serde_json::Value = serde_json::from_str(recipe).unwrap();
+    assert_eq!(recipe["prompt"], "a photo of a cat");
+    assert_eq!(recipe["options"]["seed"], 3);
+    assert_eq!(recipe["options"]["style_suffix"], ", watercolour ✨");
+    assert_eq!(recipe["options"]["cutn"], 2);
+}
+
+#[test]
+fn bad_images_and_sizes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (clip, vqgan) = (fixture("clip-tiny"), fixture("vqgan-tiny"));
+    let out = tmp.path().join("x.png");
+    let text_png = tmp.path().join("notes.png");
+    std::fs::write(&text_png, "just some words").unwrap();
+    let bytes = std::fs::read(fixture("clip-tiny/images/circle_256x256.png")).unwrap();
+    let truncated = tmp.path().join("half.png");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let base = base_args(
+        clip.to_str().unwrap(),
+        vqgan.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+
+    for (extra, needle) in [
+        (
+            vec![
+                "--init-image",
+                text_png.to_str().unwrap(),
+                "--size",
+                "32x32",
+            ],
+            "not a usable image",
+        ),
+        (
+            vec![
+                "--init-image",
+                truncated.to_str().unwrap(),
+                "--size",
+                "32x32",
+            ],
+            "not a usable image",
+        ),
+        (
+            vec!["--image-prompt", "/no/such.png", "--size", "32x32"],
+            "/no/such.png",
+        ),
+        (vec!["--size", "0x0"], "no pixels"),
+        (vec!["--size", "30000x30000"], "too large"),
+        (vec!["--size", "big"], "WIDTHxHEIGHT"),
+        (
+            vec!["--cutn", "0", "--size", "32x32"],
+            "cutn must be between 1 and 256",
+        ),
+    ] {
+        let mut args = base.clone();
+        args.extend(extra.iter().copied());
+        let err = failure(&studio(&args, tmp.path()));
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+    assert!(!out.exists(), "no image is written when the run fails");
+
+    // Not a multiple of the grid: rounded, with a warning.
+    let mut args = base.clone();
+    args.extend([
+        "--size",
+        "33x31",
+        "--cutn",
+        "2",
+        "--iterations",
+        "1",
+        "--json",
+    ]);
+    let run = studio(&args, tmp.path());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("rounded to 34x32"));
+}
+
+#[test]
+fn checkpoints_with_missing_keys_or_code_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vq");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("vqgan-tiny/model.yaml"), dir.join("model.yaml")).unwrap();
+    let mut tensors = candle_core::safetensors::load(
+        fixture("vqgan-tiny/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    tensors.remove("decoder.conv_out.weight");
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
+    let clip = fixture("clip-tiny");
+    let out = tmp.path().join("x.png");
+    let mut args = base_args(
+        clip.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    args.extend(["--size", "32x32"]);
+    let err = failure(&studio(&args, tmp.path()));
+    assert!(
+        err.contains("'decoder.conv_out.weight' is missing"),
+        "{err}"
+    );
+
+    for (file, needle) in [
+        (
+            "code-in-state-dict.ckpt",
+            "'encoder.conv_in.weight' is posix.system",
+        ),
+        ("code-at-top.ckpt", "posix.system"),
+        ("no-state-dict.ckpt", "no 'state_dict'"),
+    ] {
+        let ckpt = fixture(&format!("unsafe-ckpt/{file}"));
+        let yaml = fixture("vqgan-tiny/model.yaml");
+        let converted = tmp.path().join("out.safetensors");
+        let err = failure(&studio(
+            &[
+                "models",
+                "convert-vqgan",
+                ckpt.to_str().unwrap(),
+                converted.to_str().unwrap(),
+                "--config",
+                yaml.to_str().unwrap(),
+            ],
+            tmp.path(),
+        ));
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(!converted.exists());
+    }
+}
+
+#[test]
+fn convert_vqgan_writes_a_checked_safetensors_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let converted = tmp.path().join("model.safetensors");
+    let run = studio(
+        &[
+            "models",
+            "convert-vqgan",
+            fixture("vqgan-tiny/model.ckpt").to_str().unwrap(),
+            converted.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(doc["tensors"], 155);
+    let a = candle_core::safetensors::load(&converted, &candle_core::Device::Cpu).unwrap();
+    let b = candle_core::safetensors::load(
+        fixture("vqgan-tiny/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(a.len(), b.len());
+    for (k, t) in &b {
+        let diff = (t - &a[k])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{k}");
+    }
+}

@@ -1,0 +1,205 @@
+//! VQGAN+CLIP on the tiny oracle models: similarity rises, seeds reproduce, cancel stops,
+//! zero iterations with an init image give decode(quantize(encode(x))), bad sizes are refused.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::Device;
+use common::fixture;
+use storybook_studio::ml::clip::tokenize::ClipTokenizer;
+use storybook_studio::ml::clip::{self, Clip};
+use storybook_studio::ml::illustrate::{
+    rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs,
+};
+use storybook_studio::ml::vqgan::{self, VqModel};
+use storybook_studio::ml::Error;
+
+struct Models {
+    clip: Clip,
+    tok: ClipTokenizer,
+    vq: VqModel,
+}
+
+fn models() -> Models {
+    let cfg = clip::Config::from_file(&fixture("clip-tiny/config.json")).unwrap();
+    let vcfg = vqgan::Config::from_yaml_file(&fixture("vqgan-tiny/model.yaml")).unwrap();
+    Models {
+        clip: Clip::from_safetensors(&fixture("clip-tiny/model.safetensors"), &cfg, &Device::Cpu)
+            .unwrap(),
+        tok: ClipTokenizer::from_file(&fixture("clip-tiny/tokenizer.json"), 77).unwrap(),
+        vq: VqModel::from_file(
+            &fixture("vqgan-tiny/model.safetensors"),
+            &vcfg,
+            &Device::Cpu,
+        )
+        .unwrap(),
+    }
+}
+
+fn opts(iterations: usize, seed: u64) -> IllustrateOptions {
+    IllustrateOptions {
+        width: 64,
+        height: 48,
+        iterations,
+        cutn: 4,
+        seed,
+        preview_every: 10,
+        ..IllustrateOptions::default()
+    }
+}
+
+#[test]
+fn thirty_iterations_raise_the_clip_similarity() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: &m.tok,
+        vqgan: &m.vq,
+    };
+    let mut steps = 0;
+    let mut frames = 0;
+    let out = ill
+        .run(
+            "a photo of a cat",
+            &ImageInputs::default(),
+            &opts(30, 1),
+            &AtomicBool::new(false),
+            |r| {
+                steps += 1;
+                assert_eq!(r.step, steps);
+                assert!(r.loss.is_finite());
+                if let Some(f) = r.frame {
+                    assert_eq!((f.width(), f.height()), (64, 48));
+                    frames += 1;
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!((steps, frames), (30, 3));
+    assert_eq!(out.iterations, 30);
+    assert!(
+        out.final_similarity > out.initial_similarity,
+        "similarity went from {} to {}",
+        out.initial_similarity,
+        out.final_similarity
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_image_and_another_seed_does_not() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: &m.tok,
+        vqgan: &m.vq,
+    };
+    let never = AtomicBool::new(false);
+    let run = |seed| {
+        ill.run(
+            "a red barn:1|fog:-0.3",
+            &ImageInputs::default(),
+            &opts(3, seed),
+            &never,
+            |_| {},
+        )
+        .unwrap()
+        .image
+    };
+    let (a, b, c) = (run(5), run(5), run(6));
+    assert_eq!(a.as_raw(), b.as_raw());
+    assert_ne!(a.as_raw(), c.as_raw());
+}
+
+#[test]
+fn cancel_stops_between_steps() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: &m.tok,
+        vqgan: &m.vq,
+    };
+    let cancel = AtomicBool::new(false);
+    let mut seen = 0;
+    let err = ill
+        .run(
+            "a cat",
+            &ImageInputs::default(),
+            &opts(50, 0),
+            &cancel,
+            |r| {
+                seen = r.step;
+                if r.step == 3 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn zero_iterations_with_an_init_image_reconstruct_it() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: &m.tok,
+        vqgan: &m.vq,
+    };
+    let init = image::open(fixture("clip-tiny/images/circle_256x256.png"))
+        .unwrap()
+        .to_rgb8();
+    let inputs = ImageInputs {
+        init_image: Some(init.clone()),
+        ..ImageInputs::default()
+    };
+    let mut o = opts(0, 0);
+    o.width = 32;
+    o.height = 32;
+    let out = ill
+        .run("a circle", &inputs, &o, &AtomicBool::new(false), |_| {})
+        .unwrap();
+
+    let small = image::imageops::resize(&init, 32, 32, image::imageops::FilterType::CatmullRom);
+    let x = rgb_to_tensor(&small, &Device::Cpu)
+        .unwrap()
+        .affine(2.0, -1.0)
+        .unwrap();
+    let decoded = m.vq.decode(&m.vq.encode(&x).unwrap()).unwrap();
+    let want = tensor_to_rgb(&((decoded + 1.0).unwrap() / 2.0).unwrap()).unwrap();
+    assert_eq!(out.image.as_raw(), want.as_raw());
+}
+
+#[test]
+fn impossible_sizes_are_refused_and_odd_ones_rounded() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: &m.tok,
+        vqgan: &m.vq,
+    };
+    let never = AtomicBool::new(false);
+    for (w, h, needle) in [(0, 0, "no pixels"), (30000, 30000, "too large")] {
+        let mut o = opts(1, 0);
+        o.width = w;
+        o.height = h;
+        let err = ill
+            .run("a cat", &ImageInputs::default(), &o, &never, |_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+    let mut o = opts(1, 0);
+    o.width = 33;
+    let out = ill
+        .run("a cat", &ImageInputs::default(), &o, &never, |_| {})
+        .unwrap();
+    // The tiny VQGAN's grid is 2 pixels: 33 rounds to 34.
+    assert_eq!(out.width, 34);
+    assert!(out.warnings[0].contains("rounded to 34x48"));
+
+    let err = ill
+        .run("  ", &ImageInputs::default(), &opts(1, 0), &never, |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing to illustrate"));
+}
