@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs our benchmark and the PyTorch reference on the same machine, in one go, on the same
-# weights, and prints the ratio. Usage: bench/compare.sh [story]
+# Runs our benchmark and the PyTorch reference on the same machine, in one go, and prints the
+# ratio. Usage: bench/compare.sh story
+#               bench/compare.sh illustrate [SIZE] [CUTN] [ITERATIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-story}"
@@ -10,6 +11,8 @@ if [ ! -x bench/.venv/bin/python ]; then
   python3 -m venv bench/.venv
 fi
 bench/.venv/bin/pip install -q -r bench/requirements.txt
+# taming's package pins an old Lightning stack it does not need for its model modules.
+bench/.venv/bin/pip install -q --no-deps taming-transformers-rom1504
 cargo build --release -q
 
 work="$(mktemp -d)"
@@ -19,6 +22,22 @@ case "$what" in
   story)
     ./target/release/storybook-studio bench story --save-weights "$work/gpt2.safetensors" --json > "$work/candle.json"
     bench/.venv/bin/python bench/gpt2_torch.py --weights "$work/gpt2.safetensors" --threads "$threads" --json > "$work/torch.json"
+    ;;
+  illustrate)
+    size="${2:-256}" cutn="${3:-32}" iters="${4:-3}"
+    ./target/release/storybook-studio bench illustrate --size "$size" --cutn "$cutn" --iterations "$iters" --json > "$work/candle.json"
+    bench/.venv/bin/python bench/illustrate_torch.py --size "$size" --cutn "$cutn" --iterations "$iters" --threads "$threads" --json > "$work/torch.json"
+    python3 - "$work/candle.json" "$work/torch.json" <<'PY'
+import json, sys
+ours, ref = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"VQGAN+CLIP step, {ours['size']}x{ours['size']}, cutn {ours['cutn']}, {ours['threads']} threads")
+print(f"{'':24}{'s/iter':>9}{'peak GiB':>10}" + "".join(f"{k[:14]:>16}" for k in ours["stages"]))
+for r in (ours, ref):
+    print(f"{r['implementation'][:24]:24}{r['seconds_per_iteration']:9.2f}{r['peak_rss_bytes'] / 2**30:10.2f}"
+          + "".join(f"{v:16.3f}" for v in r["stages"].values()))
+print(f"ratio candle/pytorch time: {ours['seconds_per_iteration'] / ref['seconds_per_iteration']:.2f}x (lower is better)")
+PY
+    exit 0
     ;;
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;
 esac

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::GlobalArgs;
-use crate::ml::bench::{bench_generation, random_gpt2_weights, save_weights};
+use crate::ml::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
 use crate::ml::gpt2::Config;
 
 #[derive(Debug, clap::Args)]
@@ -27,10 +27,43 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// One VQGAN+CLIP step (f16-16384 decoder, ViT-B/32, random weights): seconds, peak RSS,
+    /// and the time of each stage.
+    Illustrate {
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        #[arg(long, default_value_t = 32)]
+        cutn: usize,
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchWhat::Illustrate {
+            size,
+            cutn,
+            iterations,
+        } => {
+            let result = bench_illustrate(size, cutn, iterations.max(1))?;
+            if global.json {
+                return super::print_json(&result);
+            }
+            let s = &result.stages;
+            println!(
+                "candle VQGAN+CLIP {size}x{size}, cutn {cutn}: {:.2} s/iteration, peak RSS {:.2} GiB\n  \
+                 decode {:.2} s, CLIP forward {:.2} s, CLIP backward {:.2} s, decoder backward {:.2} s, optimiser {:.3} s",
+                result.seconds_per_iteration,
+                result.peak_rss_bytes as f64 / (1u64 << 30) as f64,
+                s.decode_forward,
+                s.clip_forward,
+                s.clip_backward,
+                s.decoder_backward,
+                s.optimizer
+            );
+            Ok(())
+        }
         BenchWhat::Story {
             prompt_tokens,
             new_tokens,

@@ -147,7 +147,7 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     );
     let illustrator = Illustrator {
         clip: &clip,
-        tokenizer: &tokenizer,
+        tokenizer: Some(&tokenizer),
         vqgan: &vqgan,
     };
     let mut frame_error = None;

@@ -93,3 +93,130 @@ pub fn save_weights(weights: &HashMap<String, Tensor>, path: &Path) -> Result<()
     candle_core::safetensors::save(weights, path)?;
     Ok(())
 }
+
+/// Seeded weights for any key/shape list: norms at one and zero, everything else small noise.
+pub fn random_weights(
+    keys: &std::collections::BTreeMap<String, Vec<usize>>,
+    seed: u64,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let half_width = 0.02f32 * 3f32.sqrt();
+    let mut tensors = HashMap::new();
+    for (name, shape) in keys {
+        let count: usize = shape.iter().product();
+        let is_norm = name.contains("norm") || name.contains("layrnorm");
+        let values: Vec<f32> = if is_norm && name.ends_with("weight") {
+            vec![1.0; count]
+        } else if is_norm || name.ends_with("bias") {
+            vec![0.0; count]
+        } else if name == "logit_scale" {
+            vec![2.6592; count.max(1)]
+        } else {
+            (0..count)
+                .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * half_width)
+                .collect()
+        };
+        tensors.insert(
+            name.clone(),
+            Tensor::from_vec(values, shape.clone(), device)?,
+        );
+    }
+    Ok(tensors)
+}
+
+/// Peak resident memory of this process so far (VmHWM), where the OS reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IllustrateBench {
+    pub implementation: &'static str,
+    pub size: usize,
+    pub cutn: usize,
+    pub iterations: usize,
+    pub seconds_per_iteration: f64,
+    pub peak_rss_bytes: u64,
+    pub stages: crate::ml::illustrate::StageTimes,
+    pub threads: usize,
+}
+
+/// Times VQGAN+CLIP steps with the real f16-16384 and ViT-B/32 shapes (random weights), after
+/// one untimed warm-up step.
+pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<IllustrateBench> {
+    use crate::ml::clip::{self, Clip};
+    use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs};
+    use crate::ml::vqgan::{self, VqModel};
+    use std::sync::atomic::AtomicBool;
+
+    let device = Device::Cpu;
+    let ccfg = clip::Config::vit_b_32();
+    let clip = Clip::load(
+        VarBuilder::from_tensors(
+            random_weights(&clip::expected_keys(&ccfg), 1, &device)?,
+            candle_core::DType::F32,
+            &device,
+        ),
+        &ccfg,
+    )?;
+    let vcfg = vqgan::Config::imagenet_f16_16384();
+    let vq = VqModel::load(
+        VarBuilder::from_tensors(
+            random_weights(&vqgan::expected_keys(&vcfg), 2, &device)?,
+            candle_core::DType::F32,
+            &device,
+        ),
+        &vcfg,
+    )?;
+    // A random unit target stands in for a text embedding; the tokenizer is never used.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let target: Vec<f32> = (0..ccfg.projection_dim)
+        .map(|_| rng.random::<f32>() - 0.5)
+        .collect();
+    let target = clip::normalize(&Tensor::from_vec(
+        target,
+        (1, ccfg.projection_dim),
+        &device,
+    )?)?;
+    let opts = IllustrateOptions {
+        width: size,
+        height: size,
+        cutn,
+        iterations: 1,
+        preview_every: 0,
+        ..IllustrateOptions::default()
+    };
+    let illustrator = Illustrator {
+        clip: &clip,
+        tokenizer: None,
+        vqgan: &vq,
+    };
+    let run = |opts: &IllustrateOptions| {
+        illustrator.run_with_targets(
+            vec![(target.clone(), 1.0)],
+            &ImageInputs::default(),
+            opts,
+            &AtomicBool::new(false),
+            |_| {},
+        )
+    };
+    run(&opts)?;
+    let timed = run(&IllustrateOptions {
+        iterations,
+        ..opts.clone()
+    })?;
+    Ok(IllustrateBench {
+        implementation: "candle",
+        size,
+        cutn,
+        iterations,
+        seconds_per_iteration: timed.seconds_per_iteration,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        stages: timed.stages,
+        threads: candle_core::utils::get_num_threads(),
+    })
+}

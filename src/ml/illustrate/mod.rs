@@ -125,7 +125,38 @@ pub struct Illustration {
     pub initial_similarity: f32,
     pub final_similarity: f32,
     pub seconds_per_iteration: f64,
+    /// Mean seconds per step spent in each stage.
+    pub stages: StageTimes,
     pub warnings: Vec<String>,
+}
+
+/// Where a step's time goes; the backward pass is split at the decoded image to measure it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    pub decode_forward: f64,
+    pub clip_forward: f64,
+    pub clip_backward: f64,
+    pub decoder_backward: f64,
+    pub optimizer: f64,
+}
+
+impl StageTimes {
+    fn averaged(self, steps: usize) -> Self {
+        let n = steps.max(1) as f64;
+        Self {
+            decode_forward: self.decode_forward / n,
+            clip_forward: self.clip_forward / n,
+            clip_backward: self.clip_backward / n,
+            decoder_backward: self.decoder_backward / n,
+            optimizer: self.optimizer / n,
+        }
+    }
+}
+
+struct StepOutput {
+    image: Tensor,
+    loss: f32,
+    similarity: f32,
 }
 
 struct Target {
@@ -133,10 +164,10 @@ struct Target {
     weight: f32,
 }
 
-/// The models an illustration needs, borrowed.
+/// The models an illustration needs, borrowed. The tokenizer is only needed for text prompts.
 pub struct Illustrator<'a> {
     pub clip: &'a Clip,
-    pub tokenizer: &'a ClipTokenizer,
+    pub tokenizer: Option<&'a ClipTokenizer>,
     pub vqgan: &'a VqModel,
 }
 
@@ -150,24 +181,21 @@ impl Illustrator<'_> {
         prompt: &str,
         inputs: &ImageInputs,
         opts: &IllustrateOptions,
-    ) -> Result<Vec<Target>> {
-        let mut targets = Vec::new();
+    ) -> Result<Vec<(Tensor, f32)>> {
+        let mut targets: Vec<(Tensor, f32)> = Vec::new();
         for p in parse_prompts(prompt, &opts.style_prefix, &opts.style_suffix)? {
-            let ids = self.tokenizer.batch(&[p.text.as_str()], self.device())?;
+            let tokenizer = self.tokenizer.ok_or_else(|| {
+                Error::Input("text prompts need CLIP's tokenizer, which is not loaded".into())
+            })?;
+            let ids = tokenizer.batch(&[p.text.as_str()], self.device())?;
             let embed = clip::normalize(&self.clip.text_embeds(&ids)?)?;
-            targets.push(Target {
-                embed,
-                weight: p.weight,
-            });
+            targets.push((embed, p.weight));
         }
         let size = self.clip.config().vision_config.image_size;
         for (img, weight) in &inputs.image_prompts {
             let pixels = clip::image::preprocess(img, size, self.device())?;
             let embed = clip::normalize(&self.clip.image_embeds(&pixels)?)?;
-            targets.push(Target {
-                embed,
-                weight: *weight,
-            });
+            targets.push((embed, *weight));
         }
         if targets.is_empty() {
             return Err(Error::Input(
@@ -234,6 +262,76 @@ impl Illustrator<'_> {
         self.vqgan.lookup(&ids)
     }
 
+    /// One optimisation step. The backward pass runs in two halves joined at the decoded image:
+    /// CLIP's graph is freed before the decoder's backward starts, which lowers peak memory and
+    /// lets each half be timed.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        z: &Var,
+        z0: &Tensor,
+        plan: &CutoutPlan,
+        targets: &[Target],
+        inputs: &ImageInputs,
+        opts: &IllustrateOptions,
+        adam: &mut AdamW,
+        z_min: &Tensor,
+        z_max: &Tensor,
+        stages: &mut StageTimes,
+    ) -> Result<StepOutput> {
+        let t = Instant::now();
+        let image = self.render(z.as_tensor())?;
+        stages.decode_forward += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let image_var = Var::from_tensor(&image.detach())?;
+        let cut = plan.apply(image_var.as_tensor())?.clamp(-1f32, 2f32)?;
+        let embeds = self.embed_images(&cut)?;
+        let mut loss = Tensor::zeros((), candle_core::DType::F32, self.device())?;
+        for target in targets {
+            let dist = spherical_distance(&embeds, &target.embed)?.mean_all()?;
+            loss = (loss + (dist * target.weight as f64)?)?;
+        }
+        let similarity = Self::similarity(&embeds.detach(), targets)?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        stages.clip_forward += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let clip_grads = loss.backward()?;
+        let image_grad = clip_grads
+            .get(image_var.as_tensor())
+            .cloned()
+            .unwrap_or(image.zeros_like()?);
+        drop(clip_grads);
+        stages.clip_backward += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        // d(loss)/dz = backward of <image, d(loss)/d(image)> through the decoder.
+        let mut surrogate = (&image * &image_grad)?.sum_all()?;
+        let mut total_loss = loss_value;
+        if inputs.init_image.is_some() && opts.init_weight > 0.0 {
+            let pull = ((z.as_tensor() - z0)?.sqr()?.mean_all()? * (opts.init_weight / 2.0))?;
+            total_loss += pull.to_scalar::<f32>()?;
+            surrogate = (surrogate + pull)?;
+        }
+        let grads = surrogate.backward()?;
+        stages.decoder_backward += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        adam.step(&grads)?;
+        z.set(
+            &z.as_tensor()
+                .broadcast_maximum(z_min)?
+                .broadcast_minimum(z_max)?,
+        )?;
+        stages.optimizer += t.elapsed().as_secs_f64();
+        Ok(StepOutput {
+            image: image.detach(),
+            loss: total_loss,
+            similarity,
+        })
+    }
+
     /// Runs the optimisation. `on_step` is called after every step; a frame comes every
     /// `preview_every` steps and on the last. Setting `cancel` stops between steps.
     pub fn run(
@@ -242,10 +340,10 @@ impl Illustrator<'_> {
         inputs: &ImageInputs,
         opts: &IllustrateOptions,
         cancel: &AtomicBool,
-        mut on_step: impl FnMut(StepReport),
+        on_step: impl FnMut(StepReport),
     ) -> Result<Illustration> {
         let grid = self.vqgan.config().downscale();
-        let (width, height, warning) = fit_size(opts.width, opts.height, grid)?;
+        fit_size(opts.width, opts.height, grid)?;
         if opts.cutn == 0 || opts.cutn > 256 {
             return Err(Error::Input(format!(
                 "cutn must be between 1 and 256 (got {})",
@@ -265,6 +363,24 @@ impl Illustrator<'_> {
             )));
         }
         let targets = self.targets(prompt, inputs, opts)?;
+        self.run_with_targets(targets, inputs, opts, cancel, on_step)
+    }
+
+    /// [`Self::run`] with targets already embedded (unit rows `[1, p]` and weights).
+    pub fn run_with_targets(
+        &self,
+        targets: Vec<(Tensor, f32)>,
+        inputs: &ImageInputs,
+        opts: &IllustrateOptions,
+        cancel: &AtomicBool,
+        mut on_step: impl FnMut(StepReport),
+    ) -> Result<Illustration> {
+        let grid = self.vqgan.config().downscale();
+        let (width, height, warning) = fit_size(opts.width, opts.height, grid)?;
+        let targets: Vec<Target> = targets
+            .into_iter()
+            .map(|(embed, weight)| Target { embed, weight })
+            .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
         let z0 = self.initial_z(inputs, width, height, &mut rng)?;
         let z = Var::from_tensor(&z0)?;
@@ -289,43 +405,37 @@ impl Illustrator<'_> {
         let initial_similarity = self.whole_similarity(&self.render(z.as_tensor())?, &targets)?;
         let started = Instant::now();
         let mut done = 0;
+        let mut stages = StageTimes::default();
         for step in 1..=opts.iterations {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
-            let image = self.render(z.as_tensor())?;
             let plan = CutoutPlan::draw(&settings, width, height, &mut rng, self.device())?;
-            let embeds = self.embed_images(&plan.apply(&image)?.clamp(-1f32, 2f32)?)?;
-            let mut loss = Tensor::zeros((), candle_core::DType::F32, self.device())?;
-            for t in &targets {
-                let dist = spherical_distance(&embeds, &t.embed)?.mean_all()?;
-                loss = (loss + (dist * t.weight as f64)?)?;
-            }
-            if inputs.init_image.is_some() && opts.init_weight > 0.0 {
-                let pull = (z.as_tensor() - &z0)?.sqr()?.mean_all()?;
-                loss = (loss + (pull * (opts.init_weight / 2.0))?)?;
-            }
-            let similarity = Self::similarity(&embeds.detach(), &targets)?;
-            let loss_value = loss.to_scalar::<f32>()?;
-            adam.backward_step(&loss)?;
-            z.set(
-                &z.as_tensor()
-                    .broadcast_maximum(&z_min)?
-                    .broadcast_minimum(&z_max)?,
+            let out = self.step(
+                &z,
+                &z0,
+                &plan,
+                &targets,
+                inputs,
+                opts,
+                &mut adam,
+                &z_min,
+                &z_max,
+                &mut stages,
             )?;
             done = step;
             let want_frame = step == opts.iterations
                 || (opts.preview_every > 0 && step % opts.preview_every == 0);
             let frame = if want_frame {
-                Some(tensor_to_rgb(&image)?)
+                Some(tensor_to_rgb(&out.image)?)
             } else {
                 None
             };
             on_step(StepReport {
                 step,
                 iterations: opts.iterations,
-                loss: loss_value,
-                similarity,
+                loss: out.loss,
+                similarity: out.similarity,
                 frame: frame.as_ref(),
             });
         }
@@ -339,6 +449,7 @@ impl Illustrator<'_> {
             initial_similarity,
             final_similarity: self.whole_similarity(&final_image, &targets)?,
             seconds_per_iteration: if done > 0 { seconds / done as f64 } else { 0.0 },
+            stages: stages.averaged(done),
             warnings: warning.into_iter().collect(),
         })
     }
