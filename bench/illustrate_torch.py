@@ -8,7 +8,9 @@ colour jitter and noise, CLIP image features, spherical distance, Adam. The back
 split at the decoded image so each half can be timed. Prints the same JSON as the Rust side.
 """
 import argparse
+import contextlib
 import json
+import sys
 import os
 import resource
 import time
@@ -62,8 +64,10 @@ def main():
 
     dd = dict(double_z=False, z_channels=256, resolution=256, in_channels=3, out_ch=3, ch=128,
               ch_mult=[1, 1, 2, 2, 4], num_res_blocks=2, attn_resolutions=[16], dropout=0.0)
-    encoder, decoder = Encoder(**dd), Decoder(**dd)
-    quantize = VectorQuantizer2(16384, 256, beta=0.25)
+    # taming prints shapes while building; keep stdout for the JSON result.
+    with contextlib.redirect_stdout(sys.stderr):
+        encoder, decoder = Encoder(**dd), Decoder(**dd)
+        quantize = VectorQuantizer2(16384, 256, beta=0.25)
     post_quant_conv = torch.nn.Conv2d(256, 256, 1)
     clip = CLIPModel(CLIPConfig())  # the defaults are ViT-B/32's shapes
     for m in (encoder, decoder, quantize, post_quant_conv, clip):

@@ -5,6 +5,9 @@
 //! - [`story`]: text handling that needs no model, such as splitting a story into pages;
 //! - [`cli`]: one file per subcommand; parses, calls the library, prints text or JSON.
 
+pub mod book;
 pub mod cli;
+pub mod export;
 pub mod ml;
+pub mod store;
 pub mod story;

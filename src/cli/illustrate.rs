@@ -56,7 +56,7 @@ pub struct IllustrateArgs {
     pub frames_dir: Option<PathBuf>,
 }
 
-fn parse_size(s: &str) -> Result<(usize, usize), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(usize, usize), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, e.g. 256x256"))?;

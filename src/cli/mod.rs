@@ -2,7 +2,9 @@
 //! text or, with `--json`, one JSON document on stdout. Errors are printed once, as a sentence.
 
 mod bench;
+mod book;
 mod illustrate;
+mod library;
 mod models;
 mod progress;
 mod story;
@@ -37,12 +39,23 @@ pub struct GlobalArgs {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The library file (default: the platform data folder's library.sqlite).
+    #[arg(long, global = true, env = "STORYBOOK_LIBRARY", value_name = "PATH")]
+    pub library: Option<PathBuf>,
     /// Compute device: cpu, or cuda / metal when built with that feature.
     #[arg(long, global = true, default_value = "cpu")]
     pub device: String,
 }
 
 impl GlobalArgs {
+    pub fn open_library(&self) -> anyhow::Result<crate::store::Library> {
+        let path = self
+            .library
+            .clone()
+            .unwrap_or_else(crate::store::Library::default_path);
+        Ok(crate::store::Library::open(&path)?)
+    }
+
     pub fn locator(&self) -> crate::ml::weights::Locator {
         crate::ml::weights::Locator::from_env(self.models.clone(), self.offline)
     }
@@ -54,6 +67,10 @@ pub enum Command {
     Story(story::StoryArgs),
     /// Draw a picture of TEXT with VQGAN+CLIP.
     Illustrate(Box<illustrate::IllustrateArgs>),
+    /// Write and illustrate a whole book into the library (or resume one).
+    Book(Box<book::BookArgs>),
+    /// Browse, search, export, delete or redo books in the library.
+    Library(library::LibraryArgs),
     /// List, download or check models.
     Models(models::ModelsArgs),
     /// Measure speed against the reference implementation (see bench/compare.sh).
@@ -73,6 +90,8 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Story(args)) => story::run(&cli.global, args),
         Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),
+        Some(Command::Book(args)) => book::run(&cli.global, *args),
+        Some(Command::Library(args)) => library::run(&cli.global, args),
         Some(Command::Models(args)) => models::run(&cli.global, args),
         Some(Command::Bench(args)) => bench::run(&cli.global, args),
     };

@@ -16,6 +16,7 @@ use crate::ml::weights::ModelKind;
 #[derive(Debug, clap::Args)]
 pub struct StoryArgs {
     /// The first words of the story.
+    #[arg(default_value = "")]
     pub prompt: String,
     /// GPT-2 folder (config.json, model.safetensors, tokenizer.json) or its .safetensors file.
     #[arg(long, value_name = "DIR")]

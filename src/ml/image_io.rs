@@ -3,7 +3,7 @@
 //! Decoding is bounded (a decompression bomb is refused before it is allocated), honours EXIF
 //! orientation, and composites transparency on white, so every caller gets a plain RGB image.
 
-use std::io::{BufWriter, Cursor};
+use std::io::Cursor;
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
@@ -94,14 +94,21 @@ pub fn ascii_json(value: &serde_json::Value) -> String {
 /// Writes `img` as PNG with tEXt chunks (ASCII key, value), through a temporary file and a
 /// rename so a crash never leaves half an image under the final name.
 pub fn save_png_with_text(img: &RgbImage, path: &Path, text: &[(&str, &str)]) -> Result<()> {
+    let bytes = encode_png_with_text(img, text)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
     let tmp = path.with_extension("png.partial");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// PNG bytes of `img` with tEXt chunks, for storing in the library.
+pub fn encode_png_with_text(img: &RgbImage, text: &[(&str, &str)]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
     {
-        let file = std::fs::File::create(&tmp).map_err(io)?;
-        let mut encoder = png::Encoder::new(BufWriter::new(file), img.width(), img.height());
+        let mut encoder = png::Encoder::new(&mut out, img.width(), img.height());
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         for (key, value) in text {
@@ -111,15 +118,15 @@ pub fn save_png_with_text(img: &RgbImage, path: &Path, text: &[(&str, &str)]) ->
         }
         let mut writer = encoder
             .write_header()
-            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
         writer
             .write_image_data(img.as_raw())
-            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
         writer
             .finish()
-            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    Ok(out)
 }
 
 /// Reads the text chunks of a PNG (tEXt, zTXt and iTXt) as key/value pairs.
