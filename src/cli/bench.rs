@@ -27,6 +27,13 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// The library: save a 12-page book, list 1,000 books with covers, search them (medians).
+    Library {
+        #[arg(long, default_value_t = 1000)]
+        books: usize,
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+    },
     /// One VQGAN+CLIP step (f16-16384 decoder, ViT-B/32, random weights): seconds, peak RSS,
     /// and the time of each stage.
     Illustrate {
@@ -41,6 +48,22 @@ pub enum BenchWhat {
 
 pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchWhat::Library { books, runs } => {
+            let dir = std::env::temp_dir().join(format!("storybook-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let result =
+                crate::store::bench::bench_library(&dir.join("bench.sqlite"), books, runs.max(1));
+            let _ = std::fs::remove_dir_all(&dir);
+            let result = result?;
+            if global.json {
+                return super::print_json(&result);
+            }
+            println!(
+                "library, {} books, median of {} runs: save a 12-page book {:.1} ms, list {:.1} ms, search {:.2} ms",
+                result.books, result.runs, result.save_12_page_book_ms, result.list_1000_books_ms, result.search_1000_books_ms
+            );
+            Ok(())
+        }
         BenchWhat::Illustrate {
             size,
             cutn,
