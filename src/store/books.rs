@@ -4,9 +4,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::search::reindex;
-use super::{
-    now_ms, thumbnail, Book, BookSummary, Library, NewBook, NewPage, Page, Result, StoreError,
-};
+use super::{now_ms, thumbnail, Book, Library, NewBook, NewPage, Page, Result, StoreError};
 
 fn json(v: &serde_json::Value) -> String {
     if v.is_null() {
@@ -311,93 +309,4 @@ impl Library {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(book)
     }
-
-    pub(super) fn summary(&self, book_id: i64) -> Result<BookSummary> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{SUMMARY_COLUMNS} WHERE b.id = ?1"))?;
-        stmt.query_row([book_id], summary_from_row)
-            .optional()?
-            .ok_or(StoreError::NoSuchBook(book_id))
-    }
-
-    /// A page of the library, newest first, with each book's cover thumbnail.
-    pub fn list(&self, offset: usize, limit: usize) -> Result<Vec<BookSummary>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{SUMMARY_COLUMNS} ORDER BY b.updated_at DESC, b.id DESC LIMIT ?1 OFFSET ?2"
-        ))?;
-        let rows = stmt
-            .query_map(params![limit as i64, offset as i64], summary_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    pub fn count_books(&self) -> Result<usize> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM books", [], |r| r.get::<_, i64>(0))?
-            as usize)
-    }
-
-    /// Keeps one progress frame of a page's illustration.
-    pub fn add_frame(
-        &mut self,
-        book_id: i64,
-        position: usize,
-        step: usize,
-        png: &[u8],
-    ) -> Result<()> {
-        let page_id = self.page_id(book_id, position)?;
-        self.conn.execute(
-            "INSERT OR REPLACE INTO frames (page_id, step, png) VALUES (?1, ?2, ?3)",
-            params![page_id, step as i64, png],
-        )?;
-        Ok(())
-    }
-
-    /// The kept frames of a page, in step order.
-    pub fn frames(&self, book_id: i64, position: usize) -> Result<Vec<(usize, Vec<u8>)>> {
-        let page_id = self.page_id(book_id, position)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT step, png FROM frames WHERE page_id = ?1 ORDER BY step")?;
-        let rows = stmt
-            .query_map([page_id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    fn page_id(&self, book_id: i64, position: usize) -> Result<i64> {
-        let book = self.summary(book_id)?;
-        self.conn
-            .query_row(
-                "SELECT id FROM pages WHERE book_id = ?1 AND position = ?2",
-                params![book_id, position as i64],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or(StoreError::PageOutOfRange {
-                book: book_id,
-                page: position,
-                count: book.page_count,
-            })
-    }
-}
-
-const SUMMARY_COLUMNS: &str = "SELECT b.id, b.title, b.created_at, b.updated_at,
-        (SELECT count(*) FROM pages p WHERE p.book_id = b.id), b.planned_pages,
-        (SELECT i.thumbnail FROM pages p JOIN images i ON i.page_id = p.id
-         WHERE p.book_id = b.id ORDER BY p.position LIMIT 1)
-     FROM books b";
-
-fn summary_from_row(r: &Row) -> rusqlite::Result<BookSummary> {
-    Ok(BookSummary {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        created_at: r.get(2)?,
-        updated_at: r.get(3)?,
-        page_count: r.get::<_, i64>(4)? as usize,
-        planned_pages: r.get::<_, i64>(5)? as usize,
-        cover_thumbnail: r.get(6)?,
-    })
 }

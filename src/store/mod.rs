@@ -4,6 +4,8 @@
 pub mod bench;
 mod books;
 mod error;
+mod frames;
+mod listing;
 mod migrations;
 mod open;
 mod search;
