@@ -3,6 +3,7 @@
 
 mod bench;
 mod book;
+mod finetune;
 mod illustrate;
 mod library;
 mod models;
@@ -65,6 +66,8 @@ impl GlobalArgs {
 pub enum Command {
     /// Write candidate stories from a prompt with GPT-2.
     Story(story::StoryArgs),
+    /// Fine-tune GPT-2 on your own texts.
+    Finetune(Box<finetune::FinetuneArgs>),
     /// Draw a picture of TEXT with VQGAN+CLIP.
     Illustrate(Box<illustrate::IllustrateArgs>),
     /// Write and illustrate a whole book into the library (or resume one).
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Story(args)) => story::run(&cli.global, args),
+        Some(Command::Finetune(args)) => finetune::run(&cli.global, *args),
         Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),
         Some(Command::Book(args)) => book::run(&cli.global, *args),
         Some(Command::Library(args)) => library::run(&cli.global, args),

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod clip;
 pub mod device;
 pub mod error;
+pub mod finetune;
 pub mod generate;
 pub mod gpt2;
 pub mod hub;

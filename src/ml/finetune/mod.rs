@@ -1,0 +1,314 @@
+//! Fine-tuning GPT-2 on the user's own texts (causal language modelling).
+//!
+//! The model is our candle GPT-2 with its weights as trainable variables: AdamW with linear
+//! warmup and linear or cosine decay, gradient clipping by global norm, optional freezing of the
+//! embeddings and first K blocks (the seed thesis kept early layers frozen), a validation loss and
+//! perplexity after every epoch, early stopping, and a seed for every random choice. Checkpoints
+//! are written atomically in transformers' `save_pretrained` layout, which our loader and
+//! transformers both read.
+
+pub mod corpus;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::ml::gpt2::{check_checkpoint, Config, Gpt2};
+use crate::ml::{Error, Result};
+pub use corpus::Corpus;
+pub use schedule::Decay;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FinetuneOptions {
+    pub epochs: usize,
+    pub lr: f64,
+    pub block_size: usize,
+    pub batch_size: usize,
+    pub val_split: f64,
+    /// Freeze the embeddings and the first `freeze` blocks (0 trains everything).
+    pub freeze: usize,
+    pub seed: u64,
+    /// Warmup steps as a fraction of all steps.
+    pub warmup: f64,
+    pub decay: Decay,
+    pub max_grad_norm: f64,
+    pub weight_decay: f64,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: usize,
+}
+
+impl Default for FinetuneOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            lr: 5e-5,
+            block_size: 128,
+            batch_size: 4,
+            val_split: 0.1,
+            freeze: 0,
+            seed: 0,
+            warmup: 0.1,
+            decay: Decay::Linear,
+            max_grad_norm: 1.0,
+            weight_decay: 0.01,
+            patience: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub perplexity: Option<f64>,
+    pub saved: bool,
+}
+
+/// What the per-step callback sees.
+pub struct StepProgress {
+    pub epoch: usize,
+    pub step: usize,
+    pub total_steps: usize,
+    pub loss: f64,
+    pub tokens_per_second: f64,
+}
+
+/// GPT-2 whose weights are variables, with the subset that training may change.
+pub struct Trainable {
+    pub model: Gpt2,
+    varmap: VarMap,
+    trainable: Vec<Var>,
+}
+
+impl Trainable {
+    /// Loads `weights` (either key layout) into trainable variables.
+    pub fn load(weights: &Path, cfg: &Config, freeze: usize, device: &Device) -> Result<Self> {
+        check_checkpoint(weights, cfg)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let model = Gpt2::load(vb, cfg)?;
+        let tensors = candle_core::safetensors::load(weights, device)?;
+        let mut data = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Input("the model's weights are locked".into()))?;
+        for (name, var) in data.iter_mut() {
+            let key = [name.clone(), format!("transformer.{name}")]
+                .into_iter()
+                .find(|k| tensors.contains_key(k))
+                .ok_or_else(|| Error::Checkpoint {
+                    path: weights.to_path_buf(),
+                    reason: format!("tensor '{name}' is missing"),
+                })?;
+            var.set(&tensors[&key].to_dtype(DType::F32)?)?;
+        }
+        let frozen = |name: &str| {
+            freeze > 0
+                && (name.starts_with("wte.")
+                    || name.starts_with("wpe.")
+                    || (0..freeze).any(|i| name.starts_with(&format!("h.{i}."))))
+        };
+        let mut names: Vec<&String> = data.keys().filter(|n| !frozen(n)).collect();
+        names.sort();
+        let trainable = names.into_iter().map(|n| data[n].clone()).collect();
+        drop(data);
+        Ok(Self {
+            model,
+            varmap,
+            trainable,
+        })
+    }
+
+    pub fn trainable_parameters(&self) -> usize {
+        self.trainable.iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// Writes the weights as `model.safetensors` in save_pretrained layout, via a temporary
+    /// file and a rename, so a crash leaves the previous checkpoint whole.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::Input("the model's weights are locked".into()))?;
+        let tensors: HashMap<String, Tensor> = data
+            .iter()
+            .map(|(k, v)| (format!("transformer.{k}"), v.as_tensor().clone()))
+            .collect();
+        drop(data);
+        let tmp = dir.join("model.safetensors.partial");
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Mean next-token cross-entropy of blocks `[batch, block + 1]`.
+pub fn lm_loss(model: &Gpt2, blocks: &Tensor) -> Result<Tensor> {
+    let (b, t1) = blocks.dims2()?;
+    let t = t1 - 1;
+    let inputs = blocks.narrow(1, 0, t)?;
+    let targets = blocks.narrow(1, 1, t)?.flatten_all()?;
+    let logits = model.forward(&inputs, &mut model.new_cache())?;
+    let vocab = logits.dim(2)?;
+    Ok(candle_nn::loss::cross_entropy(
+        &logits.reshape((b * t, vocab))?,
+        &targets,
+    )?)
+}
+
+fn batch_tensor(blocks: &[&Vec<u32>], device: &Device) -> Result<Tensor> {
+    let width = blocks[0].len();
+    let flat: Vec<u32> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
+    Ok(Tensor::from_vec(flat, (blocks.len(), width), device)?)
+}
+
+fn clip_gradients(
+    grads: &mut candle_core::backprop::GradStore,
+    vars: &[Var],
+    max_norm: f64,
+) -> Result<f64> {
+    let mut total = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            total += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = total.sqrt();
+    if max_norm > 0.0 && norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for v in vars {
+            if let Some(g) = grads.get(v.as_tensor()) {
+                let scaled = (g * scale)?;
+                grads.insert(v.as_tensor(), scaled);
+            }
+        }
+    }
+    Ok(norm)
+}
+
+/// Validation loss over `blocks`, in batches.
+pub fn evaluate(
+    model: &Gpt2,
+    blocks: &[Vec<u32>],
+    batch_size: usize,
+    device: &Device,
+) -> Result<Option<f64>> {
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    let (mut sum, mut n) = (0f64, 0usize);
+    for chunk in blocks.chunks(batch_size.max(1)) {
+        let refs: Vec<&Vec<u32>> = chunk.iter().collect();
+        let loss = lm_loss(model, &batch_tensor(&refs, device)?)?.detach();
+        sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+        n += chunk.len();
+    }
+    Ok(Some(sum / n as f64))
+}
+
+/// Trains and checkpoints into `out_dir` (which must already hold config.json and
+/// tokenizer.json). Returns one report per epoch run.
+pub fn train(
+    trainable: &Trainable,
+    corpus: &Corpus,
+    opts: &FinetuneOptions,
+    out_dir: &Path,
+    device: &Device,
+    cancel: &AtomicBool,
+    mut on_step: impl FnMut(&StepProgress),
+) -> Result<Vec<EpochReport>> {
+    if corpus.train.is_empty() {
+        return Err(Error::Input(
+            "the corpus leaves no block to train on".into(),
+        ));
+    }
+    let batch = opts.batch_size.max(1);
+    let steps_per_epoch = corpus.train.len().div_ceil(batch);
+    let total_steps = steps_per_epoch * opts.epochs;
+    let warmup = (total_steps as f64 * opts.warmup).round() as usize;
+    let mut adam = AdamW::new(
+        trainable.trainable.clone(),
+        ParamsAdamW {
+            lr: opts.lr,
+            weight_decay: opts.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut reports = Vec::new();
+    let mut best = f64::INFINITY;
+    let mut since_best = 0;
+    let mut step = 0;
+    let started = Instant::now();
+    let mut tokens_seen = 0usize;
+    for epoch in 1..=opts.epochs {
+        let mut order: Vec<usize> = (0..corpus.train.len()).collect();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut loss_n) = (0f64, 0usize);
+        for chunk in order.chunks(batch) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let blocks: Vec<&Vec<u32>> = chunk.iter().map(|&i| &corpus.train[i]).collect();
+            let loss = lm_loss(&trainable.model, &batch_tensor(&blocks, device)?)?;
+            let value = loss.to_scalar::<f32>()? as f64;
+            let mut grads = loss.backward()?;
+            clip_gradients(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
+            adam.set_learning_rate(schedule::learning_rate(
+                opts.lr,
+                step,
+                total_steps,
+                warmup,
+                opts.decay,
+            ));
+            adam.step(&grads)?;
+            step += 1;
+            tokens_seen += blocks.len() * (blocks[0].len() - 1);
+            loss_sum += value;
+            loss_n += 1;
+            on_step(&StepProgress {
+                epoch,
+                step,
+                total_steps,
+                loss: value,
+                tokens_per_second: tokens_seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            });
+        }
+        let train_loss = loss_sum / loss_n.max(1) as f64;
+        let val_loss = evaluate(&trainable.model, &corpus.val, batch, device)?;
+        let score = val_loss.unwrap_or(train_loss);
+        let improved = score < best;
+        if improved {
+            best = score;
+            since_best = 0;
+            trainable.save(out_dir)?;
+        } else {
+            since_best += 1;
+        }
+        reports.push(EpochReport {
+            epoch,
+            train_loss,
+            val_loss,
+            perplexity: val_loss.map(f64::exp),
+            saved: improved,
+        });
+        if val_loss.is_some() && since_best >= opts.patience.max(1) {
+            break;
+        }
+    }
+    Ok(reports)
+}
