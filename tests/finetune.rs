@@ -19,8 +19,12 @@ use storybook_studio::ml::text::TextTokenizer;
 
 fn write_corpus(dir: &Path, words: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    let vocab = ["the", "fox", "ran", "over", "hill", "and", "owl", "sang", "to", "moon", "river"];
-    let text: Vec<&str> = (0..words).map(|i| vocab[(i * 7 + i / 3) % vocab.len()]).collect();
+    let vocab = [
+        "the", "fox", "ran", "over", "hill", "and", "owl", "sang", "to", "moon", "river",
+    ];
+    let text: Vec<&str> = (0..words)
+        .map(|i| vocab[(i * 7 + i / 3) % vocab.len()])
+        .collect();
     std::fs::write(dir.join("story.txt"), text.join(" ")).unwrap();
 }
 
@@ -45,13 +49,25 @@ fn thirty_steps_lower_the_loss_and_the_checkpoint_reloads_and_writes() {
         ..FinetuneOptions::default()
     };
     let corpus = Corpus::load(&[tmp.path().join("corpus")], &tok, 32, 0.1, 0).unwrap();
-    let model = Trainable::load(&fixture("gpt2-tiny/model.safetensors"), &cfg, 0, &Device::Cpu).unwrap();
+    let model = Trainable::load(
+        &fixture("gpt2-tiny/model.safetensors"),
+        &cfg,
+        0,
+        &Device::Cpu,
+    )
+    .unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let mut losses = Vec::new();
-    let reports = train(&model, &corpus, &opts, &out, &Device::Cpu, &AtomicBool::new(false), |p| {
-        losses.push(p.loss)
-    })
+    let reports = train(
+        &model,
+        &corpus,
+        &opts,
+        &out,
+        &Device::Cpu,
+        &AtomicBool::new(false),
+        |p| losses.push(p.loss),
+    )
     .unwrap();
     assert!(losses.len() >= 30, "only {} steps", losses.len());
     let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
@@ -60,9 +76,19 @@ fn thirty_steps_lower_the_loss_and_the_checkpoint_reloads_and_writes() {
     assert!(reports.iter().any(|r| r.saved) && reports[0].val_loss.is_some());
 
     let weights = out.join("model.safetensors");
-    assert_eq!(check_checkpoint(&weights, &cfg).unwrap(), KeyLayout::SavePretrained);
+    assert_eq!(
+        check_checkpoint(&weights, &cfg).unwrap(),
+        KeyLayout::SavePretrained
+    );
     let reloaded = Gpt2::from_safetensors(&weights, &cfg, &Device::Cpu).unwrap();
-    let g = generate(&reloaded, &tok, "the fox", &SamplingOptions::greedy(8), |_| ControlFlow::Continue(())).unwrap();
+    let g = generate(
+        &reloaded,
+        &tok,
+        "the fox",
+        &SamplingOptions::greedy(8),
+        |_| ControlFlow::Continue(()),
+    )
+    .unwrap();
     assert_eq!(g.sequences[0].generated_token_ids.len(), 8);
 }
 
@@ -71,15 +97,31 @@ fn the_lm_loss_equals_cross_entropy_of_transformers_logits() {
     let (cfg, _) = tiny();
     let reference = load_tensors("gpt2-tiny/reference.safetensors");
     let json = read_json("gpt2-tiny/reference.json");
-    let model = Trainable::load(&fixture("gpt2-tiny/model.safetensors"), &cfg, 0, &Device::Cpu).unwrap();
+    let model = Trainable::load(
+        &fixture("gpt2-tiny/model.safetensors"),
+        &cfg,
+        0,
+        &Device::Cpu,
+    )
+    .unwrap();
     for i in 0..3 {
         let ids = ids_of(&json["prompts"][i]["input_ids"]);
-        let ours = lm_loss(&model.model, &Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap())
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap() as f64;
+        let ours = lm_loss(
+            &model.model,
+            &Tensor::new(ids.as_slice(), &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap(),
+        )
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap() as f64;
         // Independent: log-softmax in f64 of the oracle's logits at each position.
-        let logits = reference[&format!("p{i}.logits")].to_dtype(DType::F64).unwrap().to_vec2::<f64>().unwrap();
+        let logits = reference[&format!("p{i}.logits")]
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
         let mut sum = 0.0;
         for t in 0..ids.len() - 1 {
             let row = &logits[t];
@@ -95,15 +137,33 @@ fn the_lm_loss_equals_cross_entropy_of_transformers_logits() {
 #[test]
 fn freezing_keeps_early_blocks_fixed() {
     let (cfg, _) = tiny();
-    let all = Trainable::load(&fixture("gpt2-tiny/model.safetensors"), &cfg, 0, &Device::Cpu).unwrap();
-    let frozen = Trainable::load(&fixture("gpt2-tiny/model.safetensors"), &cfg, 1, &Device::Cpu).unwrap();
+    let all = Trainable::load(
+        &fixture("gpt2-tiny/model.safetensors"),
+        &cfg,
+        0,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let frozen = Trainable::load(
+        &fixture("gpt2-tiny/model.safetensors"),
+        &cfg,
+        1,
+        &Device::Cpu,
+    )
+    .unwrap();
     // 64-wide blocks hold 49,984 weights each; embeddings 50257*64 + 256*64.
-    assert_eq!(all.trainable_parameters() - frozen.trainable_parameters(), 49_984 + 50_257 * 64 + 256 * 64);
+    assert_eq!(
+        all.trainable_parameters() - frozen.trainable_parameters(),
+        49_984 + 50_257 * 64 + 256 * 64
+    );
 }
 
 fn studio(args: &[&str], cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_storybook-studio"));
-    cmd.args(args).current_dir(cwd).env("HF_HOME", cwd.join("hf")).env("HF_ENDPOINT", "http://127.0.0.1:9");
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("HF_HOME", cwd.join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9");
     cmd
 }
 
@@ -115,8 +175,25 @@ fn sigkill_mid_training_leaves_the_last_checkpoint_loadable() {
     let out = tmp.path().join("out");
     let base = fixture("gpt2-tiny");
     let mut child = studio(
-        &["finetune", corpus.to_str().unwrap(), "--out", out.to_str().unwrap(), "--base", base.to_str().unwrap(),
-          "--epochs", "50", "--block-size", "32", "--batch-size", "8", "--val-split", "0.05", "--lr", "1e-3", "--json"],
+        &[
+            "finetune",
+            corpus.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--base",
+            base.to_str().unwrap(),
+            "--epochs",
+            "50",
+            "--block-size",
+            "32",
+            "--batch-size",
+            "8",
+            "--val-split",
+            "0.05",
+            "--lr",
+            "1e-3",
+            "--json",
+        ],
         tmp.path(),
     )
     .stdout(Stdio::null())
@@ -137,7 +214,10 @@ fn sigkill_mid_training_leaves_the_last_checkpoint_loadable() {
     let cfg = Config::from_file(&out.join("config.json")).unwrap();
     let tok = TextTokenizer::from_file(&out.join("tokenizer.json")).unwrap();
     let model = Gpt2::from_safetensors(&weights, &cfg, &Device::Cpu).unwrap();
-    let g = generate(&model, &tok, "the owl", &SamplingOptions::greedy(5), |_| ControlFlow::Continue(())).unwrap();
+    let g = generate(&model, &tok, "the owl", &SamplingOptions::greedy(5), |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     assert_eq!(g.sequences[0].generated_token_ids.len(), 5);
 }
 
@@ -146,8 +226,18 @@ fn bad_corpora_and_outputs_are_refused_with_a_sentence() {
     let tmp = tempfile::tempdir().unwrap();
     let base = fixture("gpt2-tiny");
     let run = |input: &Path, out: &Path, extra: &[&str]| {
-        let mut args = vec!["finetune", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--base", base.to_str().unwrap(),
-                            "--epochs", "1", "--block-size", "16"];
+        let mut args = vec![
+            "finetune",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--base",
+            base.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--block-size",
+            "16",
+        ];
         args.extend(extra);
         studio(&args, tmp.path()).output().unwrap()
     };
@@ -166,7 +256,10 @@ fn bad_corpora_and_outputs_are_refused_with_a_sentence() {
     ] {
         let o = run(input, &out, &[]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && err.contains(needle) && !err.contains("panicked"), "{needle}: {err}");
+        assert!(
+            !o.status.success() && err.contains(needle) && !err.contains("panicked"),
+            "{needle}: {err}"
+        );
     }
 
     let latin1 = tmp.path().join("latin1");
@@ -179,7 +272,10 @@ fn bad_corpora_and_outputs_are_refused_with_a_sentence() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not valid UTF-8"));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["epochs"].as_array().unwrap().len(), 1);
-    assert!(report["epochs"][0]["train_loss"].as_f64().unwrap().is_finite());
+    assert!(report["epochs"][0]["train_loss"]
+        .as_f64()
+        .unwrap()
+        .is_finite());
 
     let locked = tmp.path().join("locked");
     std::fs::create_dir_all(&locked).unwrap();

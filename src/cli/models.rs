@@ -49,6 +49,50 @@ struct ModelStatus {
     problem: Option<String>,
 }
 
+/// Other GPT-2 folders beside the standard ones (fine-tuned models), usable with `--gpt2 DIR`.
+fn extra_story_models(locator: &crate::ml::weights::Locator) -> Vec<ModelStatus> {
+    let standard: Vec<&str> = ModelKind::ALL.iter().map(|k| k.dir_name()).collect();
+    let bases = locator
+        .models_dir
+        .iter()
+        .chain(std::iter::once(&locator.local_dir));
+    let mut out = Vec::new();
+    for base in bases {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        let mut dirs: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if standard.contains(&name.as_str()) {
+                continue;
+            }
+            let origin = crate::ml::weights::Origin::ModelsDir;
+            if let Ok(found) = crate::ml::weights::from_folder(ModelKind::Gpt2, &dir, origin) {
+                if crate::ml::gpt2::Config::from_file(&dir.join("config.json")).is_ok() {
+                    out.push(ModelStatus {
+                        model: format!("gpt2:{name}"),
+                        name: "GPT-2, fine-tuned (use with --gpt2)",
+                        found: true,
+                        origin: Some("fine-tuned".into()),
+                        location: Some(found.location.display().to_string()),
+                        bytes: Some(found.total_bytes()),
+                        problem: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 fn kinds(which: &str) -> anyhow::Result<Vec<ModelKind>> {
     if which.eq_ignore_ascii_case("all") {
         return Ok(ModelKind::ALL.to_vec());
@@ -85,6 +129,8 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     },
                 })
                 .collect();
+            let mut statuses = statuses;
+            statuses.extend(extra_story_models(&locator));
             if global.json {
                 return super::print_json(&statuses);
             }
