@@ -2,6 +2,7 @@
 # Runs our benchmark and the PyTorch reference on the same machine, in one go, and prints the
 # ratio. Usage: bench/compare.sh story
 #               bench/compare.sh illustrate [SIZE] [CUTN] [ITERATIONS]
+#               bench/compare.sh finetune [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-story}"
@@ -22,6 +23,21 @@ case "$what" in
   story)
     ./target/release/storybook-studio bench story --save-weights "$work/gpt2.safetensors" --json > "$work/candle.json"
     bench/.venv/bin/python bench/gpt2_torch.py --weights "$work/gpt2.safetensors" --threads "$threads" --json > "$work/torch.json"
+    ;;
+  finetune)
+    steps="${2:-5}"
+    ./target/release/storybook-studio bench finetune --steps "$steps" --save-weights "$work/gpt2.safetensors" --json > "$work/candle.json"
+    bench/.venv/bin/python bench/finetune_torch.py --weights "$work/gpt2.safetensors" --steps "$steps" --threads "$threads" --json > "$work/torch.json"
+    python3 - "$work/candle.json" "$work/torch.json" <<'PY'
+import json, sys
+ours, ref = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"GPT-2 124M fine-tuning, block {ours['block_size']}, batch {ours['batch_size']}, {ours['threads']} threads")
+print(f"{'':24}{'tokens/s':>10}{'peak GiB':>10}")
+for r in (ours, ref):
+    print(f"{r['implementation'][:24]:24}{r['tokens_per_second']:10.1f}{r['peak_rss_bytes'] / 2**30:10.2f}")
+print(f"ratio candle/pytorch: {ours['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
+PY
+    exit 0
     ;;
   illustrate)
     size="${2:-256}" cutn="${3:-32}" iters="${4:-3}"

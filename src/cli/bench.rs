@@ -27,6 +27,18 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// GPT-2 124M fine-tuning throughput (random weights of the real shape).
+    Finetune {
+        #[arg(long, default_value_t = 128)]
+        block_size: usize,
+        #[arg(long, default_value_t = 4)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        /// Also write the random weights here, for the reference script to load.
+        #[arg(long, value_name = "FILE")]
+        save_weights: Option<PathBuf>,
+    },
     /// The library: save a 12-page book, list 1,000 books with covers, search them (medians).
     Library {
         #[arg(long, default_value_t = 1000)]
@@ -48,6 +60,32 @@ pub enum BenchWhat {
 
 pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchWhat::Finetune {
+            block_size,
+            batch_size,
+            steps,
+            save_weights: save_to,
+        } => {
+            let cfg = Config::gpt2_124m();
+            let weights = random_gpt2_weights(&cfg, 0)?;
+            let path = save_to.unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join(format!("storybook-ft-{}.safetensors", std::process::id()))
+            });
+            save_weights(&weights, &path)?;
+            drop(weights);
+            let result =
+                crate::ml::bench::bench_finetune(&path, block_size, batch_size, steps.max(1))?;
+            if global.json {
+                return super::print_json(&result);
+            }
+            println!(
+                "candle GPT-2 124M fine-tuning, block {block_size}, batch {batch_size}: {:.0} tokens/s, peak RSS {:.2} GiB",
+                result.tokens_per_second,
+                result.peak_rss_bytes as f64 / (1u64 << 30) as f64
+            );
+            Ok(())
+        }
         BenchWhat::Library { books, runs } => {
             let dir = std::env::temp_dir().join(format!("storybook-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
