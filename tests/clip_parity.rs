@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use candle_core::{Device, Tensor, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
 use storybook_studio::ml::clip::image::{normalize_to_tensor, preprocess, resize_and_crop};
@@ -194,20 +192,7 @@ fn gradient_with_respect_to_pixels_matches_autograd() {
 #[test]
 fn expected_keys_equal_the_vit_b_32_manifest() {
     let manifest = read_json("clip-vit-base-patch32.manifest.json");
-    let keys: BTreeMap<String, Vec<usize>> = manifest["keys"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            let shape = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            (k.clone(), shape)
-        })
-        .collect();
+    let keys = common::manifest_keys(&manifest["keys"], &[]);
     assert_eq!(expected_keys(&Config::vit_b_32()), keys);
 }
 

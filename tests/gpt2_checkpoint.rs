@@ -10,22 +10,7 @@ use common::{fixture, read_json};
 use storybook_studio::ml::gpt2::{expected_keys, Config, Gpt2, KeyLayout};
 
 fn manifest_layout(name: &str, ignore: &[String]) -> BTreeMap<String, Vec<usize>> {
-    let manifest = read_json("gpt2-124m.manifest.json");
-    manifest[name]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !ignore.contains(k))
-        .map(|(k, v)| {
-            let shape = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            (k.clone(), shape)
-        })
-        .collect()
+    common::manifest_keys(&read_json("gpt2-124m.manifest.json")[name], ignore)
 }
 
 #[test]

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use candle_core::{DType, Device, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
 use storybook_studio::ml::vqgan::{expected_keys, Config, VqModel};
@@ -96,20 +94,7 @@ fn quantize_passes_the_gradient_straight_through() {
 #[test]
 fn expected_keys_equal_the_f16_16384_manifest() {
     let manifest = read_json("vqgan-f16-16384.manifest.json");
-    let keys: BTreeMap<String, Vec<usize>> = manifest["keys"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            let shape = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            (k.clone(), shape)
-        })
-        .collect();
+    let keys = common::manifest_keys(&manifest["keys"], &[]);
     assert_eq!(expected_keys(&Config::imagenet_f16_16384()), keys);
     let tiny = load_tensors("vqgan-tiny/model.safetensors");
     assert_eq!(expected_keys(&config()).len(), tiny.len());

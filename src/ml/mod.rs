@@ -4,6 +4,7 @@
 pub mod banned;
 pub mod bench;
 pub mod clip;
+pub mod config_file;
 pub mod device;
 pub mod error;
 pub mod finetune;

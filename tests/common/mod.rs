@@ -43,3 +43,25 @@ pub fn ids_of(value: &serde_json::Value) -> Vec<u32> {
         .map(|v| v.as_u64().expect("an id") as u32)
         .collect()
 }
+
+/// A manifest's `name -> shape` object as a sorted map, leaving out `ignore`.
+pub fn manifest_keys(
+    value: &serde_json::Value,
+    ignore: &[String],
+) -> std::collections::BTreeMap<String, Vec<usize>> {
+    value
+        .as_object()
+        .expect("a manifest object")
+        .iter()
+        .filter(|(k, _)| !ignore.contains(k))
+        .map(|(k, v)| {
+            let shape = v
+                .as_array()
+                .expect("a shape")
+                .iter()
+                .map(|d| d.as_u64().expect("a dimension") as usize)
+                .collect();
+            (k.clone(), shape)
+        })
+        .collect()
+}

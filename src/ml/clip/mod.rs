@@ -120,19 +120,7 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let cfg: Self = serde_json::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        cfg.validate().map_err(|reason| Error::Config {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        Ok(cfg)
+        crate::ml::config_file::read_json(path, Self::validate)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
