@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod device;
 pub mod error;
 pub mod finetune;
+pub mod frozen;
 pub mod generate;
 pub mod gpt2;
 pub mod hub;

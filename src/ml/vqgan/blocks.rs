@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, VarBuilder};
 
+use crate::ml::frozen::FrozenConv2d;
 use crate::ml::nn::softmax_last;
 
 const GROUPS: usize = 32;
@@ -15,13 +16,33 @@ fn norm(vb: VarBuilder, channels: usize) -> Result<GroupNorm> {
     candle_nn::group_norm(GROUPS, channels, EPS, vb)
 }
 
-pub fn conv(vb: VarBuilder, c_in: usize, c_out: usize, k: usize, stride: usize) -> Result<Conv2d> {
+/// A convolution of the frozen model: stride-1 ones take the input-gradient-only path.
+#[derive(Debug, Clone)]
+pub enum Conv {
+    Frozen(FrozenConv2d),
+    Plain(Conv2d),
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Frozen(c) => c.forward(x),
+            Self::Plain(c) => c.forward(x),
+        }
+    }
+}
+
+pub fn conv(vb: VarBuilder, c_in: usize, c_out: usize, k: usize, stride: usize) -> Result<Conv> {
     let cfg = Conv2dConfig {
         padding: if k == 3 && stride == 1 { 1 } else { 0 },
         stride,
         ..Default::default()
     };
-    candle_nn::conv2d(c_in, c_out, k, cfg, vb)
+    let plain = candle_nn::conv2d(c_in, c_out, k, cfg, vb)?;
+    Ok(match FrozenConv2d::from_conv(&plain)? {
+        Some(frozen) => Conv::Frozen(frozen),
+        None => Conv::Plain(plain),
+    })
 }
 
 fn swish(x: &Tensor) -> Result<Tensor> {
@@ -48,10 +69,10 @@ pub fn conv_keys(
 #[derive(Debug, Clone)]
 pub struct ResnetBlock {
     norm1: GroupNorm,
-    conv1: Conv2d,
+    conv1: Conv,
     norm2: GroupNorm,
-    conv2: Conv2d,
-    nin_shortcut: Option<Conv2d>,
+    conv2: Conv,
+    nin_shortcut: Option<Conv>,
 }
 
 impl ResnetBlock {
@@ -93,10 +114,10 @@ impl ResnetBlock {
 #[derive(Debug, Clone)]
 pub struct AttnBlock {
     norm: GroupNorm,
-    q: Conv2d,
-    k: Conv2d,
-    v: Conv2d,
-    proj_out: Conv2d,
+    q: Conv,
+    k: Conv,
+    v: Conv,
+    proj_out: Conv,
 }
 
 impl AttnBlock {
@@ -138,7 +159,7 @@ impl AttnBlock {
 /// `upsample_nearest2d`, whose backward overwrites instead of accumulating gradients.
 #[derive(Debug, Clone)]
 pub struct Upsample {
-    conv: Conv2d,
+    conv: Conv,
 }
 
 impl Upsample {
@@ -163,7 +184,7 @@ pub fn upsample_nearest_x2(x: &Tensor) -> Result<Tensor> {
 /// Zero pad right and bottom by one, then a 3x3 stride-2 conv without padding.
 #[derive(Debug, Clone)]
 pub struct Downsample {
-    conv: Conv2d,
+    conv: Conv,
 }
 
 impl Downsample {

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, GroupNorm, VarBuilder};
+use candle_nn::{GroupNorm, VarBuilder};
 
 use super::blocks::{
-    conv, conv_keys, load_norm, norm_keys, norm_swish, AttnBlock, Downsample, ResnetBlock, Upsample,
+    conv, conv_keys, load_norm, norm_keys, norm_swish, AttnBlock, Conv, Downsample, ResnetBlock,
+    Upsample,
 };
 use super::DdConfig;
 
@@ -79,11 +80,11 @@ fn encoder_plan(cfg: &DdConfig) -> Vec<(usize, usize)> {
 
 #[derive(Debug, Clone)]
 pub struct Encoder {
-    conv_in: Conv2d,
+    conv_in: Conv,
     down: Vec<Level>,
     mid: Mid,
     norm_out: GroupNorm,
-    conv_out: Conv2d,
+    conv_out: Conv,
 }
 
 impl Encoder {
@@ -190,12 +191,12 @@ impl Encoder {
 
 #[derive(Debug, Clone)]
 pub struct Decoder {
-    conv_in: Conv2d,
+    conv_in: Conv,
     mid: Mid,
     /// Levels in execution order (deepest first); `up.{i}` in the checkpoint.
     up: Vec<Level>,
     norm_out: GroupNorm,
-    conv_out: Conv2d,
+    conv_out: Conv,
 }
 
 impl Decoder {

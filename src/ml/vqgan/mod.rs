@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Conv2d, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::ml::safetensors_check::{check_keys, read_header, Header, TensorInfo};
@@ -138,8 +138,8 @@ pub fn ignorable(name: &str) -> bool {
 pub struct VqModel {
     encoder: Encoder,
     decoder: Decoder,
-    quant_conv: Conv2d,
-    post_quant_conv: Conv2d,
+    quant_conv: blocks::Conv,
+    post_quant_conv: blocks::Conv,
     /// `[n_embed, embed_dim]`.
     pub codebook: Tensor,
     cfg: Config,

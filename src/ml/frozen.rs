@@ -1,0 +1,212 @@
+//! Convolutions whose weights never train, with a backward pass that computes only the input
+//! gradient.
+//!
+//! candle 0.11's autograd computes a gradient for the kernel of every conv2d, frozen or not, and
+//! computes the input gradient with `conv_transpose2d`, which runs several times slower than a
+//! conv2d. For a stride-1 convolution the input gradient is itself a convolution: of the output
+//! gradient with the kernel flipped in space and with its channel axes swapped, padded by
+//! `k - 1 - p`. This op does exactly that and nothing else. Off the CPU, or when no gradient is
+//! being tracked, it is the plain candle convolution.
+
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+use candle_nn::{Conv2d, Module};
+
+/// A stride-1, dilation-1, ungrouped conv2d with frozen weights.
+#[derive(Debug, Clone)]
+pub struct FrozenConv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    /// `weight` with in/out channels swapped and both spatial axes reversed.
+    weight_bwd: Tensor,
+    padding: usize,
+    kernel: usize,
+}
+
+fn reverse(t: &Tensor, dim: usize) -> Result<Tensor> {
+    let n = t.dim(dim)?;
+    let idx: Vec<u32> = (0..n as u32).rev().collect();
+    t.contiguous()?
+        .index_select(&Tensor::new(idx.as_slice(), t.device())?, dim)
+}
+
+impl FrozenConv2d {
+    /// Wraps a candle conv; `None` when its stride, dilation or groups are not 1.
+    pub fn from_conv(conv: &Conv2d) -> Result<Option<Self>> {
+        let cfg = conv.config();
+        if cfg.stride != 1 || cfg.dilation != 1 || cfg.groups != 1 {
+            return Ok(None);
+        }
+        let weight = conv.weight().clone();
+        let (_, _, kh, kw) = weight.dims4()?;
+        if kh != kw || kh == 0 || cfg.padding >= kh {
+            return Ok(None);
+        }
+        let weight_bwd = reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?;
+        Ok(Some(Self {
+            weight,
+            bias: conv.bias().cloned(),
+            weight_bwd,
+            padding: cfg.padding,
+            kernel: kh,
+        }))
+    }
+
+    fn plain(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv2d(&self.weight, self.padding, 1, 1, 1)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+            None => Ok(y),
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !x.device().is_cpu() || !x.track_op() {
+            return self.plain(x);
+        }
+        x.contiguous()?.apply_op1(self.clone())
+    }
+}
+
+impl Module for FrozenConv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        FrozenConv2d::forward(self, x)
+    }
+}
+
+impl CustomOp1 for FrozenConv2d {
+    fn name(&self) -> &'static str {
+        "frozen-conv2d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("frozen-conv2d needs a contiguous input")
+        };
+        let x = match storage {
+            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+            _ => candle_core::bail!("frozen-conv2d supports f32"),
+        };
+        let y = self.plain(&x)?.contiguous()?;
+        let (st, _) = y.storage_and_layout();
+        match &*st {
+            Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
+            _ => candle_core::bail!("frozen-conv2d ran off the CPU"),
+        }
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let pad = self.kernel - 1 - self.padding;
+        Ok(Some(grad.conv2d(&self.weight_bwd, pad, 1, 1, 1)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+    use candle_nn::Conv2dConfig;
+
+    fn check(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        pad: usize,
+        h: usize,
+        w: usize,
+        transposed_input: bool,
+    ) {
+        let dev = Device::Cpu;
+        let weight = Tensor::randn(0f32, 1.0, (c_out, c_in, k, k), &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, c_out, &dev).unwrap();
+        let conv = Conv2d::new(
+            weight,
+            Some(bias),
+            Conv2dConfig {
+                padding: pad,
+                ..Default::default()
+            },
+        );
+        let frozen = FrozenConv2d::from_conv(&conv).unwrap().unwrap();
+        let base = if transposed_input {
+            Tensor::randn(0f32, 1.0, (2, c_in, w, h), &dev).unwrap()
+        } else {
+            Tensor::randn(0f32, 1.0, (2, c_in, h, w), &dev).unwrap()
+        };
+        let x = Var::from_tensor(&base).unwrap();
+        let input = if transposed_input {
+            x.as_tensor().transpose(2, 3).unwrap()
+        } else {
+            x.as_tensor().clone()
+        };
+        let r = Tensor::randn(
+            0f32,
+            1.0,
+            (2, c_out, h + 2 * pad + 1 - k, w + 2 * pad + 1 - k),
+            &dev,
+        )
+        .unwrap();
+        let ours = frozen.forward(&input).unwrap();
+        let reference = conv.forward(&input).unwrap();
+        let fwd = (&ours - &reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(fwd < 1e-4, "forward differs by {fwd}");
+        let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g_ref = (reference * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let a = g_ours.get(x.as_tensor()).unwrap();
+        let b = g_ref.get(x.as_tensor()).unwrap();
+        let scale = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let diff = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            diff / scale < 1e-5,
+            "input gradient differs by {}",
+            diff / scale
+        );
+    }
+
+    #[test]
+    fn gradients_match_candles_conv_for_3x3_1x1_odd_sizes_and_strided_inputs() {
+        check(3, 5, 3, 1, 7, 9, false);
+        check(4, 2, 1, 0, 5, 3, false);
+        check(6, 4, 3, 1, 11, 6, true);
+        check(2, 3, 3, 0, 8, 8, false);
+    }
+
+    #[test]
+    fn strided_convs_are_left_to_candle() {
+        let dev = Device::Cpu;
+        let w = Tensor::zeros((2, 2, 3, 3), candle_core::DType::F32, &dev).unwrap();
+        let conv = Conv2d::new(
+            w,
+            None,
+            Conv2dConfig {
+                stride: 2,
+                ..Default::default()
+            },
+        );
+        assert!(FrozenConv2d::from_conv(&conv).unwrap().is_none());
+    }
+}
