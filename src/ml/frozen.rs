@@ -210,3 +210,129 @@ mod tests {
         assert!(FrozenConv2d::from_conv(&conv).unwrap().is_none());
     }
 }
+
+/// A linear layer `x @ Wᵀ + b` with frozen weights: its backward is `grad @ W` alone, where
+/// candle's matmul backward would also compute the (discarded) weight gradient `xᵀ @ grad`.
+#[derive(Debug, Clone)]
+pub struct FrozenLinear {
+    weight: Tensor,
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl FrozenLinear {
+    /// `weight` is `[out, in]`, as PyTorch stores it.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Self> {
+        Ok(Self {
+            weight_t: weight.t()?.contiguous()?,
+            weight,
+            bias,
+        })
+    }
+
+    pub fn from_linear(linear: &candle_nn::Linear) -> Result<Self> {
+        Self::new(linear.weight().clone(), linear.bias().cloned())
+    }
+
+    /// `[rows, in]` to `[rows, out]`.
+    fn plain(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.matmul(&self.weight_t)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+
+    /// Applies the layer over the last dimension of `x`, any leading dimensions.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        let d_in = x.dim(candle_core::D::Minus1)?;
+        let rows = x.elem_count() / d_in.max(1);
+        let flat = x.reshape((rows, d_in))?;
+        let y = if x.device().is_cpu() && x.track_op() {
+            flat.contiguous()?.apply_op1(LinearOp(self.clone()))?
+        } else {
+            self.plain(&flat)?
+        };
+        let last = dims.len() - 1;
+        dims[last] = self.weight.dim(0)?;
+        y.reshape(dims)
+    }
+}
+
+struct LinearOp(FrozenLinear);
+
+impl CustomOp1 for LinearOp {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("frozen-linear needs a contiguous input")
+        };
+        let x = match storage {
+            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+            _ => candle_core::bail!("frozen-linear supports f32"),
+        };
+        let y = self.0.plain(&x)?.contiguous()?;
+        let (st, _) = y.storage_and_layout();
+        match &*st {
+            Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
+            _ => candle_core::bail!("frozen-linear ran off the CPU"),
+        }
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.0.weight)?))
+    }
+}
+
+#[cfg(test)]
+mod linear_tests {
+    use super::*;
+    use candle_core::Var;
+
+    #[test]
+    fn linear_gradient_matches_a_plain_matmul_on_3d_and_strided_inputs() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (5, 7), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, 5, &dev).unwrap();
+        let frozen = FrozenLinear::new(w.clone(), Some(b.clone())).unwrap();
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 7, 3), &dev).unwrap()).unwrap();
+        let input = x.as_tensor().transpose(1, 2).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (2, 3, 5), &dev).unwrap();
+        let ours = frozen.forward(&input).unwrap();
+        // Spelled out: candle_nn::Linear itself is wrong on a transposed 3-D input in 0.11.
+        let theirs = input
+            .broadcast_matmul(&w.t().unwrap())
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap();
+        let d = (&ours - &theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(d < 1e-5, "forward {d}");
+        let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let diff = (ga.get(x.as_tensor()).unwrap() - gb.get(x.as_tensor()).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "gradient {diff}");
+    }
+}

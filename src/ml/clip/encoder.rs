@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::ml::frozen::FrozenLinear as Linear;
 
 use crate::ml::nn::{softmax_last, LayerNorm};
 
@@ -73,15 +75,13 @@ pub struct Encoder {
     act: Activation,
 }
 
-/// A linear layer applied as one 2-D matmul over all leading dimensions.
+/// A frozen linear layer over the last dimension, as one 2-D matmul.
 fn linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let d_in = dims[dims.len() - 1];
-    let y = layer.forward(&x.reshape((x.elem_count() / d_in, d_in))?)?;
-    let mut out = dims;
-    let last = out.len() - 1;
-    out[last] = y.dim(1)?;
-    y.reshape(out)
+    layer.forward(x)
+}
+
+fn load_linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
+    Linear::from_linear(&candle_nn::linear(d_in, d_out, vb)?)
 }
 
 impl Encoder {
@@ -102,13 +102,13 @@ impl Encoder {
                 let a = l.pp("self_attn");
                 Ok(Layer {
                     layer_norm1: LayerNorm::load(l.pp("layer_norm1"), width, eps)?,
-                    q_proj: candle_nn::linear(width, width, a.pp("q_proj"))?,
-                    k_proj: candle_nn::linear(width, width, a.pp("k_proj"))?,
-                    v_proj: candle_nn::linear(width, width, a.pp("v_proj"))?,
-                    out_proj: candle_nn::linear(width, width, a.pp("out_proj"))?,
+                    q_proj: load_linear(width, width, a.pp("q_proj"))?,
+                    k_proj: load_linear(width, width, a.pp("k_proj"))?,
+                    v_proj: load_linear(width, width, a.pp("v_proj"))?,
+                    out_proj: load_linear(width, width, a.pp("out_proj"))?,
                     layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
-                    fc1: candle_nn::linear(width, inner, l.pp("mlp").pp("fc1"))?,
-                    fc2: candle_nn::linear(inner, width, l.pp("mlp").pp("fc2"))?,
+                    fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?,
+                    fc2: load_linear(inner, width, l.pp("mlp").pp("fc2"))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

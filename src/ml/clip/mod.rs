@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use crate::ml::frozen::FrozenLinear;
 use crate::ml::nn::LayerNorm;
 use crate::ml::safetensors_check::{check_keys, read_header};
 use crate::ml::{Error, Result};
@@ -226,7 +227,9 @@ struct TextTransformer {
 
 #[derive(Debug, Clone)]
 struct VisionTransformer {
-    patch_embedding: candle_nn::Conv2d,
+    /// The stride-`patch` convolution, as a matmul over flattened patches (`[hidden, 3*p*p]`).
+    patch_embedding: FrozenLinear,
+    patch_size: usize,
     class_embedding: Tensor,
     position_embedding: Tensor,
     pre_layrnorm: LayerNorm,
@@ -240,7 +243,7 @@ pub struct Clip {
     text: TextTransformer,
     vision: VisionTransformer,
     text_projection: Tensor,
-    visual_projection: Tensor,
+    visual_projection: FrozenLinear,
     pub logit_scale: f32,
     cfg: Config,
     device: Device,
@@ -281,18 +284,16 @@ impl Clip {
         };
         let vvb = vb.pp("vision_model");
         let ve = vvb.pp("embeddings");
-        let conv_cfg = Conv2dConfig {
-            stride: v.patch_size,
-            ..Default::default()
-        };
+        let patch_weight = ve.get(
+            (v.hidden_size, 3, v.patch_size, v.patch_size),
+            "patch_embedding.weight",
+        )?;
         let vision = VisionTransformer {
-            patch_embedding: candle_nn::conv2d_no_bias(
-                3,
-                v.hidden_size,
-                v.patch_size,
-                conv_cfg,
-                ve.pp("patch_embedding"),
+            patch_embedding: FrozenLinear::new(
+                patch_weight.reshape((v.hidden_size, 3 * v.patch_size * v.patch_size))?,
+                None,
             )?,
+            patch_size: v.patch_size,
             class_embedding: ve.get(v.hidden_size, "class_embedding")?,
             position_embedding: ve.get(
                 (v.num_positions(), v.hidden_size),
@@ -322,9 +323,12 @@ impl Clip {
                 (cfg.projection_dim, t.hidden_size),
                 "text_projection.weight",
             )?,
-            visual_projection: vb.get(
-                (cfg.projection_dim, v.hidden_size),
-                "visual_projection.weight",
+            visual_projection: FrozenLinear::new(
+                vb.get(
+                    (cfg.projection_dim, v.hidden_size),
+                    "visual_projection.weight",
+                )?,
+                None,
             )?,
             logit_scale,
             cfg: cfg.clone(),
@@ -397,12 +401,14 @@ impl Clip {
             )));
         }
         let hidden = self.cfg.vision_config.hidden_size;
-        let patches = self
-            .vision
-            .patch_embedding
-            .forward(pixel_values)?
-            .flatten_from(2)?
-            .transpose(1, 2)?;
+        // Non-overlapping patches, each flattened in (channel, row, column) order like the kernel.
+        let p = self.vision.patch_size;
+        let g = size / p;
+        let flat = pixel_values
+            .reshape((n, 3, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .reshape((n, g * g, 3 * p * p))?;
+        let patches = self.vision.patch_embedding.forward(&flat)?;
         let class = self
             .vision
             .class_embedding
@@ -422,7 +428,7 @@ impl Clip {
             .vision
             .post_layernorm
             .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?;
-        Ok(pooled.matmul(&self.visual_projection.t()?)?)
+        Ok(self.visual_projection.forward(&pooled)?)
     }
 }
 
