@@ -82,7 +82,7 @@ fn a_book_is_made_interrupted_resumed_exported_and_redrawn() {
 
     // Start a slow book and kill it once its first page is in the library.
     let mut args = base.clone();
-    args.extend(["--iterations", "6", "--keep-frames", "--json"]);
+    args.extend(["--iterations", "12", "--keep-frames", "--json"]);
     let mut child = studio(&args, cwd)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -163,20 +163,27 @@ fn sigkill_at_random_points_never_loses_or_half_writes_a_book() {
             .spawn()
             .unwrap();
         let stdout = proc.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<(i64, u64)>();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| {
-                    let mut parts = l.split_once("saved ")?.1.split(' ');
-                    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-                })
-                .collect::<Vec<(i64, u64)>>()
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut parts = match line.split_once("saved ") {
+                    Some((_, rest)) => rest.split(' '),
+                    None => continue,
+                };
+                let id = parts.next().and_then(|p| p.parse().ok());
+                let n = parts.next().and_then(|p| p.parse().ok());
+                if let (Some(id), Some(n)) = (id, n) {
+                    let _ = tx.send((id, n));
+                }
+            }
         });
-        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(30..250)));
+        // Kill at a random point after the writer is under way, however slow its start.
+        let first = rx.recv_timeout(std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..150)));
         proc.kill().unwrap(); // SIGKILL on Unix
         proc.wait().unwrap();
-        let saved = reader.join().unwrap();
+        reader.join().unwrap();
+        let saved: Vec<(i64, u64)> = first.into_iter().chain(rx.try_iter()).collect();
         next = saved.iter().map(|(_, n)| n + 1).max().unwrap_or(next) + 1000 * (round + 1);
         reported.extend(saved);
 
