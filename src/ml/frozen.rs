@@ -11,6 +11,28 @@
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
 use candle_nn::{Conv2d, Module};
 
+/// Runs `f` (plain candle ops, no graph) on a custom op's f32 CPU input and hands back its
+/// output storage; the copies in and out cost far less than the work they wrap.
+fn on_cpu(
+    storage: &CpuStorage,
+    layout: &Layout,
+    f: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<(CpuStorage, Shape)> {
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("frozen ops need a contiguous input")
+    };
+    let x = match storage {
+        CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+        _ => candle_core::bail!("frozen ops support f32 only"),
+    };
+    let y = f(&x)?.contiguous()?;
+    let (st, _) = y.storage_and_layout();
+    match &*st {
+        Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
+        _ => candle_core::bail!("a frozen op ran off the CPU"),
+    }
+}
+
 /// A stride-1, dilation-1, ungrouped conv2d with frozen weights.
 #[derive(Debug, Clone)]
 pub struct FrozenConv2d {
@@ -79,19 +101,7 @@ impl CustomOp1 for FrozenConv2d {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("frozen-conv2d needs a contiguous input")
-        };
-        let x = match storage {
-            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
-            _ => candle_core::bail!("frozen-conv2d supports f32"),
-        };
-        let y = self.plain(&x)?.contiguous()?;
-        let (st, _) = y.storage_and_layout();
-        match &*st {
-            Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
-            _ => candle_core::bail!("frozen-conv2d ran off the CPU"),
-        }
+        on_cpu(storage, layout, |x| self.plain(x))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -268,19 +278,7 @@ impl CustomOp1 for LinearOp {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("frozen-linear needs a contiguous input")
-        };
-        let x = match storage {
-            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
-            _ => candle_core::bail!("frozen-linear supports f32"),
-        };
-        let y = self.0.plain(&x)?.contiguous()?;
-        let (st, _) = y.storage_and_layout();
-        match &*st {
-            Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
-            _ => candle_core::bail!("frozen-linear ran off the CPU"),
-        }
+        on_cpu(storage, layout, |x| self.0.plain(x))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
