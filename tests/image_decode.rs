@@ -1,0 +1,124 @@
+//! Decoding images users drop on us: every format we promise, orientation, transparency, and
+//! refusals (empty, not an image, truncated, a decompression bomb) as sentences, never panics.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use storybook_studio::ml::image_io::decode_rgb;
+
+fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), format).unwrap();
+    out
+}
+
+fn sample() -> DynamicImage {
+    DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 6, |x, y| {
+        image::Rgb([x as u8 * 30, y as u8 * 40, 90])
+    }))
+}
+
+#[test]
+fn png_jpeg_webp_gif_and_bmp_decode_to_rgb() {
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::WebP,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+    ] {
+        let img = match format {
+            ImageFormat::WebP | ImageFormat::Gif => DynamicImage::ImageRgba8(sample().to_rgba8()),
+            _ => sample(),
+        };
+        let rgb = decode_rgb(&encode(&img, format)).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!((rgb.width(), rgb.height()), (8, 6), "{format:?}");
+    }
+    let one = decode_rgb(&encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png)).unwrap();
+    assert_eq!((one.width(), one.height()), (1, 1));
+}
+
+#[test]
+fn transparency_is_composited_on_white() {
+    let mut img = RgbaImage::from_pixel(2, 1, Rgba([0, 0, 0, 0]));
+    img.put_pixel(1, 0, Rgba([255, 0, 0, 128]));
+    let rgb = decode_rgb(&encode(&DynamicImage::ImageRgba8(img), ImageFormat::Png)).unwrap();
+    assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
+    assert_eq!(rgb.get_pixel(1, 0).0, [255, 127, 127]);
+}
+
+#[test]
+fn an_animated_gif_gives_its_first_frame() {
+    use image::codecs::gif::GifEncoder;
+    use image::{Delay, Frame};
+    let mut bytes = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut bytes);
+        for colour in [[255u8, 0, 0, 255], [0, 0, 255, 255]] {
+            let frame = Frame::from_parts(
+                RgbaImage::from_pixel(4, 4, Rgba(colour)),
+                0,
+                0,
+                Delay::from_numer_denom_ms(100, 1),
+            );
+            enc.encode_frame(frame).unwrap();
+        }
+    }
+    let rgb = decode_rgb(&bytes).unwrap();
+    let p = rgb.get_pixel(1, 1).0;
+    assert!(p[0] > 200 && p[2] < 50, "not the first frame: {p:?}");
+}
+
+/// A PNG whose header claims 20000 x 20000 pixels (1.2 GB decoded) but holds almost nothing.
+fn png_bomb() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend(data);
+        out.extend(&body);
+        out.extend(crc32(&body).to_be_bytes());
+    }
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let mut ihdr = Vec::new();
+    ihdr.extend(20_000u32.to_be_bytes());
+    ihdr.extend(20_000u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn bad_files_are_refused_with_a_sentence() {
+    let jpeg = encode(&sample(), ImageFormat::Jpeg);
+    for (bytes, needle) in [
+        (Vec::new(), "empty"),
+        (b"just some words, not pixels".to_vec(), "not PNG, JPEG"),
+        (jpeg[..jpeg.len() / 2].to_vec(), "Not enough bytes"),
+        (png_bomb(), "exceeds limit"),
+    ] {
+        let err = decode_rgb(&bytes)
+            .err()
+            .unwrap_or_else(|| panic!("accepted {} bytes", bytes.len()));
+        assert!(err.contains(needle), "{err}");
+    }
+}
