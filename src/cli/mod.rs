@@ -3,12 +3,14 @@
 
 mod bench;
 mod book;
+mod embed;
 mod finetune;
 mod illustrate;
 mod library;
 mod models;
 mod progress;
 mod story;
+mod words;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,14 @@ pub enum Command {
     Illustrate(Box<illustrate::IllustrateArgs>),
     /// Write and illustrate a whole book into the library (or resume one).
     Book(Box<book::BookArgs>),
+    /// Words that would draw IMAGE again (clip-interrogator style).
+    Prompt(Box<words::PromptArgs>),
+    /// A short poem inspired by IMAGE: CLIP finds the clues, GPT-2 writes, CLIP picks the best.
+    Poem(Box<words::PoemArgs>),
+    /// all-MiniLM-L6-v2 sentence embeddings (384 numbers per text).
+    Embed(embed::EmbedArgs),
+    /// Score image-to-prompt against true prompts: mean MiniLM cosine (the Kaggle metric).
+    EvalPrompts(Box<embed::EvalArgs>),
     /// Browse, search, export, delete or redo books in the library.
     Library(library::LibraryArgs),
     /// List, download or check models.
@@ -95,6 +105,10 @@ pub fn main() -> ExitCode {
         Some(Command::Finetune(args)) => finetune::run(&cli.global, *args),
         Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),
         Some(Command::Book(args)) => book::run(&cli.global, *args),
+        Some(Command::Prompt(args)) => words::run_prompt(&cli.global, *args),
+        Some(Command::Poem(args)) => words::run_poem(&cli.global, *args),
+        Some(Command::Embed(args)) => embed::run_embed(&cli.global, args),
+        Some(Command::EvalPrompts(args)) => embed::run_eval(&cli.global, *args),
         Some(Command::Library(args)) => library::run(&cli.global, args),
         Some(Command::Models(args)) => models::run(&cli.global, args),
         Some(Command::Bench(args)) => bench::run(&cli.global, args),

@@ -6,6 +6,7 @@ use candle_core::Device;
 use crate::ml::clip::tokenize::ClipTokenizer;
 use crate::ml::clip::{self, Clip};
 use crate::ml::gpt2::{self, Gpt2};
+use crate::ml::minilm::{self, MiniLm};
 use crate::ml::text::TextTokenizer;
 use crate::ml::vqgan::{self, VqModel};
 use crate::ml::weights::ModelFiles;
@@ -34,4 +35,14 @@ pub fn vqgan(files: &ModelFiles, device: &Device) -> Result<VqModel> {
         None => files.require("model.ckpt")?,
     };
     VqModel::from_file(weights, &cfg, device)
+}
+
+pub fn minilm(files: &ModelFiles, device: &Device) -> Result<MiniLm> {
+    let cfg = minilm::Config::from_file(files.require("config.json")?)?;
+    MiniLm::from_files(
+        files.require("model.safetensors")?,
+        &cfg,
+        files.require("tokenizer.json")?,
+        device,
+    )
 }

@@ -15,11 +15,13 @@ pub mod hub;
 pub mod illustrate;
 pub mod image_io;
 pub mod load;
+pub mod minilm;
 pub mod nn;
 pub mod safetensors_check;
 pub mod sampling;
 pub mod text;
 pub mod vqgan;
 pub mod weights;
+pub mod words;
 
 pub use error::{Error, Result};

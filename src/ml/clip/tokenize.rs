@@ -51,6 +51,11 @@ impl ClipTokenizer {
         Ok(ids)
     }
 
+    /// The longest text, in tokens, CLIP reads.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+
     /// How many tokens `text` takes, start and end included.
     pub fn token_count(&self, text: &str) -> Result<usize> {
         Ok(self.encode_raw(text)?.len())
@@ -63,5 +68,28 @@ impl ClipTokenizer {
             flat.extend(self.encode(text)?);
         }
         Ok(Tensor::from_vec(flat, (texts.len(), self.context), device)?)
+    }
+
+    /// A `[n, longest]` batch: padded only to the longest text. Same embeddings as [`Self::batch`]
+    /// because CLIP pools at the first end token under a causal mask, for a fraction of the work.
+    pub fn batch_tight(&self, texts: &[&str], device: &Device) -> Result<Tensor> {
+        let encoded = texts
+            .iter()
+            .map(|t| self.encode(t))
+            .collect::<Result<Vec<_>>>()?;
+        let longest = encoded
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .position(|&t| t == END_OF_TEXT)
+                    .map_or(ids.len(), |p| p + 1)
+            })
+            .max()
+            .unwrap_or(1);
+        let flat: Vec<u32> = encoded
+            .iter()
+            .flat_map(|ids| ids[..longest].to_vec())
+            .collect();
+        Ok(Tensor::from_vec(flat, (texts.len(), longest), device)?)
     }
 }

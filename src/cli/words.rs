@@ -1,0 +1,155 @@
+//! `storybook-studio prompt IMAGE` and `storybook-studio poem IMAGE`: a picture back into words.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::progress::TerminalDownload;
+use super::GlobalArgs;
+use crate::ml::image_io::load_rgb;
+use crate::ml::weights::ModelKind;
+use crate::ml::words::interrogate::{image_to_prompt, PromptMode};
+use crate::ml::words::label_cache::LabelCache;
+use crate::ml::words::lexicon::Lexicon;
+use crate::ml::words::poem::{image_to_poem, PoemOptions};
+use crate::ml::words::rank::{image_embedding, Ranked};
+use crate::ml::words::ImageWords;
+
+#[derive(Debug, clap::Args)]
+pub struct PromptArgs {
+    pub image: PathBuf,
+    /// CLIP folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub clip: Option<PathBuf>,
+    /// fast, best (greedy chaining by CLIP) or negative (the least alike terms).
+    #[arg(long, default_value = "fast")]
+    pub mode: PromptMode,
+    /// Terms shown per lexicon, and modifiers used in a fast prompt.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// A folder of NAME.txt lexicons that replace the built-in ones of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub lexicons: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PoemArgs {
+    pub image: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub clip: Option<PathBuf>,
+    /// GPT-2 folder, or a fine-tuned one.
+    #[arg(long, value_name = "DIR")]
+    pub gpt2: Option<PathBuf>,
+    #[arg(long, default_value_t = 4)]
+    pub lines: usize,
+    #[arg(long, default_value_t = 3)]
+    pub candidates: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.9)]
+    pub temperature: f64,
+    #[arg(long, value_name = "DIR")]
+    pub lexicons: Option<PathBuf>,
+}
+
+pub(crate) fn load_image_words(
+    global: &GlobalArgs,
+    clip: Option<&Path>,
+    lexicons: Option<&Path>,
+) -> anyhow::Result<ImageWords> {
+    let lexicons = Lexicon::load_all(lexicons)?;
+    let files = global.locator().locate(
+        ModelKind::Clip,
+        clip,
+        &mut TerminalDownload::new(global.json),
+    )?;
+    let device = crate::ml::device::open(&global.device)?;
+    let started = Instant::now();
+    let words = ImageWords::load(&files, &device, &lexicons, &LabelCache::default_location())
+        .context("could not prepare CLIP and its lexicons")?;
+    let computed: usize = words.cache_reports.iter().map(|r| r.computed).sum();
+    if computed > 0 && !global.json {
+        eprintln!(
+            "embedded {computed} lexicon terms in {:.1} s (cached for next time)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(words)
+}
+
+pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
+    let image = load_rgb(&args.image)?;
+    let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let embedding = image_embedding(&words.clip, &image)?;
+    let result = image_to_prompt(
+        &words.clip,
+        &words.tokenizer,
+        &words.labels,
+        &embedding,
+        args.mode,
+        args.top,
+        None,
+    )?;
+    if global.json {
+        return super::print_json(&result);
+    }
+    println!("{}", result.prompt);
+    println!("\nsimilarity to the image: {:.4}", result.similarity);
+    for (lexicon, terms) in &result.terms {
+        println!("{lexicon:>10}: {}", format_terms(terms));
+    }
+    Ok(())
+}
+
+pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
+    let image = load_rgb(&args.image)?;
+    let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let story = super::story::load_story_model(global, args.gpt2.as_deref())?;
+    let embedding = image_embedding(&words.clip, &image)?;
+    let opts = PoemOptions {
+        lines: args.lines,
+        candidates: args.candidates,
+        seed: args.seed,
+        temperature: args.temperature,
+    };
+    let result = image_to_poem(
+        &words.clip,
+        &words.tokenizer,
+        &story.model,
+        &story.tokenizer,
+        &words.labels,
+        &embedding,
+        &opts,
+        |_, _| ControlFlow::Continue(()),
+    )?;
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "poem": result.poem,
+            "clues": result.clues,
+            "candidates": result.candidates,
+        }));
+    }
+    println!("{}\n", result.poem);
+    for (clue, terms) in &result.clues {
+        println!("{clue:>8}: {}", format_terms(terms));
+    }
+    for (i, c) in result.candidates.iter().enumerate().skip(1) {
+        println!(
+            "\n── candidate {} (score {:.4}) ──\n{}",
+            i + 1,
+            c.score,
+            c.poem
+        );
+    }
+    Ok(())
+}
+
+fn format_terms(terms: &[Ranked]) -> String {
+    terms
+        .iter()
+        .map(|r| format!("{} ({:.3})", r.term, r.score))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

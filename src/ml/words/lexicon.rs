@@ -1,0 +1,121 @@
+//! Term lists that CLIP ranks against an image. The curated lists ship inside the binary (from
+//! `assets/lexicons/`); a user's folder of `.txt` files with the same names overrides them.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::ml::{Error, Result};
+
+/// A named list of terms, in file order, without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexicon {
+    pub name: String,
+    pub terms: Vec<String>,
+}
+
+/// The built-in lexicons: (name, file text).
+const BUILTIN: [(&str, &str); 7] = [
+    (
+        "subjects",
+        include_str!("../../../assets/lexicons/subjects.txt"),
+    ),
+    (
+        "scenes",
+        include_str!("../../../assets/lexicons/scenes.txt"),
+    ),
+    ("moods", include_str!("../../../assets/lexicons/moods.txt")),
+    (
+        "mediums",
+        include_str!("../../../assets/lexicons/mediums.txt"),
+    ),
+    (
+        "styles",
+        include_str!("../../../assets/lexicons/styles.txt"),
+    ),
+    (
+        "modifiers",
+        include_str!("../../../assets/lexicons/modifiers.txt"),
+    ),
+    (
+        "imagery",
+        include_str!("../../../assets/lexicons/imagery.txt"),
+    ),
+];
+
+/// The names of the lexicons the studio uses, in display order.
+pub const NAMES: [&str; 7] = [
+    "subjects",
+    "scenes",
+    "moods",
+    "mediums",
+    "styles",
+    "modifiers",
+    "imagery",
+];
+
+impl Lexicon {
+    /// One term per line; `#` starts a comment line; blank lines and repeats (ignoring case)
+    /// are dropped so a hand-edited file cannot skew a ranking.
+    pub fn parse(name: &str, text: &str) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let terms = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter(|l| seen.insert(l.to_lowercase()))
+            .map(str::to_string)
+            .collect();
+        Self {
+            name: name.to_string(),
+            terms,
+        }
+    }
+
+    pub fn builtin(name: &str) -> Option<Self> {
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Self::parse(n, text))
+    }
+
+    /// Every built-in lexicon, in [`NAMES`] order.
+    pub fn all_builtin() -> Vec<Self> {
+        BUILTIN.iter().map(|(n, t)| Self::parse(n, t)).collect()
+    }
+
+    /// Built-ins, each replaced by `dir/NAME.txt` where that file exists.
+    pub fn load_all(dir: Option<&Path>) -> Result<Vec<Self>> {
+        let mut out = Vec::new();
+        for (name, text) in BUILTIN {
+            let custom = dir.map(|d| d.join(format!("{name}.txt")));
+            let lexicon = match custom {
+                Some(path) if path.exists() => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|source| Error::Io { path, source })?;
+                    Self::parse(name, &text)
+                }
+                _ => Self::parse(name, text),
+            };
+            if lexicon.terms.is_empty() {
+                return Err(Error::Input(format!("the {name} lexicon has no terms")));
+            }
+            out.push(lexicon);
+        }
+        Ok(out)
+    }
+
+    /// A hash of the terms, so a cache can tell an edited list from the one it embedded.
+    pub fn content_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for t in &self.terms {
+            h.update(t.as_bytes());
+            h.update([0u8]);
+        }
+        hex(&h.finalize()[..8])
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

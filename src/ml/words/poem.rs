@@ -1,0 +1,234 @@
+//! Image to poem, after Image2Poem and img2poem: CLIP picks "poetic clues" (objects, scene, mood
+//! and imagery) from closed lexicons, GPT-2 writes several candidate poems from a prompt built
+//! on them, and CLIP ranks the candidates by how well each poem's text matches the image.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use super::label_cache::embed_texts;
+use super::rank::{dot, rank, Ranked};
+use super::Labels;
+use crate::ml::clip::tokenize::ClipTokenizer;
+use crate::ml::clip::Clip;
+use crate::ml::generate::generate;
+use crate::ml::gpt2::Gpt2;
+use crate::ml::sampling::SamplingOptions;
+use crate::ml::text::TextTokenizer;
+use crate::ml::{Error, Result};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PoemOptions {
+    pub lines: usize,
+    pub candidates: usize,
+    pub seed: u64,
+    pub temperature: f64,
+}
+
+impl Default for PoemOptions {
+    fn default() -> Self {
+        Self {
+            lines: 4,
+            candidates: 3,
+            seed: 0,
+            temperature: 0.9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Candidate {
+    pub poem: String,
+    /// CLIP cosine similarity of the poem's text to the image.
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PoemResult {
+    pub poem: String,
+    pub clues: BTreeMap<String, Vec<Ranked>>,
+    /// Best first.
+    pub candidates: Vec<Candidate>,
+    pub prompt: String,
+}
+
+/// How many of each lexicon's best terms become clues.
+const CLUES: [(&str, &str, usize); 4] = [
+    ("objects", "subjects", 3),
+    ("scene", "scenes", 1),
+    ("mood", "moods", 2),
+    ("imagery", "imagery", 5),
+];
+
+/// Words per line when the model writes prose instead of verse and lines must be made.
+const WORDS_PER_LINE: usize = 7;
+
+pub fn clues(labels: &Labels, image: &[f32]) -> Result<BTreeMap<String, Vec<Ranked>>> {
+    CLUES
+        .iter()
+        .map(|(clue, lexicon, n)| {
+            let set = labels
+                .get(lexicon)
+                .ok_or_else(|| Error::Input(format!("the {lexicon} lexicon is missing")))?;
+            Ok((
+                clue.to_string(),
+                rank(set, image).into_iter().take(*n).collect(),
+            ))
+        })
+        .collect()
+}
+
+/// The GPT-2 prompt: a title and an opening that steer the model towards verse about the clues.
+pub fn poem_prompt(clues: &BTreeMap<String, Vec<Ranked>>) -> String {
+    let terms = |k: &str| -> Vec<&str> {
+        clues
+            .get(k)
+            .map(|v| v.iter().map(|r| r.term.as_str()).collect())
+            .unwrap_or_default()
+    };
+    let scene = terms("scene").first().copied().unwrap_or("the world");
+    let mood = terms("mood").join(" and ");
+    let objects = terms("objects").join(", ");
+    let imagery = terms("imagery").join(", ");
+    format!(
+        "A {mood} poem about {objects} in {scene}.\nImages: {imagery}.\n\n{}\n",
+        title_case(terms("imagery").first().copied().unwrap_or(scene))
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn image_to_poem(
+    clip: &Clip,
+    clip_tokenizer: &ClipTokenizer,
+    gpt2: &Gpt2,
+    gpt2_tokenizer: &TextTokenizer,
+    labels: &Labels,
+    image: &[f32],
+    opts: &PoemOptions,
+    mut on_token: impl FnMut(usize, &str) -> ControlFlow<()>,
+) -> Result<PoemResult> {
+    if opts.lines == 0 || opts.lines > 40 {
+        return Err(Error::Input("a poem has between 1 and 40 lines".into()));
+    }
+    if opts.candidates == 0 || opts.candidates > 16 {
+        return Err(Error::Input(
+            "ask for between 1 and 16 candidate poems".into(),
+        ));
+    }
+    let clues = clues(labels, image)?;
+    let prompt = poem_prompt(&clues);
+    let window = gpt2.config().n_positions;
+    let sampling = SamplingOptions {
+        temperature: opts.temperature,
+        top_k: 50,
+        top_p: 0.95,
+        repetition_penalty: 1.2,
+        min_new_tokens: opts.lines * WORDS_PER_LINE,
+        max_new_tokens: (opts.lines * 14 + 8).min(window / 2),
+        stop_at_eos: false,
+        num_sequences: opts.candidates,
+        seed: opts.seed,
+        banned_words: Vec::new(),
+        trim_to_sentence: false,
+    };
+    let generation = generate(gpt2, gpt2_tokenizer, &prompt, &sampling, |t| {
+        on_token(t.sequence, t.text)
+    })?;
+    let poems: Vec<String> = generation
+        .sequences
+        .iter()
+        .map(|s| shape_lines(s.text.strip_prefix(&prompt).unwrap_or(&s.text), opts.lines))
+        .collect();
+    let texts: Vec<&str> = poems.iter().map(String::as_str).collect();
+    let embeds = embed_texts(clip, clip_tokenizer, &texts)?;
+    let mut candidates: Vec<Candidate> = poems
+        .iter()
+        .zip(&embeds)
+        .map(|(p, e)| Candidate {
+            poem: p.clone(),
+            score: dot(e, image),
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(PoemResult {
+        poem: candidates[0].poem.clone(),
+        clues,
+        candidates,
+        prompt,
+    })
+}
+
+/// At most `n` whole lines: the model's own lines where it wrote verse, otherwise its prose
+/// broken at punctuation or every few words. A line cut off at the end of the text is dropped
+/// unless it is needed to reach `n`.
+pub fn shape_lines(text: &str, n: usize) -> String {
+    let own: Vec<String> = text
+        .lines()
+        .map(clean_line)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let lines = if own.len() >= n {
+        own
+    } else {
+        rewrap(&own.join(" "))
+    };
+    lines.into_iter().take(n).collect::<Vec<_>>().join("\n")
+}
+
+fn rewrap(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for word in text.split_whitespace() {
+        current.push(word);
+        let ends_clause = word.ends_with([',', '.', ';', ':', '!', '?']);
+        if current.len() >= WORDS_PER_LINE || (ends_clause && current.len() >= 3) {
+            lines.push(clean_line(&current.join(" ")));
+            current.clear();
+        }
+    }
+    if !current.is_empty() {
+        lines.push(clean_line(&current.join(" ")));
+    }
+    lines.retain(|l| !l.is_empty());
+    lines
+}
+
+fn clean_line(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn title_case(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verse_keeps_its_own_lines() {
+        let text = "The moon is low\n\nthe river   sings\nand night comes\nsoftly home\nextra";
+        assert_eq!(
+            shape_lines(text, 3),
+            "The moon is low\nthe river sings\nand night comes"
+        );
+    }
+
+    #[test]
+    fn prose_is_broken_into_lines() {
+        let text = "one two three four five six seven eight nine, ten eleven twelve";
+        let poem = shape_lines(text, 2);
+        assert_eq!(
+            poem,
+            "one two three four five six seven\neight nine, ten eleven twelve"
+        );
+    }
+}
