@@ -66,7 +66,7 @@ fn lexicon_ranking_equals_a_brute_force_cosine_ranking() {
         let (labels, _) = Labels::load(
             &LabelCache::in_memory(),
             "tiny",
-            &[lexicon.clone()],
+            std::slice::from_ref(&lexicon),
             &clip,
             &tok,
         )

@@ -48,11 +48,18 @@ pub struct MiniLm {
 
 impl MiniLm {
     pub fn load(vb: VarBuilder, cfg: &Config, tokenizer_path: &Path) -> Result<Self> {
-        let tokenizer =
-            tokenizers::Tokenizer::from_file(tokenizer_path).map_err(|e| Error::Tokenizer {
-                path: tokenizer_path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let bad = |reason: String| Error::Tokenizer {
+            path: tokenizer_path.to_path_buf(),
+            reason,
+        };
+        let mut tokenizer =
+            tokenizers::Tokenizer::from_file(tokenizer_path).map_err(|e| bad(e.to_string()))?;
+        // The published file pads and truncates to 128; we pad per batch and cut at 256 ourselves,
+        // as sentence-transformers does.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| bad(e.to_string()))?;
         let device = vb.device().clone();
         Ok(Self {
             bert: BertModel::load(vb, &cfg.bert)?,
