@@ -122,3 +122,20 @@ fn bad_files_are_refused_with_a_sentence() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn exif_orientation_is_applied_and_cmyk_jpeg_decodes_to_rgb() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+    // Stored 4x2 with red on the left; EXIF says rotate 90° clockwise, so red ends up on top.
+    let rotated = decode_rgb(&std::fs::read(dir.join("exif-rotate-90.jpg")).unwrap()).unwrap();
+    assert_eq!(rotated.dimensions(), (2, 4));
+    let (top, bottom) = (rotated.get_pixel(1, 0).0, rotated.get_pixel(1, 3).0);
+    assert!(top[0] > 180 && top[2] < 90, "top {top:?}");
+    assert!(bottom[2] > 180 && bottom[0] < 90, "bottom {bottom:?}");
+
+    let cmyk = decode_rgb(&std::fs::read(dir.join("cmyk.jpg")).unwrap()).unwrap();
+    assert_eq!(cmyk.dimensions(), (8, 6));
+    let (left, right) = (cmyk.get_pixel(1, 3).0, cmyk.get_pixel(6, 3).0);
+    assert!(left[0] > 180 && left[2] < 90, "left {left:?}");
+    assert!(right[2] > 180 && right[0] < 90, "right {right:?}");
+}

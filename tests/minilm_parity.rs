@@ -73,7 +73,10 @@ fn embeddings_match_sentence_transformers() {
         let want = &tensors[&format!("last_hidden_state.s{i}")];
         let diff = (hidden - want).unwrap().abs().unwrap().max_all().unwrap();
         let diff = diff.to_scalar::<f32>().unwrap();
-        assert!(diff < 1e-4, "sentence {i}: last hidden state differs by {diff}");
+        assert!(
+            diff < 1e-4,
+            "sentence {i}: last hidden state differs by {diff}"
+        );
     }
     eprintln!("worst cosine over {} sentences: {worst:.7}", ours.len());
 }
