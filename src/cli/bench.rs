@@ -46,6 +46,16 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 15)]
         runs: usize,
     },
+    /// Image to words: label-cache build per 1,000 terms, its reload, and prompt/poem latency
+    /// (CLIP ViT-B/32 and GPT-2 124M shapes, random weights, the real tokenizers).
+    Words {
+        /// CLIP tokenizer.json (default: the copy in tests/fixtures).
+        #[arg(long, value_name = "FILE")]
+        clip_tokenizer: Option<PathBuf>,
+        /// GPT-2 tokenizer.json (default: the copy in tests/fixtures).
+        #[arg(long, value_name = "FILE")]
+        gpt2_tokenizer: Option<PathBuf>,
+    },
     /// One VQGAN+CLIP step (f16-16384 decoder, ViT-B/32, random weights): seconds, peak RSS,
     /// and the time of each stage.
     Illustrate {
@@ -83,6 +93,44 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 "candle GPT-2 124M fine-tuning, block {block_size}, batch {batch_size}: {:.0} tokens/s, peak RSS {:.2} GiB",
                 result.tokens_per_second,
                 result.peak_rss_bytes as f64 / (1u64 << 30) as f64
+            );
+            Ok(())
+        }
+        BenchWhat::Words {
+            clip_tokenizer,
+            gpt2_tokenizer,
+        } => {
+            let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+            let clip_tok =
+                clip_tokenizer.unwrap_or_else(|| fixtures.join("clip-tiny/tokenizer.json"));
+            let gpt2_tok =
+                gpt2_tokenizer.unwrap_or_else(|| fixtures.join("gpt2-tiny/tokenizer.json"));
+            let cache =
+                std::env::temp_dir().join(format!("storybook-words-{}", std::process::id()));
+            let result = crate::ml::bench_words::bench_words(&clip_tok, &gpt2_tok, &cache);
+            let _ = std::fs::remove_dir_all(&cache);
+            let r = result?;
+            if global.json {
+                return super::print_json(&r);
+            }
+            println!(
+                "candle image to words ({} lexicon terms, {} threads):\n  \
+                 label cache build {:.2} s ({:.2} s per 1,000 terms), reload {:.3} s\n  \
+                 image embedding {:.3} s; prompt fast {:.3} s, best {:.2} s, negative {:.3} s\n  \
+                 poem ({} lines, {} candidates) {:.2} s; peak RSS {:.2} GiB",
+                r.lexicon_terms,
+                r.threads,
+                r.cache_build_seconds,
+                r.cache_build_seconds_per_1000_terms,
+                r.cache_reload_seconds,
+                r.image_embedding_seconds,
+                r.prompt_fast_seconds,
+                r.prompt_best_seconds,
+                r.prompt_negative_seconds,
+                r.poem_lines,
+                r.poem_candidates,
+                r.poem_seconds,
+                r.peak_rss_bytes as f64 / (1u64 << 30) as f64
             );
             Ok(())
         }

@@ -3,6 +3,7 @@
 
 pub mod banned;
 pub mod bench;
+pub mod bench_words;
 pub mod clip;
 pub mod config_file;
 pub mod device;
