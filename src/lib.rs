@@ -3,11 +3,15 @@
 //! The crate is a library plus a thin binary, so tests can drive every layer:
 //! - [`ml`]: candle models and algorithms (never imports a UI toolkit);
 //! - [`story`]: text handling that needs no model, such as splitting a story into pages;
+//! - [`app`]: the eframe studio window; talks to the engine only through [`worker`];
+//! - [`worker`]: named threads that own the models and the library, typed commands and events;
 //! - [`cli`]: one file per subcommand; parses, calls the library, prints text or JSON.
 
+pub mod app;
 pub mod book;
 pub mod cli;
 pub mod export;
 pub mod ml;
 pub mod store;
 pub mod story;
+pub mod worker;

@@ -103,7 +103,7 @@ pub fn write_story(
     Ok((seq.text, sentences))
 }
 
-fn title_of(prompt: &str) -> String {
+pub fn title_of(prompt: &str) -> String {
     let t: String = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut title: String = t.chars().take(60).collect();
     if t.chars().count() > 60 {

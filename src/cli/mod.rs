@@ -5,6 +5,7 @@ mod bench;
 mod book;
 mod embed;
 mod finetune;
+mod gui;
 mod illustrate;
 mod library;
 mod models;
@@ -15,7 +16,7 @@ mod words;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +67,8 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the studio window (the default when no command is given).
+    Gui(gui::GuiArgs),
     /// Write candidate stories from a prompt with GPT-2.
     Story(story::StoryArgs),
     /// Fine-tune GPT-2 on your own texts.
@@ -96,11 +99,8 @@ pub fn main() -> ExitCode {
     init_tracing();
     let json = cli.global.json;
     let result = match cli.command {
-        None => {
-            // The studio window arrives with the GUI; until then the help is the front door.
-            let _ = Cli::command().print_help();
-            Ok(())
-        }
+        None => gui::run(&cli.global, gui::GuiArgs::default()),
+        Some(Command::Gui(args)) => gui::run(&cli.global, args),
         Some(Command::Story(args)) => story::run(&cli.global, args),
         Some(Command::Finetune(args)) => finetune::run(&cli.global, *args),
         Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),

@@ -1,0 +1,204 @@
+//! The book being made: its pages and where each stands, with the page edits of the Write panel
+//! (split, merge, move, delete, add) as plain functions on the page list.
+
+use crate::story::sentences::split_sentences;
+use crate::worker::{BookDraft, DraftPage, IllustrateOptions};
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PageStatus {
+    #[default]
+    NotStarted,
+    Queued,
+    Running,
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+impl PageStatus {
+    pub fn label(&self) -> String {
+        match self {
+            Self::NotStarted => "not illustrated".into(),
+            Self::Queued => "queued".into(),
+            Self::Running => "illustrating".into(),
+            Self::Done => "done".into(),
+            Self::Cancelled => "cancelled".into(),
+            Self::Failed(why) => format!("failed: {why}"),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct PageView {
+    pub sentence: String,
+    pub status: PageStatus,
+    pub png: Option<Vec<u8>>,
+    pub texture: Option<egui::TextureHandle>,
+    pub options: Option<IllustrateOptions>,
+    pub seed: u64,
+    pub iterations: usize,
+    pub similarity: Option<f32>,
+}
+
+impl PageView {
+    pub fn new(sentence: impl Into<String>) -> Self {
+        Self {
+            sentence: sentence.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The text changed, so its picture no longer belongs to it.
+    fn reset_picture(&mut self) {
+        self.png = None;
+        self.texture = None;
+        self.status = PageStatus::NotStarted;
+        self.similarity = None;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageEdit {
+    Split(usize),
+    MergeWithNext(usize),
+    MoveUp(usize),
+    MoveDown(usize),
+    Delete(usize),
+    Add,
+}
+
+/// Applies an edit; out-of-range edits do nothing.
+pub fn apply_edit(pages: &mut Vec<PageView>, edit: PageEdit) {
+    let n = pages.len();
+    match edit {
+        PageEdit::Split(i) if i < n => {
+            let parts = split_text(&pages[i].sentence);
+            if parts.len() > 1 {
+                let new: Vec<PageView> = parts.into_iter().map(PageView::new).collect();
+                pages.splice(i..=i, new);
+            }
+        }
+        PageEdit::MergeWithNext(i) if i + 1 < n => {
+            let next = pages.remove(i + 1);
+            let page = &mut pages[i];
+            page.sentence = format!("{} {}", page.sentence.trim(), next.sentence.trim());
+            page.reset_picture();
+        }
+        PageEdit::MoveUp(i) if i > 0 && i < n => pages.swap(i, i - 1),
+        PageEdit::MoveDown(i) if i + 1 < n => pages.swap(i, i + 1),
+        PageEdit::Delete(i) if i < n => {
+            pages.remove(i);
+        }
+        PageEdit::Add => pages.push(PageView::new("")),
+        _ => {}
+    }
+}
+
+/// Several sentences split into sentences; one sentence splits at the comma (or else the word
+/// boundary) nearest its middle; a single word does not split.
+pub fn split_text(text: &str) -> Vec<String> {
+    let sentences = split_sentences(text);
+    if sentences.len() > 1 {
+        return sentences;
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() < 2 {
+        return vec![text.trim().to_string()];
+    }
+    let middle = words.len() as f32 / 2.0;
+    let cut = (1..words.len())
+        .min_by(|&a, &b| {
+            let score = |i: usize| {
+                let comma = if words[i - 1].ends_with([',', ';', ':']) {
+                    0.0
+                } else {
+                    1.5
+                };
+                (i as f32 - middle).abs() + comma
+            };
+            score(a).total_cmp(&score(b))
+        })
+        .unwrap_or(1);
+    vec![words[..cut].join(" "), words[cut..].join(" ")]
+}
+
+/// The pages of a chosen story: its sentences.
+pub fn pages_of(story: &str) -> Vec<PageView> {
+    split_sentences(story)
+        .into_iter()
+        .map(PageView::new)
+        .collect()
+}
+
+pub fn to_draft(
+    book_id: Option<i64>,
+    prompt: &str,
+    story: &str,
+    sampling: &crate::worker::SamplingOptions,
+    illustration: &IllustrateOptions,
+    pages: &[PageView],
+) -> BookDraft {
+    BookDraft {
+        book_id,
+        title: String::new(),
+        prompt: prompt.to_string(),
+        story: story.to_string(),
+        sampling: sampling.clone(),
+        illustration: illustration.clone(),
+        pages: pages
+            .iter()
+            .map(|p| DraftPage {
+                sentence: p.sentence.clone(),
+                png: p.png.clone(),
+                settings: p.options.clone(),
+                seed: p.seed,
+                iterations: p.iterations,
+                similarity: p.similarity,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(pages: &[PageView]) -> Vec<&str> {
+        pages.iter().map(|p| p.sentence.as_str()).collect()
+    }
+
+    #[test]
+    fn edits_split_merge_move_and_delete() {
+        let mut pages = pages_of("The fox ran. It was late, and the moon rose over the hill.");
+        assert_eq!(
+            texts(&pages),
+            [
+                "The fox ran.",
+                "It was late, and the moon rose over the hill."
+            ]
+        );
+        apply_edit(&mut pages, PageEdit::Split(1));
+        assert_eq!(
+            texts(&pages),
+            [
+                "The fox ran.",
+                "It was late,",
+                "and the moon rose over the hill."
+            ]
+        );
+        apply_edit(&mut pages, PageEdit::MoveUp(2));
+        assert_eq!(pages[1].sentence, "and the moon rose over the hill.");
+        apply_edit(&mut pages, PageEdit::MergeWithNext(1));
+        assert_eq!(
+            pages[1].sentence,
+            "and the moon rose over the hill. It was late,"
+        );
+        apply_edit(&mut pages, PageEdit::Delete(0));
+        apply_edit(&mut pages, PageEdit::Add);
+        assert_eq!(pages.len(), 2);
+        apply_edit(&mut pages, PageEdit::Delete(9));
+        apply_edit(&mut pages, PageEdit::MoveDown(1));
+        assert_eq!(pages.len(), 2);
+        assert_eq!(split_text("Hello"), vec!["Hello"]);
+    }
+}

@@ -1,0 +1,64 @@
+//! Models: where each model was found and its size, download with progress, choose a folder,
+//! and the compute device.
+
+use super::super::actions::Action;
+use super::super::state::State;
+use super::super::views::ModelsView;
+
+pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec<Action> {
+    let mut actions = Vec::new();
+    ui.heading("Models");
+    if let Some(m) = &view.message {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.colored_label(ui.visuals().warn_fg_color, m);
+        });
+    }
+    for row in &view.rows {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.strong(&row.name);
+            match &row.found {
+                Some((place, bytes)) => {
+                    ui.label(format!("Found: {place}, {:.1} MB", *bytes as f64 / 1e6));
+                }
+                None => {
+                    ui.label(&row.note);
+                    if ui.button(format!("Download {}", row.kind)).clicked() {
+                        actions.push(Action::Download(row.kind));
+                    }
+                }
+            }
+            if let Some((kind, file, done, total)) = &view.downloading {
+                if *kind == row.kind {
+                    let f = *done as f32 / (*total).max(1) as f32;
+                    ui.add(egui::ProgressBar::new(f).text(format!("{file}: {:.0}%", f * 100.0)));
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Choose models folder…").clicked() {
+            actions.push(Action::ChooseModelsFolder);
+        }
+        if ui.button("Look again").clicked() {
+            actions.push(Action::ApplyEngineSettings);
+        }
+    });
+    ui.horizontal(|ui| {
+        let before = state.engine.device.clone();
+        egui::ComboBox::from_label("Device")
+            .selected_text(if before.is_empty() {
+                "cpu"
+            } else {
+                before.as_str()
+            })
+            .show_ui(ui, |ui| {
+                for d in crate::worker::available_devices() {
+                    ui.selectable_value(&mut state.engine.device, d.to_string(), d);
+                }
+            });
+        if state.engine.device != before {
+            actions.push(Action::ApplyEngineSettings);
+        }
+    });
+    actions
+}

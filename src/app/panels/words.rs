@@ -1,0 +1,123 @@
+//! Image to words: drop an image (anywhere on the window) or open one, then get a prompt with
+//! ranked terms, or a poem with its poetic clues; copy either or use it as a story prompt.
+
+use super::super::actions::Action;
+use super::super::state::State;
+use super::super::views::WordsView;
+use crate::worker::{PromptMode, Ranked};
+
+pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<Action> {
+    let mut actions = Vec::new();
+    ui.heading("Image to words");
+    drop_zone_ui(ui, view, &mut actions);
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_label("Prompt mode")
+            .selected_text(mode_name(state.prompt_mode))
+            .show_ui(ui, |ui| {
+                for m in [PromptMode::Fast, PromptMode::Best, PromptMode::Negative] {
+                    ui.selectable_value(&mut state.prompt_mode, m, mode_name(m));
+                }
+            });
+        ui.add(egui::Slider::new(&mut state.prompt_top, 1..=10).text("terms"));
+    });
+    ui.horizontal(|ui| {
+        ui.add(egui::Slider::new(&mut state.poem_lines, 1..=12).text("lines"));
+        ui.add(egui::Slider::new(&mut state.poem_candidates, 1..=6).text("poems to rank"));
+    });
+    ui.horizontal(|ui| {
+        let ready = view.image.is_some() && view.status.is_none();
+        if ui.add_enabled(ready, egui::Button::new("Prompt")).clicked() {
+            actions.push(Action::RunPrompt);
+        }
+        if ui.add_enabled(ready, egui::Button::new("Poem")).clicked() {
+            actions.push(Action::RunPoem);
+        }
+        if let Some(s) = &view.status {
+            ui.spinner();
+            ui.label(s);
+        }
+    });
+    if let Some(r) = &view.prompt {
+        result_ui(ui, "Prompt", &r.prompt, &mut actions);
+        ui.label(format!("CLIP similarity to the image: {:.3}", r.similarity));
+        for (lexicon, terms) in &r.terms {
+            terms_ui(ui, lexicon, terms);
+        }
+    }
+    if let Some(p) = &view.poem {
+        result_ui(ui, "Poem", &p.poem, &mut actions);
+        ui.strong("Poetic clues");
+        for (clue, terms) in &p.clues {
+            terms_ui(ui, clue, terms);
+        }
+        egui::CollapsingHeader::new("All candidates").show(ui, |ui| {
+            for c in &p.candidates {
+                ui.label(format!("score {:.3}", c.score));
+                ui.label(&c.poem);
+                ui.separator();
+            }
+        });
+    }
+    actions
+}
+
+fn drop_zone_ui(ui: &mut egui::Ui, view: &WordsView, actions: &mut Vec<Action>) {
+    let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+    let stroke = if hovering {
+        ui.visuals().selection.stroke
+    } else {
+        ui.visuals().widgets.noninteractive.bg_stroke
+    };
+    egui::Frame::group(ui.style())
+        .stroke(stroke)
+        .show(ui, |ui| {
+            ui.set_min_height(120.0);
+            ui.horizontal(|ui| {
+                if let Some(t) = &view.texture {
+                    ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(160.0, 160.0)));
+                }
+                ui.vertical(|ui| {
+                    ui.label(match &view.image_name {
+                        Some(n) => format!("Image: {n}"),
+                        None => "Drop an image anywhere on this window".into(),
+                    });
+                    if ui.button("Open…").clicked() {
+                        actions.push(Action::OpenImage);
+                    }
+                });
+            });
+        });
+}
+
+fn result_ui(ui: &mut egui::Ui, title: &str, text: &str, actions: &mut Vec<Action>) {
+    ui.separator();
+    ui.strong(title);
+    ui.label(egui::RichText::new(text).monospace());
+    ui.horizontal(|ui| {
+        if ui
+            .button(format!("Copy {}", title.to_lowercase()))
+            .clicked()
+        {
+            actions.push(Action::Copy(text.to_string()));
+        }
+        if ui.button("Use as story prompt").clicked() {
+            actions.push(Action::UseAsStoryPrompt(text.to_string()));
+        }
+    });
+}
+
+fn terms_ui(ui: &mut egui::Ui, name: &str, terms: &[Ranked]) {
+    let list: Vec<String> = terms
+        .iter()
+        .map(|t| format!("{} ({:.3})", t.term, t.score))
+        .collect();
+    ui.label(format!("{name}: {}", list.join(", ")));
+}
+
+fn mode_name(m: PromptMode) -> &'static str {
+    match m {
+        PromptMode::Fast => "fast",
+        PromptMode::Best => "best",
+        PromptMode::Negative => "negative",
+    }
+}

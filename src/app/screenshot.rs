@@ -1,0 +1,72 @@
+//! `--screenshot PATH --frames N`: render N frames in a real window, save the window as a PNG
+//! and close, so CI and the README can look at the real studio.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::StudioApp;
+
+pub struct Plan {
+    pub path: PathBuf,
+    pub frames: u64,
+    seen: u64,
+    requested: bool,
+    /// Filled by the screenshot callback: the outcome, as a sentence on failure.
+    outcome: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+impl Plan {
+    pub fn new(path: PathBuf, frames: u64) -> Self {
+        Self {
+            path,
+            frames: frames.max(1),
+            seen: 0,
+            requested: false,
+            outcome: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+pub fn ui(app: &mut StudioApp, ctx: &egui::Context) {
+    let Some(plan) = &mut app.screenshot else {
+        return;
+    };
+    plan.seen += 1;
+    ctx.request_repaint();
+    if plan.seen >= plan.frames && !plan.requested {
+        plan.requested = true;
+        let path = plan.path.clone();
+        let outcome = plan.outcome.clone();
+        ctx.request_screenshot(move |image| {
+            let result = save(&image, &path);
+            if let Ok(mut o) = outcome.lock() {
+                *o = Some(result);
+            }
+        });
+    }
+}
+
+pub fn logic(app: &mut StudioApp, ctx: &egui::Context) {
+    let Some(plan) = &app.screenshot else { return };
+    let outcome = plan.outcome.lock().ok().and_then(|mut o| o.take());
+    if let Some(result) = outcome {
+        match result {
+            Ok(()) => eprintln!("screenshot saved to {}", plan.path.display()),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    }
+}
+
+fn save(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
+    let [w, h] = image.size;
+    let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let img = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or("the screenshot has the wrong number of pixels")?;
+    img.save(path).map_err(|e| {
+        format!(
+            "the screenshot could not be saved to {}: {e}",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,343 @@
+//! The engine thread's jobs: it owns the device and loads each model the first time a job needs
+//! it, telling the UI what it is loading. A missing model becomes a `ModelMissing` event that
+//! sends the user to the Models panel.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::Device;
+
+use super::job_thread::{Jobs, Outbox};
+use super::pictures;
+use super::protocol::*;
+use crate::ml::clip::tokenize::ClipTokenizer;
+use crate::ml::clip::Clip;
+use crate::ml::gpt2::Gpt2;
+use crate::ml::illustrate::{Illustrator, ImageInputs};
+use crate::ml::text::TextTokenizer;
+use crate::ml::vqgan::VqModel;
+use crate::ml::weights::{LocateError, Locator, ModelFiles};
+use crate::ml::words::interrogate::image_to_prompt;
+use crate::ml::words::label_cache::LabelCache;
+use crate::ml::words::lexicon::Lexicon;
+use crate::ml::words::poem::image_to_poem;
+use crate::ml::words::rank::image_embedding;
+use crate::ml::words::Labels;
+
+pub struct Engine {
+    settings: EngineSettings,
+    device: Option<Device>,
+    gpt2: Option<(Gpt2, TextTokenizer)>,
+    clip: Option<(Clip, ClipTokenizer, String)>,
+    labels: Option<Labels>,
+    vqgan: Option<VqModel>,
+}
+
+/// Signals "a model is missing" through `?` after the event has been sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Missing(String);
+
+impl Engine {
+    pub fn new(settings: EngineSettings) -> Self {
+        Self {
+            settings,
+            device: None,
+            gpt2: None,
+            clip: None,
+            labels: None,
+            vqgan: None,
+        }
+    }
+
+    fn locator(&self) -> Locator {
+        Locator::from_env(self.settings.models_dir.clone(), self.settings.offline)
+    }
+
+    fn explicit(&self, kind: ModelKind) -> Option<PathBuf> {
+        match kind {
+            ModelKind::Gpt2 => self.settings.gpt2.clone(),
+            ModelKind::Clip => self.settings.clip.clone(),
+            ModelKind::Vqgan => self.settings.vqgan.clone(),
+            ModelKind::Minilm => None,
+        }
+    }
+
+    /// Local files only: a download is the user's choice, made in the Models panel.
+    fn find(&self, kind: ModelKind, out: &Outbox) -> anyhow::Result<ModelFiles> {
+        match self
+            .locator()
+            .find_local(kind, self.explicit(kind).as_deref())
+        {
+            Ok(files) => Ok(files),
+            Err(err) => {
+                let message = match &err {
+                    LocateError::NotFound { .. } => {
+                        format!("{err}\nOpen the Models panel to download it or choose its folder.")
+                    }
+                    LocateError::Explicit { .. } => err.to_string(),
+                };
+                out.send(Event::ModelMissing {
+                    kind,
+                    message: message.clone(),
+                });
+                Err(Missing(message).into())
+            }
+        }
+    }
+
+    fn device(&mut self) -> anyhow::Result<Device> {
+        if self.device.is_none() {
+            let name = if self.settings.device.is_empty() {
+                "cpu"
+            } else {
+                &self.settings.device
+            };
+            self.device = Some(crate::ml::device::open(name)?);
+        }
+        Ok(self.device.clone().unwrap_or(Device::Cpu))
+    }
+
+    fn ensure_gpt2(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+        if self.gpt2.is_none() {
+            let files = self.find(ModelKind::Gpt2, out)?;
+            status(out, job, "Loading GPT-2…");
+            let device = self.device()?;
+            self.gpt2 = Some(crate::ml::load::gpt2(&files, &device)?);
+        }
+        Ok(())
+    }
+
+    fn ensure_clip(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+        if self.clip.is_none() {
+            let files = self.find(ModelKind::Clip, out)?;
+            status(out, job, "Loading CLIP…");
+            let device = self.device()?;
+            let (clip, tok) = crate::ml::load::clip(&files, &device)?;
+            let id = crate::ml::words::fingerprint::file_fingerprint(
+                files.require("model.safetensors")?,
+            )?;
+            self.clip = Some((clip, tok, id));
+        }
+        Ok(())
+    }
+
+    fn ensure_labels(&mut self, out: &Outbox) -> anyhow::Result<()> {
+        self.ensure_clip(Job::Words, out)?;
+        if self.labels.is_none() {
+            if let Some((clip, tok, id)) = &self.clip {
+                status(out, Job::Words, "Preparing the lexicons…");
+                let cache = match &self.settings.label_cache {
+                    Some(dir) => LabelCache::at(dir),
+                    None => LabelCache::default_location(),
+                };
+                let (labels, _) = Labels::load(&cache, id, &Lexicon::all_builtin(), clip, tok)?;
+                self.labels = Some(labels);
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_vqgan(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+        if self.vqgan.is_none() {
+            let files = self.find(ModelKind::Vqgan, out)?;
+            status(out, job, "Loading VQGAN…");
+            let device = self.device()?;
+            self.vqgan = Some(crate::ml::load::vqgan(&files, &device)?);
+        }
+        Ok(())
+    }
+
+    fn generate(
+        &mut self,
+        prompt: String,
+        options: SamplingOptions,
+        out: &Outbox,
+    ) -> anyhow::Result<()> {
+        self.ensure_gpt2(Job::Story, out)?;
+        let Some((model, tok)) = &self.gpt2 else {
+            return Ok(());
+        };
+        status(out, Job::Story, "Writing…");
+        let generation = crate::ml::generate::generate(model, tok, &prompt, &options, |t| {
+            if !t.text.is_empty() {
+                out.send(Event::StoryToken {
+                    sequence: t.sequence,
+                    text: t.text.to_string(),
+                });
+            }
+            if out.cancelled() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        if out.cancelled() {
+            return Ok(());
+        }
+        out.send(Event::StoryDone {
+            candidates: generation.sequences.into_iter().map(|s| s.text).collect(),
+            tokens_per_second: generation.tokens_per_second,
+            warnings: generation.warnings,
+        });
+        Ok(())
+    }
+
+    fn illustrate(
+        &mut self,
+        page: usize,
+        sentence: String,
+        options: IllustrateOptions,
+        out: &Outbox,
+    ) -> anyhow::Result<()> {
+        let job = Job::Illustrate { page };
+        self.ensure_clip(job, out)?;
+        self.ensure_vqgan(job, out)?;
+        let (Some((clip, tok, _)), Some(vqgan)) = (&self.clip, &self.vqgan) else {
+            return Ok(());
+        };
+        status(out, job, "Illustrating…");
+        let illustrator = Illustrator {
+            clip,
+            tokenizer: Some(tok),
+            vqgan,
+        };
+        let started = Instant::now();
+        let result = illustrator.run(
+            &sentence,
+            &ImageInputs::default(),
+            &options,
+            out.cancel_flag(),
+            |r| {
+                out.send(Event::IllustrateStep {
+                    page,
+                    step: r.step,
+                    iterations: r.iterations,
+                    similarity: r.similarity,
+                    loss: r.loss,
+                    seconds_per_step: started.elapsed().as_secs_f64() / r.step.max(1) as f64,
+                    preview: r.frame.map(pictures::from_rgb),
+                });
+            },
+        )?;
+        if out.cancelled() {
+            return Ok(());
+        }
+        let recipe = serde_json::json!({ "prompt": sentence, "options": options });
+        let png = crate::ml::image_io::encode_png_with_text(
+            &result.image,
+            &[(
+                "storybook-recipe",
+                &crate::ml::image_io::ascii_json(&recipe),
+            )],
+        )?;
+        out.send(Event::PageDone {
+            page,
+            png,
+            picture: pictures::from_rgb(&result.image),
+            options,
+            similarity: result.final_similarity,
+            iterations: result.iterations,
+        });
+        Ok(())
+    }
+
+    fn decode(&self, image: &ImageSource) -> anyhow::Result<image::RgbImage> {
+        Ok(match image {
+            ImageSource::Path(p) => crate::ml::image_io::load_rgb(p)?,
+            ImageSource::Bytes { name, bytes } => crate::ml::image_io::decode_rgb(bytes)
+                .map_err(|e| anyhow::anyhow!("{name} cannot be used: {e}"))?,
+        })
+    }
+
+    fn words(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
+        match command {
+            Command::LoadImage(image) => {
+                let rgb = self.decode(&image)?;
+                out.send(Event::ImageLoaded {
+                    name: image.name(),
+                    picture: pictures::from_rgb(&rgb),
+                });
+            }
+            Command::Prompt { image, mode, top } => {
+                let rgb = self.decode(&image)?;
+                self.ensure_labels(out)?;
+                let (Some((clip, tok, _)), Some(labels)) = (&self.clip, &self.labels) else {
+                    return Ok(());
+                };
+                status(out, Job::Words, "Reading the picture…");
+                let e = image_embedding(clip, &rgb)?;
+                let r = image_to_prompt(clip, tok, labels, &e, mode, top, None)?;
+                out.send(Event::PromptDone(Box::new(r)));
+            }
+            Command::Poem { image, options } => {
+                let rgb = self.decode(&image)?;
+                self.ensure_labels(out)?;
+                self.ensure_gpt2(Job::Words, out)?;
+                let (Some((clip, tok, _)), Some(labels), Some((gpt2, gtok))) =
+                    (&self.clip, &self.labels, &self.gpt2)
+                else {
+                    return Ok(());
+                };
+                status(out, Job::Words, "Writing a poem…");
+                let e = image_embedding(clip, &rgb)?;
+                let r = image_to_poem(clip, tok, gpt2, gtok, labels, &e, &options, |_, _| {
+                    if out.cancelled() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })?;
+                out.send(Event::PoemDone(Box::new(r)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn status(out: &Outbox, job: Job, text: &str) {
+    out.send(Event::Status {
+        job,
+        text: text.to_string(),
+    });
+}
+
+impl Jobs for Engine {
+    fn run(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
+        let result = match command {
+            Command::Configure(settings) => {
+                if settings != self.settings {
+                    *self = Engine::new(settings);
+                }
+                Ok(())
+            }
+            Command::Generate { prompt, options } => self.generate(prompt, options, out),
+            Command::Illustrate {
+                page,
+                sentence,
+                options,
+            } => self.illustrate(page, sentence, options, out),
+            c @ (Command::LoadImage(_) | Command::Prompt { .. } | Command::Poem { .. }) => {
+                self.words(c, out)
+            }
+            Command::ScanModels => {
+                out.send(Event::Models(super::engine_models::scan(
+                    &self.locator(),
+                    |k| self.explicit(k),
+                )));
+                Ok(())
+            }
+            Command::Download(kind) => super::engine_models::download(&self.locator(), kind, out)
+                .context("the download failed"),
+            _ => Ok(()),
+        };
+        match result {
+            // Already reported as ModelMissing, with the way out.
+            Err(e) if e.is::<Missing>() => Ok(()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The library thread's jobs: list and search books with their covers, open one as a draft,
+//! save a draft over its book, duplicate, delete and export. It opens the library lazily, so a
+//! broken library file is one error notice, not a studio that cannot start.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::job_thread::{Jobs, Outbox};
+use super::pictures;
+use super::protocol::*;
+use crate::book::BookRecipe;
+use crate::store::{Book, BookSummary, Library, NewBook, NewPage};
+
+pub struct LibraryJobs {
+    path: PathBuf,
+    lib: Option<Library>,
+    last_query: String,
+}
+
+impl LibraryJobs {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Self {
+            path: path.unwrap_or_else(Library::default_path),
+            lib: None,
+            last_query: String::new(),
+        }
+    }
+
+    fn lib(&mut self) -> anyhow::Result<&mut Library> {
+        if self.lib.is_none() {
+            let lib = Library::open(&self.path).with_context(|| {
+                format!("the library {} could not be opened", self.path.display())
+            })?;
+            self.lib = Some(lib);
+        }
+        self.lib
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("the library is not open"))
+    }
+
+    fn list(&mut self, query: String, out: &Outbox) -> anyhow::Result<()> {
+        self.last_query = query.clone();
+        let lib = self.lib()?;
+        let rows = if query.trim().is_empty() {
+            lib.list(0, 500)?
+        } else {
+            lib.search(&query, 200)?
+        };
+        out.send(Event::Books(rows.into_iter().map(card).collect()));
+        Ok(())
+    }
+
+    fn open(&mut self, id: i64, out: &Outbox) -> anyhow::Result<()> {
+        let book = self.lib()?.book(id)?;
+        let pictures = book
+            .pages
+            .iter()
+            .map(|p| p.png.as_deref().and_then(|b| pictures::from_bytes(b).ok()))
+            .collect();
+        out.send(Event::BookOpened(Box::new((draft_of(book), pictures))));
+        Ok(())
+    }
+
+    fn save(&mut self, draft: BookDraft, out: &Outbox) -> anyhow::Result<()> {
+        let recipe = BookRecipe {
+            sampling: draft.sampling.clone(),
+            illustration: draft.illustration.clone(),
+            planned_sentences: draft.pages.iter().map(|p| p.sentence.clone()).collect(),
+            story_text: draft.story.clone(),
+            keep_frames: false,
+        };
+        let pages: Vec<NewPage> = draft.pages.iter().map(new_page).collect();
+        let title = if draft.title.trim().is_empty() {
+            crate::book::title_of(&draft.prompt)
+        } else {
+            draft.title.clone()
+        };
+        let lib = self.lib()?;
+        let id = match draft.book_id {
+            Some(id) if lib.book(id).is_ok() => {
+                lib.rename(id, &title)?;
+                let existing = lib.book(id)?.pages.len();
+                for (i, page) in pages.iter().enumerate() {
+                    if i < existing {
+                        lib.update_page(id, i, page)?;
+                    } else {
+                        lib.add_page(id, page)?;
+                    }
+                }
+                for i in (pages.len()..existing).rev() {
+                    lib.delete_page(id, i)?;
+                }
+                id
+            }
+            _ => {
+                let book = NewBook {
+                    title,
+                    prompt: draft.prompt.clone(),
+                    story_settings: serde_json::to_value(&recipe).unwrap_or_default(),
+                    story_seed: draft.sampling.seed,
+                    style_prefix: draft.illustration.style_prefix.clone(),
+                    style_suffix: draft.illustration.style_suffix.clone(),
+                    model_ids: serde_json::json!({}),
+                    planned_pages: pages.len(),
+                };
+                lib.create_book(&book, &pages)?
+            }
+        };
+        out.send(Event::BookSaved { id });
+        let query = self.last_query.clone();
+        self.list(query, out)
+    }
+}
+
+fn new_page(p: &DraftPage) -> NewPage {
+    NewPage {
+        sentence: p.sentence.clone(),
+        settings: p
+            .settings
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or_default(),
+        seed: p.seed,
+        iterations: p.iterations,
+        similarity: p.similarity.map(f64::from),
+        png: p.png.clone(),
+    }
+}
+
+fn card(s: BookSummary) -> BookCard {
+    BookCard {
+        id: s.id,
+        title: s.title,
+        pages: s.page_count,
+        planned_pages: s.planned_pages,
+        updated_at: s.updated_at,
+        cover: s
+            .cover_thumbnail
+            .as_deref()
+            .and_then(|b| pictures::from_bytes(b).ok()),
+    }
+}
+
+fn draft_of(book: Book) -> BookDraft {
+    let recipe: Option<BookRecipe> = serde_json::from_value(book.story_settings.clone()).ok();
+    let mut pages: Vec<DraftPage> = book
+        .pages
+        .into_iter()
+        .map(|p| DraftPage {
+            sentence: p.sentence,
+            settings: serde_json::from_value(p.settings).ok(),
+            seed: p.seed,
+            iterations: p.iterations,
+            similarity: p.similarity.map(|s| s as f32),
+            png: p.png,
+        })
+        .collect();
+    // An interrupted book: the planned sentences not illustrated yet come back as pages to do.
+    if let Some(r) = &recipe {
+        for sentence in r.planned_sentences.iter().skip(pages.len()) {
+            pages.push(DraftPage {
+                sentence: sentence.clone(),
+                ..DraftPage::default()
+            });
+        }
+    }
+    BookDraft {
+        book_id: Some(book.id),
+        title: book.title,
+        prompt: book.prompt,
+        story: recipe
+            .as_ref()
+            .map(|r| r.story_text.clone())
+            .unwrap_or_default(),
+        sampling: recipe
+            .as_ref()
+            .map(|r| r.sampling.clone())
+            .unwrap_or_default(),
+        illustration: recipe.map(|r| r.illustration).unwrap_or_default(),
+        pages,
+    }
+}
+
+impl Jobs for LibraryJobs {
+    fn run(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
+        match command {
+            Command::Configure(settings) => {
+                let path = settings.library.unwrap_or_else(Library::default_path);
+                if path != self.path {
+                    *self = LibraryJobs::new(Some(path));
+                }
+                Ok(())
+            }
+            Command::ListBooks { query } => self.list(query, out),
+            Command::OpenBook(id) => self.open(id, out),
+            Command::SaveBook(draft) => self.save(*draft, out),
+            Command::DeleteBook(id) => {
+                self.lib()?.delete(id)?;
+                out.send(Event::BookDeleted { id });
+                let query = self.last_query.clone();
+                self.list(query, out)
+            }
+            Command::DuplicateBook(id) => {
+                self.lib()?.duplicate(id)?;
+                let query = self.last_query.clone();
+                self.list(query, out)
+            }
+            Command::ExportBook { id, path } => {
+                let book = self.lib()?.book(id)?;
+                crate::export::export_book(&book, &path).map_err(anyhow::Error::msg)?;
+                out.send(Event::Exported { path });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The messages between the studio window and the worker threads. Everything here is plain data
+//! (no tensors, no egui types), so the UI can depend on it without depending on candle.
+
+use std::path::PathBuf;
+
+pub use crate::ml::illustrate::IllustrateOptions;
+pub use crate::ml::sampling::SamplingOptions;
+pub use crate::ml::weights::ModelKind;
+pub use crate::ml::words::interrogate::{PromptMode, PromptResult};
+pub use crate::ml::words::poem::{PoemOptions, PoemResult};
+pub use crate::ml::words::rank::Ranked;
+
+/// An RGBA8 picture ready for a texture.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+}
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Picture({}x{})", self.width, self.height)
+    }
+}
+
+/// An image the user gave us: a dropped or opened file, or bytes from a drop without a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Path(PathBuf),
+    Bytes {
+        name: String,
+        bytes: std::sync::Arc<[u8]>,
+    },
+}
+
+impl ImageSource {
+    pub fn name(&self) -> String {
+        match self {
+            Self::Path(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            Self::Bytes { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Where the engine finds its models and library; changing it drops loaded models.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct EngineSettings {
+    pub models_dir: Option<PathBuf>,
+    pub gpt2: Option<PathBuf>,
+    pub clip: Option<PathBuf>,
+    pub vqgan: Option<PathBuf>,
+    pub offline: bool,
+    pub device: String,
+    pub library: Option<PathBuf>,
+    /// Where lexicon embeddings are cached (default: the platform cache folder).
+    pub label_cache: Option<PathBuf>,
+}
+
+/// A page to save: its sentence and, when illustrated, the PNG and how it was made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DraftPage {
+    pub sentence: String,
+    pub png: Option<Vec<u8>>,
+    pub settings: Option<IllustrateOptions>,
+    pub seed: u64,
+    pub iterations: usize,
+    pub similarity: Option<f32>,
+}
+
+/// A book as the studio edits it, to be saved into (or over) a library book.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BookDraft {
+    pub book_id: Option<i64>,
+    pub title: String,
+    pub prompt: String,
+    pub story: String,
+    pub sampling: SamplingOptions,
+    pub illustration: IllustrateOptions,
+    pub pages: Vec<DraftPage>,
+}
+
+/// One library entry as the grid shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookCard {
+    pub id: i64,
+    pub title: String,
+    pub pages: usize,
+    pub planned_pages: usize,
+    pub updated_at: i64,
+    pub cover: Option<Picture>,
+}
+
+/// A model's status for the Models panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRow {
+    pub kind: ModelKind,
+    pub name: String,
+    /// Where it was found and how many bytes its files take.
+    pub found: Option<(String, u64)>,
+    /// Why it was not found, or what to download.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Job {
+    Story,
+    Illustrate { page: usize },
+    Words,
+    Models,
+    Library,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Configure(EngineSettings),
+    Generate {
+        prompt: String,
+        options: SamplingOptions,
+    },
+    Illustrate {
+        page: usize,
+        sentence: String,
+        options: IllustrateOptions,
+    },
+    LoadImage(ImageSource),
+    Prompt {
+        image: ImageSource,
+        mode: PromptMode,
+        top: usize,
+    },
+    Poem {
+        image: ImageSource,
+        options: PoemOptions,
+    },
+    ScanModels,
+    Download(ModelKind),
+    ListBooks {
+        query: String,
+    },
+    OpenBook(i64),
+    SaveBook(Box<BookDraft>),
+    DeleteBook(i64),
+    DuplicateBook(i64),
+    ExportBook {
+        id: i64,
+        path: PathBuf,
+    },
+}
+
+impl Command {
+    /// Library work runs on its own thread so browsing never waits behind an illustration.
+    pub fn is_library(&self) -> bool {
+        matches!(
+            self,
+            Self::ListBooks { .. }
+                | Self::OpenBook(_)
+                | Self::SaveBook(_)
+                | Self::DeleteBook(_)
+                | Self::DuplicateBook(_)
+                | Self::ExportBook { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// What a job is doing now ("Loading GPT-2…").
+    Status {
+        job: Job,
+        text: String,
+    },
+    StoryToken {
+        sequence: usize,
+        text: String,
+    },
+    StoryDone {
+        candidates: Vec<String>,
+        tokens_per_second: f64,
+        warnings: Vec<String>,
+    },
+    IllustrateStep {
+        page: usize,
+        step: usize,
+        iterations: usize,
+        similarity: f32,
+        loss: f32,
+        seconds_per_step: f64,
+        preview: Option<Picture>,
+    },
+    PageDone {
+        page: usize,
+        png: Vec<u8>,
+        picture: Picture,
+        options: IllustrateOptions,
+        similarity: f32,
+        iterations: usize,
+    },
+    ImageLoaded {
+        name: String,
+        picture: Picture,
+    },
+    PromptDone(Box<PromptResult>),
+    PoemDone(Box<PoemResult>),
+    Models(Vec<ModelRow>),
+    DownloadProgress {
+        kind: ModelKind,
+        file: String,
+        done: u64,
+        total: u64,
+    },
+    Books(Vec<BookCard>),
+    BookOpened(Box<(BookDraft, Vec<Option<Picture>>)>),
+    BookSaved {
+        id: i64,
+    },
+    BookDeleted {
+        id: i64,
+    },
+    Exported {
+        path: PathBuf,
+    },
+    Cancelled {
+        job: Job,
+    },
+    Finished {
+        job: Job,
+    },
+    /// A model could not be found; `message` says where we looked and what to download.
+    ModelMissing {
+        kind: ModelKind,
+        message: String,
+    },
+    Error {
+        job: Job,
+        message: String,
+    },
+}

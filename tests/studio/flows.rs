@@ -1,0 +1,148 @@
+//! Write → pick → split; illustrate with a changing preview and cancel; drop an image → prompt →
+//! use as story prompt; a missing model leads to the Models panel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui_kittest::kittest::Queryable;
+use storybook_studio::app::draft::{PageStatus, PageView};
+use storybook_studio::app::state::Tab;
+
+use super::common::fixture;
+use super::harness::{click, config, engine, studio, wait_for, DroppedPath};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[test]
+fn write_generate_pick_and_split_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    {
+        let s = &mut h.state_mut().state.sampling;
+        s.max_new_tokens = 12;
+        s.min_new_tokens = 4;
+        s.num_sequences = 2;
+    }
+    h.step();
+    click(&mut h, "Story prompt");
+    h.get_by_label("Story prompt")
+        .type_text("Once upon a time a small fox");
+    h.step();
+    assert_eq!(h.state().state.prompt, "Once upon a time a small fox");
+    click(&mut h, "Generate");
+    wait_for(&mut h, "the candidates", LIMIT, |a| {
+        !a.story.generating && a.story.candidates.len() == 2
+    });
+    assert!(h.state().story.candidates[0].starts_with("Once upon a time a small fox"));
+    click(&mut h, "Use story 1");
+    let before = h.state().pages.len();
+    assert!(before >= 1);
+    assert!(h.query_by_label(&format!("Pages ({before})")).is_some());
+    // Split the first page that has more than one word.
+    let i = h
+        .state()
+        .pages
+        .iter()
+        .position(|p| p.sentence.split_whitespace().count() > 1)
+        .unwrap();
+    h.get_all_by_label("Split").nth(i).unwrap().click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().pages.len(), before + 1);
+    assert!(h
+        .query_by_label(&format!("Pages ({})", before + 1))
+        .is_some());
+}
+
+#[test]
+fn illustrate_shows_changing_previews_and_cancels_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    {
+        let app = h.state_mut();
+        app.pages = vec![PageView::new("a red circle on a blue sea")];
+        let o = &mut app.state.illustration;
+        (o.width, o.height, o.cutn, o.iterations, o.preview_every) = (64, 48, 2, 5000, 1);
+    }
+    h.step();
+    click(&mut h, "Illustrate");
+    click(&mut h, "Illustrate page 1");
+    wait_for(&mut h, "a first preview", LIMIT, |a| {
+        a.illustrate.preview_count >= 1
+    });
+    let first = h.state().illustrate.preview_hash;
+    wait_for(&mut h, "a different preview", LIMIT, |a| {
+        a.illustrate.preview_count >= 5 && a.illustrate.preview_hash != first
+    });
+    assert!(
+        h.query_by_label_contains("step").is_some(),
+        "the progress bar shows the step"
+    );
+    click(&mut h, "Cancel");
+    wait_for(&mut h, "the cancel", LIMIT, |a| {
+        a.pages[0].status == PageStatus::Cancelled
+    });
+    let app = h.state();
+    assert!(
+        app.illustrate.step < 5000,
+        "stopped at step {}",
+        app.illustrate.step
+    );
+    assert!(app.pages[0].png.is_none());
+}
+
+#[test]
+fn a_dropped_png_gives_ranked_terms_and_becomes_a_story_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.step();
+    let png = fixture("clip-tiny/images/circle_256x256.png");
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(png)));
+    h.step();
+    assert_eq!(h.state().state.tab, Tab::Words);
+    wait_for(&mut h, "the dropped image", LIMIT, |a| {
+        a.words.texture.is_some()
+    });
+    assert!(h.query_by_label("Image: circle_256x256.png").is_some());
+    click(&mut h, "Prompt");
+    wait_for(&mut h, "the prompt", LIMIT, |a| a.words.prompt.is_some());
+    let result = h.state().words.prompt.clone().unwrap();
+    assert!(!result.prompt.is_empty());
+    let subjects = &result.terms["subjects"];
+    assert!(subjects.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(h.query_by_label_contains("subjects: ").is_some());
+    click(&mut h, "Use as story prompt");
+    assert_eq!(h.state().state.tab, Tab::Write);
+    assert_eq!(h.state().state.prompt, result.prompt);
+    assert!(h.query_by_label("Story prompt").is_some());
+}
+
+#[test]
+fn a_missing_model_opens_the_models_panel_with_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = engine(dir.path());
+    settings.gpt2 = Some(dir.path().join("gpt2-that-is-not-there"));
+    let mut h = studio(config(settings));
+    h.state_mut().state.prompt = "A dragon".into();
+    h.step();
+    click(&mut h, "Generate");
+    wait_for(&mut h, "the Models panel", LIMIT, |a| {
+        a.state.tab == Tab::Models
+    });
+    let message = h.state().models.message.clone().unwrap();
+    assert!(
+        message.contains("GPT-2") && message.contains("not found"),
+        "{message}"
+    );
+    let shown = h
+        .query_all_by_label_contains("gpt2-that-is-not-there")
+        .count();
+    assert!(
+        shown >= 1,
+        "the panel and the notice name the missing folder"
+    );
+    assert!(
+        !h.state().story.generating,
+        "the Generate button is usable again"
+    );
+}
