@@ -106,13 +106,15 @@ pub fn split_text(text: &str) -> Vec<String> {
         return vec![text.trim().to_string()];
     }
     let middle = words.len() as f32 / 2.0;
+    // A comma within a third of the sentence from the middle beats the exact middle.
+    let no_comma = words.len() as f32 / 3.0;
     let cut = (1..words.len())
         .min_by(|&a, &b| {
             let score = |i: usize| {
                 let comma = if words[i - 1].ends_with([',', ';', ':']) {
                     0.0
                 } else {
-                    1.5
+                    no_comma
                 };
                 (i as f32 - middle).abs() + comma
             };
