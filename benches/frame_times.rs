@@ -44,18 +44,20 @@ fn main() {
     };
     let mut h: Harness<'static, StudioApp> = Harness::builder()
         .with_size([1100.0, 760.0])
+        .allow_missing_glyphs()
         .build_eframe(move |cc| StudioApp::new(cc, config));
     {
         let app = h.state_mut();
         app.pages = vec![PageView::new("a lighthouse in a storm")];
         let o = &mut app.state.illustration;
-        (o.width, o.height, o.cutn, o.iterations, o.preview_every) = (128, 128, 8, 150, 1);
+        (o.width, o.height, o.cutn, o.iterations, o.preview_every) = (64, 64, 4, 100, 1);
     }
     h.step();
+    // A click is applied after the frame's layout, and shown by the next frame.
     h.get_by_label("Illustrate").click();
-    h.step();
+    h.run_steps(2);
     h.get_by_label("Illustrate page 1").click();
-    h.step();
+    h.run_steps(2);
     h.state_mut().frame_times.clear();
     let mut frames = Vec::new();
     let start = Instant::now();
