@@ -56,6 +56,11 @@ pub enum BenchWhat {
         #[arg(long, value_name = "FILE")]
         gpt2_tokenizer: Option<PathBuf>,
     },
+    /// Convolution GFLOP/s on the VQGAN decoder's shapes: our kernel against candle's conv2d.
+    Conv {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// One VQGAN+CLIP step (f16-16384 decoder, ViT-B/32, random weights): seconds, peak RSS,
     /// and the time of each stage.
     Illustrate {
@@ -132,6 +137,26 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 r.poem_seconds,
                 r.peak_rss_bytes as f64 / (1u64 << 30) as f64
             );
+            Ok(())
+        }
+        BenchWhat::Conv { runs } => {
+            let cases = crate::ml::bench_conv::bench_conv(runs.max(1))?;
+            if global.json {
+                return super::print_json(&serde_json::json!({
+                    "threads": candle_core::utils::get_num_threads(),
+                    "cases": cases,
+                }));
+            }
+            println!(
+                "{:>9}{:>6}{:>4}{:>9}{:>12}{:>12}",
+                "channels", "side", "k", "GFLOP", "ours GF/s", "candle GF/s"
+            );
+            for c in &cases {
+                println!(
+                    "{:>9}{:>6}{:>4}{:>9.2}{:>12.1}{:>12.1}",
+                    c.channels, c.side, c.kernel, c.gflop, c.ours_gflops, c.candle_gflops
+                );
+            }
             Ok(())
         }
         BenchWhat::Library { books, runs } => {

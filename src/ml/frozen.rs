@@ -9,7 +9,11 @@
 //! being tracked, it is the plain candle convolution.
 
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+use std::sync::Arc;
+
 use candle_nn::{Conv2d, Module};
+
+use crate::ml::conv_gemm::{self, Taps};
 
 /// Runs `f` (plain candle ops, no graph) on a custom op's f32 CPU input and hands back its
 /// output storage; the copies in and out cost far less than the work they wrap.
@@ -42,6 +46,52 @@ pub struct FrozenConv2d {
     weight_bwd: Tensor,
     padding: usize,
     kernel: usize,
+    /// The CPU kernels for the forward and backward convolutions, with the bias as a vector.
+    cpu: Option<Arc<CpuKernels>>,
+}
+
+#[derive(Debug)]
+struct CpuKernels {
+    fwd: Taps,
+    bwd: Taps,
+    bias: Option<Vec<f32>>,
+}
+
+/// A convolution by [`conv_gemm::conv2d`] with no backward: the input gradient of a frozen conv.
+struct TapsConv {
+    kernels: Arc<CpuKernels>,
+    padding: usize,
+}
+
+impl CustomOp1 for TapsConv {
+    fn name(&self) -> &'static str {
+        "frozen-conv2d-input-grad"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        run_taps(storage, layout, &self.kernels.bwd, self.padding, None)
+    }
+}
+
+fn run_taps(
+    storage: &CpuStorage,
+    layout: &Layout,
+    taps: &Taps,
+    padding: usize,
+    bias: Option<&[f32]>,
+) -> Result<(CpuStorage, Shape)> {
+    let (Some((start, end)), CpuStorage::F32(v)) = (layout.contiguous_offsets(), storage) else {
+        candle_core::bail!("frozen convolutions need a contiguous f32 input")
+    };
+    let (n, c, h, w) = layout.shape().dims4()?;
+    if c != taps.c_in {
+        candle_core::bail!(
+            "a frozen convolution expects {} channels, got {c}",
+            taps.c_in
+        )
+    }
+    let (out, ho, wo) = conv_gemm::conv2d(&v[start..end], n, h, w, taps, padding, bias);
+    Ok((CpuStorage::F32(out), Shape::from((n, taps.c_out, ho, wo))))
 }
 
 fn reverse(t: &Tensor, dim: usize) -> Result<Tensor> {
@@ -64,12 +114,29 @@ impl FrozenConv2d {
             return Ok(None);
         }
         let weight_bwd = reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?;
+        let cpu = if weight.device().is_cpu() && weight.dtype() == candle_core::DType::F32 {
+            let (co, ci, _, _) = weight.dims4()?;
+            let fwd: Vec<f32> = weight.flatten_all()?.to_vec1()?;
+            let bwd: Vec<f32> = weight_bwd.flatten_all()?.to_vec1()?;
+            let bias = match conv.bias() {
+                Some(b) => Some(b.to_vec1::<f32>()?),
+                None => None,
+            };
+            Some(Arc::new(CpuKernels {
+                fwd: Taps::new(&fwd, co, ci, kh),
+                bwd: Taps::new(&bwd, ci, co, kh),
+                bias,
+            }))
+        } else {
+            None
+        };
         Ok(Some(Self {
             weight,
             bias: conv.bias().cloned(),
             weight_bwd,
             padding: cfg.padding,
             kernel: kh,
+            cpu,
         }))
     }
 
@@ -82,7 +149,7 @@ impl FrozenConv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() || !x.track_op() {
+        if !x.device().is_cpu() || self.cpu.is_none() || x.dtype() != candle_core::DType::F32 {
             return self.plain(x);
         }
         x.contiguous()?.apply_op1(self.clone())
@@ -101,12 +168,24 @@ impl CustomOp1 for FrozenConv2d {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        on_cpu(storage, layout, |x| self.plain(x))
+        match &self.cpu {
+            Some(k) => run_taps(storage, layout, &k.fwd, self.padding, k.bias.as_deref()),
+            None => on_cpu(storage, layout, |x| self.plain(x)),
+        }
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let pad = self.kernel - 1 - self.padding;
-        Ok(Some(grad.conv2d(&self.weight_bwd, pad, 1, 1, 1)?))
+        match &self.cpu {
+            Some(kernels) if grad.device().is_cpu() => {
+                let op = TapsConv {
+                    kernels: kernels.clone(),
+                    padding: pad,
+                };
+                Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&op)?))
+            }
+            _ => Ok(Some(grad.conv2d(&self.weight_bwd, pad, 1, 1, 1)?)),
+        }
     }
 }
 
@@ -203,6 +282,11 @@ mod tests {
         check(4, 2, 1, 0, 5, 3, false);
         check(6, 4, 3, 1, 11, 6, true);
         check(2, 3, 3, 0, 8, 8, false);
+        // One-pixel images, a one-row image, and channel counts past a GEMM block.
+        check(5, 3, 3, 1, 1, 1, false);
+        check(3, 4, 1, 0, 1, 7, false);
+        check(70, 33, 3, 1, 13, 17, true);
+        check(3, 2, 5, 2, 9, 6, false);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 pub mod banned;
 pub mod bench;
+pub mod bench_conv;
 pub mod bench_words;
 pub mod clip;
 pub mod config_file;
+pub mod conv_gemm;
 pub mod device;
 pub mod error;
 pub mod finetune;
