@@ -203,3 +203,44 @@ fn impossible_sizes_are_refused_and_odd_ones_rounded() {
         .unwrap_err();
     assert!(err.to_string().contains("nothing to illustrate"));
 }
+
+#[test]
+fn progressive_refinement_starts_at_half_size_and_ends_at_full_size() {
+    let m = models();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: Some(&m.tok),
+        vqgan: &m.vq,
+    };
+    let o = IllustrateOptions {
+        progressive: true,
+        preview_every: 1,
+        ..opts(9, 4)
+    };
+    let mut sizes = Vec::new();
+    let run = |sizes: &mut Vec<(u32, u32)>| {
+        ill.run(
+            "a photo of a cat",
+            &ImageInputs::default(),
+            &o,
+            &AtomicBool::new(false),
+            |r| {
+                if let Some(f) = r.frame {
+                    sizes.push((f.width(), f.height()));
+                }
+            },
+        )
+        .unwrap()
+    };
+    let out = run(&mut sizes);
+    // 64x48 on the tiny model's 2-pixel grid: half is 32x24 for steps 1-6, full for 7-9.
+    assert_eq!(sizes[..6], [(32, 24); 6]);
+    assert_eq!(sizes[6..], [(64, 48); 3]);
+    assert_eq!((out.image.width(), out.image.height()), (64, 48));
+    assert!(out.final_similarity.is_finite());
+    let again = run(&mut Vec::new());
+    assert_eq!(
+        again.image, out.image,
+        "the same seed gives the same picture"
+    );
+}

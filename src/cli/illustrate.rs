@@ -54,6 +54,12 @@ pub struct IllustrateArgs {
     pub save_every: Option<usize>,
     #[arg(long, value_name = "DIR")]
     pub frames_dir: Option<PathBuf>,
+    /// A quick look: 128x128, 8 cutouts, 50 steps (replaces --size, --cutn and --iterations).
+    #[arg(long)]
+    pub draft: bool,
+    /// Progressive refinement: two thirds of the steps at half size, then z upsampled 2x.
+    #[arg(long)]
+    pub progressive: bool,
 }
 
 pub(crate) fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -96,11 +102,17 @@ struct Report<'a> {
 
 impl IllustrateArgs {
     pub fn options(&self) -> IllustrateOptions {
+        let (size, iterations, cutn) = if self.draft {
+            ((128, 128), 50, 8)
+        } else {
+            (self.size, self.iterations, self.cutn)
+        };
         IllustrateOptions {
-            width: self.size.0,
-            height: self.size.1,
-            iterations: self.iterations,
-            cutn: self.cutn,
+            width: size.0,
+            height: size.1,
+            iterations,
+            cutn,
+            progressive: self.progressive,
             cut_pow: self.cut_pow,
             lr: self.lr,
             seed: self.seed,

@@ -2,6 +2,7 @@
 //! it, telling the UI what it is loading. A missing model becomes a `ModelMissing` event that
 //! sends the user to the Models panel.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,6 +34,8 @@ pub struct Engine {
     clip: Option<(Clip, ClipTokenizer, String)>,
     labels: Option<Labels>,
     vqgan: Option<VqModel>,
+    /// CLIP embeddings of prompts already illustrated, so redoing a page skips the text encoder.
+    prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
 }
 
 /// Signals "a model is missing" through `?` after the event has been sent.
@@ -49,6 +52,7 @@ impl Engine {
             clip: None,
             labels: None,
             vqgan: None,
+            prompt_targets: HashMap::new(),
         }
     }
 
@@ -204,9 +208,21 @@ impl Engine {
             tokenizer: Some(tok),
             vqgan,
         };
+        let key = format!(
+            "{}\u{1}{sentence}\u{1}{}",
+            options.style_prefix, options.style_suffix
+        );
+        let targets = match self.prompt_targets.get(&key) {
+            Some(t) => t.clone(),
+            None => {
+                let t = illustrator.prompt_targets(&sentence, &options)?;
+                self.prompt_targets.insert(key, t.clone());
+                t
+            }
+        };
         let started = Instant::now();
-        let result = illustrator.run(
-            &sentence,
+        let result = illustrator.run_with_targets(
+            targets,
             &ImageInputs::default(),
             &options,
             out.cancel_flag(),
@@ -221,7 +237,12 @@ impl Engine {
                     preview: r.frame.map(pictures::from_rgb),
                 });
             },
-        )?;
+        );
+        let result = match result {
+            // The cancel is reported once, as a cancel, not as an error.
+            Err(crate::ml::Error::Cancelled) => return Ok(()),
+            other => other?,
+        };
         if out.cancelled() {
             return Ok(());
         }

@@ -89,6 +89,11 @@ fn illustrate_shows_changing_previews_and_cancels_mid_run() {
         app.illustrate.step
     );
     assert!(app.pages[0].png.is_none());
+    assert!(
+        app.notices.items.iter().all(|n| !n.is_error),
+        "a cancel is not an error: {:?}",
+        app.notices.items
+    );
 }
 
 #[test]

@@ -147,6 +147,8 @@ fn settings_ui(ui: &mut egui::Ui, state: &mut State) {
             ui.add(egui::Slider::new(&mut o.lr, 0.01..=0.5).text("learning rate"));
             ui.add(egui::Slider::new(&mut o.preview_every, 1..=50).text("preview every N steps"));
             ui.add(egui::Slider::new(&mut o.seed, 0..=9999).text("base seed"));
+            ui.checkbox(&mut o.progressive, "Progressive refinement")
+                .on_hover_text("Two thirds of the steps at half size, then the latent is upsampled 2× and refined: faster, a slightly different picture");
         });
 }
 

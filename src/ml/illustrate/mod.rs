@@ -7,18 +7,21 @@
 //! codebook's range. All randomness comes from one seeded generator, so a seed reproduces an image.
 
 pub mod cutouts;
+mod options;
+mod pixels;
 pub mod prompts;
 pub mod spherical;
+
+pub use options::*;
+pub use pixels::{rgb_to_tensor, tensor_to_rgb};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::ml::clip::tokenize::ClipTokenizer;
 use crate::ml::clip::{self, Clip};
@@ -27,131 +30,6 @@ use crate::ml::{Error, Result};
 use cutouts::{whole_image, CutoutPlan, CutoutSettings};
 use prompts::parse_prompts;
 use spherical::spherical_distance;
-
-/// The largest side we accept: beyond it the decoder's activations exceed a laptop's memory.
-pub const MAX_SIDE: usize = 2048;
-
-/// Every setting of one illustration; stored with each page so it can be reproduced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct IllustrateOptions {
-    pub width: usize,
-    pub height: usize,
-    pub iterations: usize,
-    pub cutn: usize,
-    pub cut_pow: f64,
-    pub lr: f64,
-    pub seed: u64,
-    /// Pull towards the init image's latent (MSE on z); 0 lets the image wander freely.
-    pub init_weight: f64,
-    /// A preview frame every this many steps (0: none).
-    pub preview_every: usize,
-    pub style_prefix: String,
-    pub style_suffix: String,
-    /// Largest per-cutout noise factor.
-    pub noise: f32,
-    /// Largest colour jitter (contrast, brightness, saturation).
-    pub jitter: f32,
-}
-
-impl Default for IllustrateOptions {
-    fn default() -> Self {
-        Self {
-            width: 256,
-            height: 256,
-            iterations: 200,
-            cutn: 32,
-            cut_pow: 1.0,
-            lr: 0.1,
-            seed: 0,
-            init_weight: 0.0,
-            preview_every: 10,
-            style_prefix: String::new(),
-            style_suffix: String::new(),
-            noise: 0.1,
-            jitter: 0.05,
-        }
-    }
-}
-
-/// Rounds a requested size to the model's grid, refusing sizes no one could mean.
-pub fn fit_size(
-    width: usize,
-    height: usize,
-    grid: usize,
-) -> Result<(usize, usize, Option<String>)> {
-    if width == 0 || height == 0 {
-        return Err(Error::Input(format!(
-            "an image of {width}x{height} has no pixels; ask for at least {grid}x{grid}"
-        )));
-    }
-    if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::Input(format!(
-            "{width}x{height} is too large; each side can be at most {MAX_SIDE} pixels"
-        )));
-    }
-    let round = |v: usize| ((v + grid / 2) / grid).max(1) * grid;
-    let (w, h) = (round(width), round(height));
-    let warning = (w != width || h != height)
-        .then(|| format!("the size {width}x{height} was rounded to {w}x{h}, a multiple of {grid}"));
-    Ok((w, h, warning))
-}
-
-/// Images that steer the run.
-#[derive(Default)]
-pub struct ImageInputs {
-    pub init_image: Option<RgbImage>,
-    /// Images whose CLIP embedding is a target, with weights.
-    pub image_prompts: Vec<(RgbImage, f32)>,
-}
-
-/// What the per-step callback sees.
-pub struct StepReport<'a> {
-    /// 1-based.
-    pub step: usize,
-    pub iterations: usize,
-    pub loss: f32,
-    /// Mean cosine similarity of this step's cutouts to the positive prompts.
-    pub similarity: f32,
-    pub frame: Option<&'a RgbImage>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Illustration {
-    pub image: RgbImage,
-    pub width: usize,
-    pub height: usize,
-    pub iterations: usize,
-    pub initial_similarity: f32,
-    pub final_similarity: f32,
-    pub seconds_per_iteration: f64,
-    /// Mean seconds per step spent in each stage.
-    pub stages: StageTimes,
-    pub warnings: Vec<String>,
-}
-
-/// Where a step's time goes; the backward pass is split at the decoded image to measure it.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct StageTimes {
-    pub decode_forward: f64,
-    pub clip_forward: f64,
-    pub clip_backward: f64,
-    pub decoder_backward: f64,
-    pub optimizer: f64,
-}
-
-impl StageTimes {
-    fn averaged(self, steps: usize) -> Self {
-        let n = steps.max(1) as f64;
-        Self {
-            decode_forward: self.decode_forward / n,
-            clip_forward: self.clip_forward / n,
-            clip_backward: self.clip_backward / n,
-            decoder_backward: self.decoder_backward / n,
-            optimizer: self.optimizer / n,
-        }
-    }
-}
 
 struct StepOutput {
     image: Tensor,
@@ -174,6 +52,40 @@ pub struct Illustrator<'a> {
 impl Illustrator<'_> {
     fn device(&self) -> &Device {
         self.clip.device()
+    }
+
+    fn validate(&self, opts: &IllustrateOptions) -> Result<()> {
+        let grid = self.vqgan.config().downscale();
+        fit_size(opts.width, opts.height, grid)?;
+        if opts.cutn == 0 || opts.cutn > 256 {
+            return Err(Error::Input(format!(
+                "cutn must be between 1 and 256 (got {})",
+                opts.cutn
+            )));
+        }
+        if !(opts.lr.is_finite() && opts.lr > 0.0) {
+            return Err(Error::Input(format!(
+                "the learning rate must be positive (got {})",
+                opts.lr
+            )));
+        }
+        if !(opts.cut_pow.is_finite() && opts.cut_pow > 0.0) {
+            return Err(Error::Input(format!(
+                "cut_pow must be positive (got {})",
+                opts.cut_pow
+            )));
+        }
+        Ok(())
+    }
+
+    /// The unit CLIP embeddings and weights of a prompt (with the style prefix and suffix), as
+    /// [`Self::run_with_targets`] takes them; callers may cache them per prompt.
+    pub fn prompt_targets(
+        &self,
+        prompt: &str,
+        opts: &IllustrateOptions,
+    ) -> Result<Vec<(Tensor, f32)>> {
+        self.targets(prompt, &ImageInputs::default(), opts)
     }
 
     fn targets(
@@ -342,26 +254,6 @@ impl Illustrator<'_> {
         cancel: &AtomicBool,
         on_step: impl FnMut(StepReport),
     ) -> Result<Illustration> {
-        let grid = self.vqgan.config().downscale();
-        fit_size(opts.width, opts.height, grid)?;
-        if opts.cutn == 0 || opts.cutn > 256 {
-            return Err(Error::Input(format!(
-                "cutn must be between 1 and 256 (got {})",
-                opts.cutn
-            )));
-        }
-        if !(opts.lr.is_finite() && opts.lr > 0.0) {
-            return Err(Error::Input(format!(
-                "the learning rate must be positive (got {})",
-                opts.lr
-            )));
-        }
-        if !(opts.cut_pow.is_finite() && opts.cut_pow > 0.0) {
-            return Err(Error::Input(format!(
-                "cut_pow must be positive (got {})",
-                opts.cut_pow
-            )));
-        }
         let targets = self.targets(prompt, inputs, opts)?;
         self.run_with_targets(targets, inputs, opts, cancel, on_step)
     }
@@ -375,6 +267,7 @@ impl Illustrator<'_> {
         cancel: &AtomicBool,
         mut on_step: impl FnMut(StepReport),
     ) -> Result<Illustration> {
+        self.validate(opts)?;
         let grid = self.vqgan.config().downscale();
         let (width, height, warning) = fit_size(opts.width, opts.height, grid)?;
         let targets: Vec<Target> = targets
@@ -382,19 +275,14 @@ impl Illustrator<'_> {
             .map(|(embed, weight)| Target { embed, weight })
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-        let z0 = self.initial_z(inputs, width, height, &mut rng)?;
-        let z = Var::from_tensor(&z0)?;
+        let refine = progressive_plan(opts, inputs, width, height, grid);
+        let (mut cur_w, mut cur_h) = refine.map_or((width, height), |r| r.half);
+        let z0 = self.initial_z(inputs, cur_w, cur_h, &mut rng)?;
+        let mut z = Var::from_tensor(&z0)?;
         // Per-channel codebook range; z is clamped into it after every step.
         let z_min = self.vqgan.codebook.min(0)?.reshape((1, (), 1, 1))?;
         let z_max = self.vqgan.codebook.max(0)?.reshape((1, (), 1, 1))?;
-        let mut adam = AdamW::new(
-            vec![z.clone()],
-            ParamsAdamW {
-                lr: opts.lr,
-                weight_decay: 0.0,
-                ..Default::default()
-            },
-        )?;
+        let mut adam = new_adam(&z, opts.lr)?;
         let settings = CutoutSettings {
             cutn: opts.cutn,
             cut_pow: opts.cut_pow,
@@ -410,7 +298,14 @@ impl Illustrator<'_> {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
-            let plan = CutoutPlan::draw(&settings, width, height, &mut rng, self.device())?;
+            if refine.is_some_and(|r| step == r.switch_at) {
+                // Each latent cell becomes four; Adam starts afresh for the new shape.
+                let (gh, gw) = (height / grid, width / grid);
+                z = Var::from_tensor(&z.as_tensor().upsample_nearest2d(gh, gw)?.detach())?;
+                adam = new_adam(&z, opts.lr)?;
+                (cur_w, cur_h) = (width, height);
+            }
+            let plan = CutoutPlan::draw(&settings, cur_w, cur_h, &mut rng, self.device())?;
             let out = self.step(
                 &z,
                 &z0,
@@ -455,27 +350,38 @@ impl Illustrator<'_> {
     }
 }
 
-/// `[1, 3, h, w]` in [0, 1] from an RGB image.
-pub fn rgb_to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut data = vec![0f32; 3 * w * h];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * w * h + i] = p[c] as f32 / 255.0;
-        }
-    }
-    Ok(Tensor::from_vec(data, (1, 3, h, w), device)?)
+#[derive(Debug, Clone, Copy)]
+struct Refinement {
+    half: (usize, usize),
+    /// The first step run at full size.
+    switch_at: usize,
 }
 
-/// An RGB image from `[1, 3, h, w]` values in [0, 1] (clamped, rounded).
-pub fn tensor_to_rgb(t: &Tensor) -> Result<RgbImage> {
-    let (_, _, h, w) = t.dims4()?;
-    let planes = t.detach().squeeze(0)?.clamp(0f32, 1f32)?.to_vec3::<f32>()?;
-    let mut img = RgbImage::new(w as u32, h as u32);
-    for (x, y, p) in img.enumerate_pixels_mut() {
-        for c in 0..3 {
-            p[c] = (planes[c][y as usize][x as usize] * 255.0).round() as u8;
-        }
+/// Where progressive refinement switches to full size, when it applies at all.
+fn progressive_plan(
+    opts: &IllustrateOptions,
+    inputs: &ImageInputs,
+    width: usize,
+    height: usize,
+    grid: usize,
+) -> Option<Refinement> {
+    let (gw, gh) = (width / grid, height / grid);
+    if !opts.progressive || inputs.init_image.is_some() || gw < 2 || gh < 2 || opts.iterations < 3 {
+        return None;
     }
-    Ok(img)
+    Some(Refinement {
+        half: (gw.div_ceil(2) * grid, gh.div_ceil(2) * grid),
+        switch_at: opts.iterations * 2 / 3 + 1,
+    })
+}
+
+fn new_adam(z: &Var, lr: f64) -> Result<AdamW> {
+    Ok(AdamW::new(
+        vec![z.clone()],
+        ParamsAdamW {
+            lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?)
 }
