@@ -2,6 +2,7 @@
 # Runs our benchmark and the PyTorch reference on the same machine, in one go, and prints the
 # ratio. Usage: bench/compare.sh story
 #               bench/compare.sh illustrate [SIZE] [CUTN] [ITERATIONS]
+#               bench/compare.sh illustrate-sweep [ITERATIONS]   (256² cutn 8, then 128² cutn 32)
 #               bench/compare.sh finetune [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,12 @@ for r in (ours, ref):
     print(f"{r['implementation'][:24]:24}{r['tokens_per_second']:10.1f}{r['peak_rss_bytes'] / 2**30:10.2f}")
 print(f"ratio candle/pytorch: {ours['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
 PY
+    exit 0
+    ;;
+  illustrate-sweep)
+    iters="${2:-3}"
+    "$0" illustrate 256 8 "$iters"
+    "$0" illustrate 128 32 "$iters"
     exit 0
     ;;
   illustrate)
