@@ -14,6 +14,7 @@ pub mod finetune;
 pub mod frozen;
 pub mod generate;
 pub mod gpt2;
+pub mod group_norm;
 pub mod hub;
 pub mod illustrate;
 pub mod image_io;

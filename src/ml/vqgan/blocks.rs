@@ -4,16 +4,17 @@
 use std::collections::BTreeMap;
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, VarBuilder};
+use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 use crate::ml::frozen::FrozenConv2d;
+use crate::ml::group_norm::FrozenGroupNorm as GroupNorm;
 use crate::ml::nn::softmax_last;
 
 const GROUPS: usize = 32;
 const EPS: f64 = 1e-6;
 
 fn norm(vb: VarBuilder, channels: usize) -> Result<GroupNorm> {
-    candle_nn::group_norm(GROUPS, channels, EPS, vb)
+    GroupNorm::load(GROUPS, channels, EPS, vb)
 }
 
 /// A convolution of the frozen model: stride-1 ones take the input-gradient-only path.
@@ -43,10 +44,6 @@ pub fn conv(vb: VarBuilder, c_in: usize, c_out: usize, k: usize, stride: usize) 
         Some(frozen) => Conv::Frozen(frozen),
         None => Conv::Plain(plain),
     })
-}
-
-fn swish(x: &Tensor) -> Result<Tensor> {
-    x.silu()
 }
 
 /// Key names and shapes a block reads, for checkpoint checks.
@@ -101,8 +98,8 @@ impl ResnetBlock {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.conv1.forward(&swish(&self.norm1.forward(x)?)?)?;
-        let h = self.conv2.forward(&swish(&self.norm2.forward(&h)?)?)?;
+        let h = self.conv1.forward(&self.norm1.forward_swish(x)?)?;
+        let h = self.conv2.forward(&self.norm2.forward_swish(&h)?)?;
         match &self.nin_shortcut {
             Some(s) => s.forward(x)? + h,
             None => x + h,
@@ -202,7 +199,7 @@ impl Downsample {
 
 /// GroupNorm, swish, then a conv: the tail of encoder and decoder.
 pub fn norm_swish(n: &GroupNorm, x: &Tensor) -> Result<Tensor> {
-    swish(&n.forward(x)?)
+    n.forward_swish(x)
 }
 
 pub fn load_norm(vb: VarBuilder, c: usize) -> Result<GroupNorm> {
