@@ -7,7 +7,8 @@ use candle_nn::VarBuilder;
 
 use crate::ml::frozen::FrozenLinear as Linear;
 
-use crate::ml::nn::{softmax_last, LayerNorm};
+use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
+use crate::ml::nn::softmax_last;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Activation {

@@ -19,7 +19,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::ml::frozen::FrozenLinear;
-use crate::ml::nn::LayerNorm;
+use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
 use crate::ml::safetensors_check::{check_keys, read_header};
 use crate::ml::{Error, Result};
 use encoder::Encoder;

@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 use crate::ml::frozen::FrozenConv2d;
-use crate::ml::group_norm::FrozenGroupNorm as GroupNorm;
+use crate::ml::frozen_norm::FrozenGroupNorm as GroupNorm;
 use crate::ml::nn::softmax_last;
 
 const GROUPS: usize = 32;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::ml::group_norm::FrozenGroupNorm as GroupNorm;
+use crate::ml::frozen_norm::FrozenGroupNorm as GroupNorm;
 
 use super::blocks::{
     conv, conv_keys, load_norm, norm_keys, norm_swish, AttnBlock, Conv, Downsample, ResnetBlock,

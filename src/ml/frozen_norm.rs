@@ -1,11 +1,13 @@
-//! GroupNorm (optionally followed by swish) with frozen affine weights, as one op with a
-//! hand-written input-gradient backward.
+//! GroupNorm (optionally followed by swish) and LayerNorm with frozen affine weights, each as
+//! one op with a hand-written input-gradient backward.
 //!
-//! candle 0.11's GroupNorm is a chain of about a dozen broadcast ops, each keeping a full-size
-//! activation for its backward pass; on the VQGAN decoder at 256² that is most of the backward's
-//! time and memory. This op keeps only its input, recomputes the group statistics in the
-//! backward pass, and returns `dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))` per group, with
-//! `dx̂ = γ · dy` and, after swish, `dy = dout · σ(y) · (1 + y · (1 − σ(y)))`.
+//! candle 0.11's norms are chains of about a dozen broadcast ops (its fused LayerNorm has no
+//! backward at all), each keeping a full-size activation for its backward pass; on the VQGAN
+//! decoder at 256² that was most of the backward's time and memory. These ops keep only their
+//! input, recompute the statistics in the backward pass, and return
+//! `dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))` per normalised block, with `dx̂ = γ · dy` and,
+//! after swish, `dy = dout · σ(y) · (1 + y · (1 − σ(y)))`. Trainable norms (GPT-2 fine-tuning)
+//! keep the composed [`crate::ml::nn::LayerNorm`].
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use candle_nn::{GroupNorm, Module, VarBuilder};
@@ -51,6 +53,7 @@ impl FrozenGroupNorm {
         x.contiguous()?.apply_op1(FusedOp {
             norm: self.clone(),
             swish,
+            rows: false,
         })
     }
 }
@@ -60,6 +63,8 @@ impl FrozenGroupNorm {
 struct FusedOp {
     norm: FrozenGroupNorm,
     swish: bool,
+    /// LayerNorm: every row of the last dimension is a block, and its index is the channel.
+    rows: bool,
 }
 
 fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
@@ -70,8 +75,19 @@ fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
 }
 
 impl FusedOp {
-    /// `(groups per image, channels per group, elements per channel)` for a `[n, c, h, w]` input.
+    /// `(groups per image, channels per group, elements per channel)`: for a `[n, c, h, w]`
+    /// input; for LayerNorm, one group of `d` channels of one element, per row.
     fn geometry(&self, shape: &Shape) -> Result<(usize, usize, usize)> {
+        if self.rows {
+            let d = shape.dims().last().copied().unwrap_or(0);
+            if d != self.norm.weight.len() {
+                candle_core::bail!(
+                    "LayerNorm over {} features got rows of {d}",
+                    self.norm.weight.len()
+                )
+            }
+            return Ok((1, d, 1));
+        }
         let (_, c, h, w) = shape.dims4()?;
         let g = self.norm.groups;
         if g == 0 || c % g != 0 {
@@ -175,6 +191,41 @@ impl CustomOp2 for FusedOp {
     }
 }
 
+/// LayerNorm over the last dimension with frozen weights (CLIP's towers).
+#[derive(Debug, Clone)]
+pub struct FrozenLayerNorm {
+    inner: FrozenGroupNorm,
+    plain: crate::ml::nn::LayerNorm,
+}
+
+impl FrozenLayerNorm {
+    pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
+        let weight = vb.get(size, "weight")?;
+        let bias = vb.get(size, "bias")?;
+        Ok(Self {
+            inner: FrozenGroupNorm {
+                plain: GroupNorm::new(weight.clone(), bias.clone(), size, 1, eps)?,
+                weight: weight.to_dtype(candle_core::DType::F32)?.to_vec1()?,
+                bias: bias.to_dtype(candle_core::DType::F32)?.to_vec1()?,
+                groups: 1,
+                eps,
+            },
+            plain: crate::ml::nn::LayerNorm::load(vb, size, eps)?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+            return self.plain.forward(x);
+        }
+        x.contiguous()?.apply_op1(FusedOp {
+            norm: self.inner.clone(),
+            swish: false,
+            rows: true,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +290,51 @@ mod tests {
             let d = max_diff(a, b) / scale.max(1e-6);
             assert!(d < 1e-4, "input gradient differs by {d} (swish {swish})");
         }
+    }
+
+    #[test]
+    fn layer_norm_matches_the_composed_one_forward_and_backward() {
+        let dev = Device::Cpu;
+        let d = 24;
+        let vb = VarBuilder::from_tensors(
+            [
+                (
+                    "weight".to_string(),
+                    Tensor::randn(1f32, 0.3, d, &dev).unwrap(),
+                ),
+                (
+                    "bias".to_string(),
+                    Tensor::randn(0f32, 0.3, d, &dev).unwrap(),
+                ),
+            ]
+            .into(),
+            DType::F32,
+            &dev,
+        );
+        let ln = FrozenLayerNorm::load(vb, d, 1e-5).unwrap();
+        let x = Var::from_tensor(&Tensor::randn(0.3f32, 1.5, (3, d, 5), &dev).unwrap()).unwrap();
+        // A transposed (non-contiguous) input, as attention outputs often are.
+        let input = x.as_tensor().transpose(1, 2).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (3, 5, d), &dev).unwrap();
+        let ours = ln.forward(&input).unwrap();
+        let reference = ln.plain.forward(&input).unwrap();
+        assert!(max_diff(&ours, &reference) < 1e-5);
+        let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (reference * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (a, b) = (
+            ga.get(x.as_tensor()).unwrap(),
+            gb.get(x.as_tensor()).unwrap(),
+        );
+        assert!(
+            max_diff(a, b) < 1e-4,
+            "input gradient differs by {}",
+            max_diff(a, b)
+        );
     }
 
     #[test]
