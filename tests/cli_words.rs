@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::fixture;
+use common::images::{animated_gif, png_bomb};
+use common::minilm::write_tiny_minilm;
 use image::{DynamicImage, ImageFormat};
 
 fn studio(args: &[&str], cwd: &Path) -> Output {
@@ -178,52 +180,6 @@ fn bad_images_are_refused_with_a_sentence_and_odd_ones_work() {
     }
 }
 
-fn animated_gif() -> Vec<u8> {
-    use image::codecs::gif::GifEncoder;
-    use image::{Delay, Frame, Rgba, RgbaImage};
-    let mut bytes = Vec::new();
-    {
-        let mut enc = GifEncoder::new(&mut bytes);
-        for colour in [[255u8, 0, 0, 255], [0, 0, 255, 255]] {
-            let frame = Frame::from_parts(
-                RgbaImage::from_pixel(8, 8, Rgba(colour)),
-                0,
-                0,
-                Delay::from_numer_denom_ms(100, 1),
-            );
-            enc.encode_frame(frame).unwrap();
-        }
-    }
-    bytes
-}
-
-/// A PNG whose header claims 20000 x 20000 pixels but holds almost nothing.
-fn png_bomb() -> Vec<u8> {
-    let img = DynamicImage::new_rgb8(1, 1);
-    let mut png = encode(&img, ImageFormat::Png);
-    // Patch the IHDR width and height (bytes 16..24) and its CRC.
-    png[16..20].copy_from_slice(&20000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&20000u32.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[test]
 fn eval_prompts_reports_the_mean_cosine_over_csv_and_folder_pairs() {
     let dir = tempfile::tempdir().unwrap();
@@ -273,18 +229,4 @@ fn eval_prompts_reports_the_mean_cosine_over_csv_and_folder_pairs() {
     let doc = run(&data);
     assert_eq!(doc["pairs"], 1);
     assert_eq!(doc["items"][0]["prompt"], "a circle");
-}
-
-fn write_tiny_minilm(dir: &Path) {
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
-    use storybook_studio::ml::minilm::{Config, MiniLm};
-    let cfg = Config::from_file(&fixture("minilm-tiny/config.json")).unwrap();
-    let map = VarMap::new();
-    let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
-    MiniLm::load(vb, &cfg, &fixture("minilm-tiny/tokenizer.json")).unwrap();
-    map.save(dir.join("model.safetensors")).unwrap();
-    for f in ["config.json", "tokenizer.json"] {
-        std::fs::copy(fixture(&format!("minilm-tiny/{f}")), dir.join(f)).unwrap();
-    }
 }

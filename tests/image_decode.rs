@@ -6,6 +6,9 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 use storybook_studio::ml::image_io::decode_rgb;
 
+mod common;
+use common::images::{animated_gif, png_bomb};
+
 fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), format).unwrap();
@@ -49,62 +52,10 @@ fn transparency_is_composited_on_white() {
 
 #[test]
 fn an_animated_gif_gives_its_first_frame() {
-    use image::codecs::gif::GifEncoder;
-    use image::{Delay, Frame};
-    let mut bytes = Vec::new();
-    {
-        let mut enc = GifEncoder::new(&mut bytes);
-        for colour in [[255u8, 0, 0, 255], [0, 0, 255, 255]] {
-            let frame = Frame::from_parts(
-                RgbaImage::from_pixel(4, 4, Rgba(colour)),
-                0,
-                0,
-                Delay::from_numer_denom_ms(100, 1),
-            );
-            enc.encode_frame(frame).unwrap();
-        }
-    }
+    let bytes = animated_gif();
     let rgb = decode_rgb(&bytes).unwrap();
     let p = rgb.get_pixel(1, 1).0;
     assert!(p[0] > 200 && p[2] < 50, "not the first frame: {p:?}");
-}
-
-/// A PNG whose header claims 20000 x 20000 pixels (1.2 GB decoded) but holds almost nothing.
-fn png_bomb() -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend((data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend(data);
-        out.extend(&body);
-        out.extend(crc32(&body).to_be_bytes());
-    }
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-    let mut ihdr = Vec::new();
-    ihdr.extend(20_000u32.to_be_bytes());
-    ihdr.extend(20_000u32.to_be_bytes());
-    ihdr.extend([8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(
-        &mut out,
-        b"IDAT",
-        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    );
-    chunk(&mut out, b"IEND", &[]);
-    out
 }
 
 #[test]

@@ -5,32 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use common::fixture;
-use storybook_studio::ml::minilm::{cosine, Config, MiniLm};
-
-/// Writes a randomly initialised BERT of the tiny config into `dir`, laid out as on the hub.
-fn tiny_minilm(dir: &Path) -> MiniLm {
-    let cfg = Config::from_file(&fixture("minilm-tiny/config.json")).unwrap();
-    let map = VarMap::new();
-    let vb = VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
-    MiniLm::load(vb, &cfg, &fixture("minilm-tiny/tokenizer.json")).unwrap();
-    map.save(dir.join("model.safetensors")).unwrap();
-    for f in ["config.json", "tokenizer.json"] {
-        std::fs::copy(fixture(&format!("minilm-tiny/{f}")), dir.join(f)).unwrap();
-    }
-    MiniLm::from_files(
-        &dir.join("model.safetensors"),
-        &cfg,
-        &dir.join("tokenizer.json"),
-        &Device::Cpu,
-    )
-    .unwrap()
-}
+use common::minilm::tiny_minilm;
+use storybook_studio::ml::minilm::cosine;
 
 #[test]
 fn batched_embeddings_equal_single_ones_and_are_unit_length() {

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: fixture paths and tensor comparisons.
 #![allow(dead_code)]
 
+pub mod images;
+pub mod minilm;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
