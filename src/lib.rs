@@ -11,6 +11,7 @@ pub mod app;
 pub mod book;
 pub mod cli;
 pub mod export;
+pub mod memory;
 pub mod ml;
 pub mod store;
 pub mod story;

@@ -181,6 +181,10 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
                 jobs = factory();
             }
         }
+        if rx.is_empty() {
+            // Buffers kept for the next step's reuse are not needed by an idle engine.
+            crate::memory::release_memory();
+        }
         if out.cancelled() {
             out.send(Event::Cancelled { job });
             // A cancel also clears the illustrations queued behind the one that stopped.
