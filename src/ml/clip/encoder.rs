@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::ml::frozen::FrozenLinear as Linear;
-
+use super::attention::Attention;
+use crate::ml::frozen_linear::{Epilogue, FrozenLinear as Linear};
 use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
-use crate::ml::nn::softmax_last;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     QuickGelu,
     GeluErf,
@@ -22,13 +21,6 @@ impl Activation {
             "quick_gelu" => Ok(Self::QuickGelu),
             "gelu" => Ok(Self::GeluErf),
             other => Err(format!("hidden_act '{other}' is not supported")),
-        }
-    }
-
-    fn apply(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Self::QuickGelu => x.broadcast_mul(&candle_nn::ops::sigmoid(&(x * 1.702)?)?),
-            Self::GeluErf => x.gelu_erf(),
         }
     }
 }
@@ -60,11 +52,11 @@ pub fn expected_keys(
 #[derive(Debug, Clone)]
 struct Layer {
     layer_norm1: LayerNorm,
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
+    /// q_proj, k_proj and v_proj stacked into one `[3 × width, width]` product.
+    qkv_proj: Linear,
     out_proj: Linear,
     layer_norm2: LayerNorm,
+    /// With quick-GELU fused in when that is the activation.
     fc1: Linear,
     fc2: Linear,
 }
@@ -76,13 +68,22 @@ pub struct Encoder {
     act: Activation,
 }
 
-/// A frozen linear layer over the last dimension, as one 2-D matmul.
-fn linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    layer.forward(x)
-}
-
 fn load_linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
     Linear::from_linear(&candle_nn::linear(d_in, d_out, vb)?)
+}
+
+/// The three input projections of one attention block as a single layer.
+fn load_qkv(width: usize, vb: VarBuilder) -> Result<Linear> {
+    let parts =
+        ["q_proj", "k_proj", "v_proj"].map(|name| candle_nn::linear(width, width, vb.pp(name)));
+    let [q, k, v] = parts;
+    let (q, k, v) = (q?, k?, v?);
+    let weight = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
+    let bias = match (q.bias(), k.bias(), v.bias()) {
+        (Some(a), Some(b), Some(c)) => Some(Tensor::cat(&[a, b, c], 0)?),
+        _ => None,
+    };
+    Linear::new(weight, bias)
 }
 
 impl Encoder {
@@ -97,18 +98,21 @@ impl Encoder {
         act: &str,
     ) -> Result<Self> {
         let act = Activation::parse(act).map_err(candle_core::Error::msg)?;
+        let fc1_epilogue = match act {
+            Activation::QuickGelu => Epilogue::QuickGelu,
+            Activation::GeluErf => Epilogue::None,
+        };
         let layers = (0..layers)
             .map(|i| {
                 let l = vb.pp("layers").pp(i);
                 let a = l.pp("self_attn");
                 Ok(Layer {
                     layer_norm1: LayerNorm::load(l.pp("layer_norm1"), width, eps)?,
-                    q_proj: load_linear(width, width, a.pp("q_proj"))?,
-                    k_proj: load_linear(width, width, a.pp("k_proj"))?,
-                    v_proj: load_linear(width, width, a.pp("v_proj"))?,
+                    qkv_proj: load_qkv(width, a.clone())?,
                     out_proj: load_linear(width, width, a.pp("out_proj"))?,
                     layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
-                    fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?,
+                    fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?
+                        .with_epilogue(fc1_epilogue),
                     fc2: load_linear(inner, width, l.pp("mlp").pp("fc2"))?,
                 })
             })
@@ -116,32 +120,22 @@ impl Encoder {
         Ok(Self { layers, heads, act })
     }
 
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> crate::ml::Result<Tensor> {
+    /// Runs every block; `causal` hides later tokens from earlier ones (the text tower).
+    pub fn forward(&self, x: &Tensor, causal: bool) -> crate::ml::Result<Tensor> {
+        let attention = Attention {
+            heads: self.heads,
+            causal,
+        };
         let mut x = x.clone();
         for layer in &self.layers {
-            x = (&x + self.attention(layer, &layer.layer_norm1.forward(&x)?, mask)?)?;
-            let h = linear(&layer.fc1, &layer.layer_norm2.forward(&x)?)?;
-            x = (&x + linear(&layer.fc2, &self.act.apply(&h)?)?)?;
+            let qkv = layer.qkv_proj.forward(&layer.layer_norm1.forward(&x)?)?;
+            x = (&x + layer.out_proj.forward(&attention.forward(&qkv)?)?)?;
+            let mut h = layer.fc1.forward(&layer.layer_norm2.forward(&x)?)?;
+            if self.act == Activation::GeluErf {
+                h = h.gelu_erf()?;
+            }
+            x = (&x + layer.fc2.forward(&h)?)?;
         }
         Ok(x)
-    }
-
-    fn attention(&self, layer: &Layer, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (b, t, e) = x.dims3()?;
-        let d = e / self.heads;
-        let split = |y: Tensor| -> Result<Tensor> {
-            y.reshape((b, t, self.heads, d))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split((linear(&layer.q_proj, x)? * (d as f64).powf(-0.5))?)?;
-        let k = split(linear(&layer.k_proj, x)?)?;
-        let v = split(linear(&layer.v_proj, x)?)?;
-        let mut att = q.matmul(&k.t()?)?;
-        if let Some(mask) = mask {
-            att = att.broadcast_add(mask)?;
-        }
-        let y = softmax_last(&att)?.matmul(&v)?;
-        linear(&layer.out_proj, &y.transpose(1, 2)?.reshape((b, t, e))?)
     }
 }

@@ -7,6 +7,7 @@
 //! Written here rather than taken from candle-transformers because the image path must be
 //! differentiable end to end: candle's fused LayerNorm and softmax record no backward pass.
 
+mod attention;
 mod encoder;
 pub mod image;
 pub mod tokenize;
@@ -18,7 +19,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
-use crate::ml::frozen::FrozenLinear;
+use crate::ml::frozen_linear::FrozenLinear;
 use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
 use crate::ml::safetensors_check::{check_keys, read_header};
 use crate::ml::{Error, Result};
@@ -367,8 +368,7 @@ impl Clip {
             .token_embedding
             .forward(input_ids)?
             .broadcast_add(&self.text.position_embedding.narrow(0, 0, seq)?)?;
-        let mask = causal_mask(seq, &self.device)?;
-        let x = self.text.encoder.forward(&x, Some(&mask))?;
+        let x = self.text.encoder.forward(&x, true)?;
         Ok(self.text.final_layer_norm.forward(&x)?)
     }
 
@@ -417,7 +417,7 @@ impl Clip {
         let x =
             Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.vision.position_embedding)?;
         let x = self.vision.pre_layrnorm.forward(&x)?;
-        self.vision.encoder.forward(&x, None)
+        self.vision.encoder.forward(&x, false)
     }
 
     /// Unnormalised image embeddings `[n, projection_dim]` from normalised pixel values.
@@ -436,11 +436,4 @@ impl Clip {
 pub fn normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
-}
-
-fn causal_mask(seq: usize, device: &Device) -> candle_core::Result<Tensor> {
-    let mask: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..seq).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
-    Tensor::from_vec(mask, (seq, seq), device)
 }
