@@ -49,7 +49,7 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
         let taps = Taps::new(&w.flatten_all()?.to_vec1::<f32>()?, c, c, k);
         let gflop = 2.0 * (c * c * k * k * side * side) as f64 / 1e9;
         let ours = best_of(runs, || {
-            conv2d(&xs, 1, side, side, &taps, pad, None);
+            conv2d(&xs, 1, side, side, taps.forward(), pad, None);
             Ok(())
         })?;
         let theirs = best_of(runs, || {

@@ -11,6 +11,10 @@
 use gemm::Parallelism;
 
 /// A kernel rearranged for [`conv2d`]: `taps[t][co][ci]` for `t = ky * k + kx`.
+///
+/// The same array also serves the input gradient ([`Taps::flipped`]): the convolution with
+/// the kernel reversed in space and its channel axes swapped reads tap `k² - 1 - t`, transposed,
+/// so no second copy of the weights is kept.
 #[derive(Debug, Clone)]
 pub struct Taps {
     taps: Vec<f32>,
@@ -40,6 +44,59 @@ impl Taps {
     }
 }
 
+/// A kernel as one convolution reads it: as stored, or flipped for the input gradient.
+#[derive(Debug, Clone, Copy)]
+pub struct Kernel<'a> {
+    taps: &'a Taps,
+    flipped: bool,
+}
+
+impl Taps {
+    pub fn forward(&self) -> Kernel<'_> {
+        Kernel {
+            taps: self,
+            flipped: false,
+        }
+    }
+
+    /// The kernel of the input gradient: spatially reversed, in and out channels swapped.
+    pub fn flipped(&self) -> Kernel<'_> {
+        Kernel {
+            taps: self,
+            flipped: true,
+        }
+    }
+}
+
+impl Kernel<'_> {
+    pub fn c_in(&self) -> usize {
+        if self.flipped {
+            self.taps.c_out
+        } else {
+            self.taps.c_in
+        }
+    }
+
+    pub fn c_out(&self) -> usize {
+        if self.flipped {
+            self.taps.c_in
+        } else {
+            self.taps.c_out
+        }
+    }
+
+    /// Tap `t` as a `[c_out, c_in]` matrix: its slice, row stride and column stride.
+    fn tap(&self, t: usize) -> (&[f32], usize, usize) {
+        let (co, ci, kk) = (self.taps.c_out, self.taps.c_in, self.taps.k * self.taps.k);
+        if self.flipped {
+            let t = kk - 1 - t;
+            (&self.taps.taps[t * co * ci..(t + 1) * co * ci], 1, ci)
+        } else {
+            (&self.taps.taps[t * co * ci..(t + 1) * co * ci], ci, 1)
+        }
+    }
+}
+
 fn parallelism() -> Parallelism {
     match candle_core::utils::get_num_threads() {
         0 | 1 => Parallelism::None,
@@ -54,11 +111,11 @@ pub fn conv2d(
     n: usize,
     h: usize,
     w: usize,
-    taps: &Taps,
+    taps: Kernel,
     padding: usize,
     bias: Option<&[f32]>,
 ) -> (Vec<f32>, usize, usize) {
-    let (ci, co, k) = (taps.c_in, taps.c_out, taps.k);
+    let (ci, co, k) = (taps.c_in(), taps.c_out(), taps.taps.k);
     let (ho, wo) = (h + 2 * padding + 1 - k, w + 2 * padding + 1 - k);
     let mut out = vec![0f32; n * co * ho * wo];
     for img in 0..n {
@@ -66,17 +123,7 @@ pub fn conv2d(
         let out_img = &mut out[img * co * ho * wo..(img + 1) * co * ho * wo];
         if k == 1 && padding == 0 {
             // A 1×1 convolution is one product, straight into the output.
-            gemm_into(
-                out_img,
-                ho * wo,
-                &taps.taps,
-                ci,
-                x_img,
-                h * w,
-                ci,
-                co,
-                false,
-            );
+            gemm_into(out_img, ho * wo, taps.tap(0), x_img, h * w, ci, co, false);
         } else {
             conv_padded(x_img, h, w, taps, padding, ho, wo, out_img);
         }
@@ -94,13 +141,13 @@ fn conv_padded(
     x: &[f32],
     h: usize,
     w: usize,
-    taps: &Taps,
+    taps: Kernel,
     padding: usize,
     ho: usize,
     wo: usize,
     out: &mut [f32],
 ) {
-    let (ci, co, k) = (taps.c_in, taps.c_out, taps.k);
+    let (ci, co, k) = (taps.c_in(), taps.c_out(), taps.taps.k);
     let wp = w + 2 * padding;
     // One spare row keeps the last tap's reads of the two dropped columns inside the buffer.
     let hp = h + 2 * padding + 1;
@@ -116,12 +163,10 @@ fn conv_padded(
     let mut wide = vec![0f32; co * cols];
     for t in 0..k * k {
         let offset = (t / k) * wp + t % k;
-        let lhs = &taps.taps[t * co * ci..(t + 1) * co * ci];
         gemm_into(
             &mut wide,
             cols,
-            lhs,
-            ci,
+            taps.tap(t),
             &xp[offset..],
             hp * wp,
             ci,
@@ -137,20 +182,21 @@ fn conv_padded(
     }
 }
 
-/// `dst[co, cols] (+)= lhs[co, ci] · rhs[ci, cols]`, where rhs rows are `rhs_stride` apart.
+/// `dst[co, cols] (+)= lhs[co, ci] · rhs[ci, cols]`, where rhs rows are `rhs_stride` apart
+/// and lhs is `(slice, row stride, column stride)`.
 #[allow(clippy::too_many_arguments)]
 fn gemm_into(
     dst: &mut [f32],
     cols: usize,
-    lhs: &[f32],
-    lhs_stride: usize,
+    (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
     rhs: &[f32],
     rhs_stride: usize,
     ci: usize,
     co: usize,
     accumulate: bool,
 ) {
-    assert!(dst.len() >= co * cols && lhs.len() >= co * lhs_stride);
+    assert!(dst.len() >= co * cols);
+    assert!(co == 0 || ci == 0 || (co - 1) * lhs_rs + (ci - 1) * lhs_cs < lhs.len());
     assert!(ci == 0 || rhs.len() >= (ci - 1) * rhs_stride + cols);
     // SAFETY: the asserts above keep every strided read and write inside the slices.
     unsafe {
@@ -163,8 +209,8 @@ fn gemm_into(
             cols as isize,
             accumulate,
             lhs.as_ptr(),
-            1,
-            lhs_stride as isize,
+            lhs_cs as isize,
+            lhs_rs as isize,
             rhs.as_ptr(),
             1,
             rhs_stride as isize,

@@ -8,75 +8,65 @@
 //! `k - 1 - p`. This op does exactly that and nothing else. Off the CPU, or when no gradient is
 //! being tracked, it is the plain candle convolution.
 
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
 use candle_nn::{Conv2d, Module};
 
-use crate::ml::conv_gemm::{self, Taps};
-
-/// Runs `f` (plain candle ops, no graph) on a custom op's f32 CPU input and hands back its
-/// output storage; the copies in and out cost far less than the work they wrap.
-fn on_cpu(
-    storage: &CpuStorage,
-    layout: &Layout,
-    f: impl Fn(&Tensor) -> Result<Tensor>,
-) -> Result<(CpuStorage, Shape)> {
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("frozen ops need a contiguous input")
-    };
-    let x = match storage {
-        CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
-        _ => candle_core::bail!("frozen ops support f32 only"),
-    };
-    let y = f(&x)?.contiguous()?;
-    let (st, _) = y.storage_and_layout();
-    match &*st {
-        Storage::Cpu(cpu) => Ok((cpu.clone(), y.shape().clone())),
-        _ => candle_core::bail!("a frozen op ran off the CPU"),
-    }
-}
+use crate::ml::conv_gemm::{self, Kernel, Taps};
 
 /// A stride-1, dilation-1, ungrouped conv2d with frozen weights.
 #[derive(Debug, Clone)]
 pub struct FrozenConv2d {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    /// `weight` with in/out channels swapped and both spatial axes reversed.
-    weight_bwd: Tensor,
     padding: usize,
     kernel: usize,
-    /// The CPU kernels for the forward and backward convolutions, with the bias as a vector.
-    cpu: Option<Arc<CpuKernels>>,
+    weights: Weights,
+}
+
+/// On the CPU only the rearranged kernel is kept (it serves both directions); elsewhere the
+/// candle tensors, with the flipped kernel for the backward convolution.
+#[derive(Debug, Clone)]
+enum Weights {
+    Cpu(Arc<CpuKernel>),
+    Device {
+        weight: Tensor,
+        bias: Option<Tensor>,
+        weight_bwd: Tensor,
+    },
 }
 
 #[derive(Debug)]
-struct CpuKernels {
-    fwd: Taps,
-    bwd: Taps,
+struct CpuKernel {
+    taps: Taps,
     bias: Option<Vec<f32>>,
 }
 
 /// A convolution by [`conv_gemm::conv2d`] with no backward: the input gradient of a frozen conv.
-struct TapsConv {
-    kernels: Arc<CpuKernels>,
+struct FlippedConv {
+    kernel: Arc<CpuKernel>,
     padding: usize,
 }
 
-impl CustomOp1 for TapsConv {
+impl CustomOp1 for FlippedConv {
     fn name(&self) -> &'static str {
         "frozen-conv2d-input-grad"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        run_taps(storage, layout, &self.kernels.bwd, self.padding, None)
+        run_taps(
+            storage,
+            layout,
+            self.kernel.taps.flipped(),
+            self.padding,
+            None,
+        )
     }
 }
 
 fn run_taps(
     storage: &CpuStorage,
     layout: &Layout,
-    taps: &Taps,
+    kernel: Kernel,
     padding: usize,
     bias: Option<&[f32]>,
 ) -> Result<(CpuStorage, Shape)> {
@@ -84,14 +74,17 @@ fn run_taps(
         candle_core::bail!("frozen convolutions need a contiguous f32 input")
     };
     let (n, c, h, w) = layout.shape().dims4()?;
-    if c != taps.c_in {
+    if c != kernel.c_in() {
         candle_core::bail!(
             "a frozen convolution expects {} channels, got {c}",
-            taps.c_in
+            kernel.c_in()
         )
     }
-    let (out, ho, wo) = conv_gemm::conv2d(&v[start..end], n, h, w, taps, padding, bias);
-    Ok((CpuStorage::F32(out), Shape::from((n, taps.c_out, ho, wo))))
+    let (out, ho, wo) = conv_gemm::conv2d(&v[start..end], n, h, w, kernel, padding, bias);
+    Ok((
+        CpuStorage::F32(out),
+        Shape::from((n, kernel.c_out(), ho, wo)),
+    ))
 }
 
 fn reverse(t: &Tensor, dim: usize) -> Result<Tensor> {
@@ -109,50 +102,48 @@ impl FrozenConv2d {
             return Ok(None);
         }
         let weight = conv.weight().clone();
-        let (_, _, kh, kw) = weight.dims4()?;
+        let (co, ci, kh, kw) = weight.dims4()?;
         if kh != kw || kh == 0 || cfg.padding >= kh {
             return Ok(None);
         }
-        let weight_bwd = reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?;
-        let cpu = if weight.device().is_cpu() && weight.dtype() == candle_core::DType::F32 {
-            let (co, ci, _, _) = weight.dims4()?;
+        let weights = if weight.device().is_cpu() && weight.dtype() == candle_core::DType::F32 {
             let fwd: Vec<f32> = weight.flatten_all()?.to_vec1()?;
-            let bwd: Vec<f32> = weight_bwd.flatten_all()?.to_vec1()?;
             let bias = match conv.bias() {
                 Some(b) => Some(b.to_vec1::<f32>()?),
                 None => None,
             };
-            Some(Arc::new(CpuKernels {
-                fwd: Taps::new(&fwd, co, ci, kh),
-                bwd: Taps::new(&bwd, ci, co, kh),
+            Weights::Cpu(Arc::new(CpuKernel {
+                taps: Taps::new(&fwd, co, ci, kh),
                 bias,
             }))
         } else {
-            None
+            Weights::Device {
+                weight_bwd: reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?,
+                weight,
+                bias: conv.bias().cloned(),
+            }
         };
         Ok(Some(Self {
-            weight,
-            bias: conv.bias().cloned(),
-            weight_bwd,
             padding: cfg.padding,
             kernel: kh,
-            cpu,
+            weights,
         }))
     }
 
-    fn plain(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv2d(&self.weight, self.padding, 1, 1, 1)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
-            None => Ok(y),
-        }
-    }
-
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() || self.cpu.is_none() || x.dtype() != candle_core::DType::F32 {
-            return self.plain(x);
+        match &self.weights {
+            Weights::Cpu(_) if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 => {
+                x.contiguous()?.apply_op1(self.clone())
+            }
+            Weights::Cpu(_) => candle_core::bail!("this convolution's weights live on the CPU"),
+            Weights::Device { weight, bias, .. } => {
+                let y = x.conv2d(weight, self.padding, 1, 1, 1)?;
+                match bias {
+                    Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+                    None => Ok(y),
+                }
+            }
         }
-        x.contiguous()?.apply_op1(self.clone())
     }
 }
 
@@ -168,23 +159,29 @@ impl CustomOp1 for FrozenConv2d {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        match &self.cpu {
-            Some(k) => run_taps(storage, layout, &k.fwd, self.padding, k.bias.as_deref()),
-            None => on_cpu(storage, layout, |x| self.plain(x)),
+        match &self.weights {
+            Weights::Cpu(k) => run_taps(
+                storage,
+                layout,
+                k.taps.forward(),
+                self.padding,
+                k.bias.as_deref(),
+            ),
+            Weights::Device { .. } => candle_core::bail!("a device convolution ran on the CPU"),
         }
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let pad = self.kernel - 1 - self.padding;
-        match &self.cpu {
-            Some(kernels) if grad.device().is_cpu() => {
-                let op = TapsConv {
-                    kernels: kernels.clone(),
+        match &self.weights {
+            Weights::Cpu(kernel) => {
+                let op = FlippedConv {
+                    kernel: kernel.clone(),
                     padding: pad,
                 };
                 Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&op)?))
             }
-            _ => Ok(Some(grad.conv2d(&self.weight_bwd, pad, 1, 1, 1)?)),
+            Weights::Device { weight_bwd, .. } => Ok(Some(grad.conv2d(weight_bwd, pad, 1, 1, 1)?)),
         }
     }
 }
@@ -192,7 +189,7 @@ impl CustomOp1 for FrozenConv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Var;
+    use candle_core::{Device, Var};
     use candle_nn::Conv2dConfig;
 
     fn check(
