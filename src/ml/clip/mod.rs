@@ -393,6 +393,12 @@ impl Clip {
 
     /// Vision encoder output before `post_layernorm`, `[n, positions, hidden]`.
     pub fn vision_hidden(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let x = self.vision_embeddings(pixel_values)?;
+        self.vision.encoder.forward(&x, false)
+    }
+
+    /// Patch and class embeddings plus positions, after `pre_layrnorm`.
+    fn vision_embeddings(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let (n, c, h, w) = pixel_values.dims4()?;
         let size = self.cfg.vision_config.image_size;
         if c != 3 || h != size || w != size {
@@ -416,18 +422,15 @@ impl Clip {
             .broadcast_as((n, 1, hidden))?;
         let x =
             Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.vision.position_embedding)?;
-        let x = self.vision.pre_layrnorm.forward(&x)?;
-        self.vision.encoder.forward(&x, false)
+        Ok(self.vision.pre_layrnorm.forward(&x)?)
     }
 
     /// Unnormalised image embeddings `[n, projection_dim]` from normalised pixel values.
     /// Differentiable with respect to `pixel_values`.
     pub fn image_embeds(&self, pixel_values: &Tensor) -> Result<Tensor> {
-        let hidden = self.vision_hidden(pixel_values)?;
-        let pooled = self
-            .vision
-            .post_layernorm
-            .forward(&hidden.narrow(1, 0, 1)?.squeeze(1)?)?;
+        let x = self.vision_embeddings(pixel_values)?;
+        let first = self.vision.encoder.forward_first_token(&x)?;
+        let pooled = self.vision.post_layernorm.forward(&first.squeeze(1)?)?;
         Ok(self.visual_projection.forward(&pooled)?)
     }
 }
