@@ -148,13 +148,16 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 }));
             }
             println!(
-                "{:>9}{:>6}{:>4}{:>9}{:>12}{:>12}",
-                "channels", "side", "k", "GFLOP", "ours GF/s", "candle GF/s"
+                "{:>9}{:>6}{:>4}{:>9}{:>12}{:>16}{:>12}",
+                "channels", "side", "k", "GFLOP", "taps GF/s", "winograd eff.", "candle GF/s"
             );
             for c in &cases {
+                let winograd = c
+                    .winograd_effective_gflops
+                    .map_or("-".to_string(), |g| format!("{g:.1}"));
                 println!(
-                    "{:>9}{:>6}{:>4}{:>9.2}{:>12.1}{:>12.1}",
-                    c.channels, c.side, c.kernel, c.gflop, c.ours_gflops, c.candle_gflops
+                    "{:>9}{:>6}{:>4}{:>9.2}{:>12.1}{:>16}{:>12.1}",
+                    c.channels, c.side, c.kernel, c.gflop, c.ours_gflops, winograd, c.candle_gflops
                 );
             }
             Ok(())

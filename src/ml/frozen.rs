@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use candle_nn::{Conv2d, Module};
 
-use crate::ml::conv_gemm::{self, Kernel, Taps};
+use crate::ml::conv_gemm::{self, Taps};
+use crate::ml::winograd::{self, Winograd};
 
 /// A stride-1, dilation-1, ungrouped conv2d with frozen weights.
 #[derive(Debug, Clone)]
@@ -37,11 +38,64 @@ enum Weights {
 
 #[derive(Debug)]
 struct CpuKernel {
-    taps: Taps,
+    kind: KernelKind,
     bias: Option<Vec<f32>>,
 }
 
-/// A convolution by [`conv_gemm::conv2d`] with no backward: the input gradient of a frozen conv.
+/// 3×3 kernels in Winograd's transform domain (2.25× fewer multiplies); others as taps.
+#[derive(Debug)]
+enum KernelKind {
+    Taps(Taps),
+    Winograd(Winograd),
+}
+
+impl CpuKernel {
+    fn c_in(&self, flipped: bool) -> usize {
+        match (&self.kind, flipped) {
+            (KernelKind::Taps(t), false) => t.forward().c_in(),
+            (KernelKind::Taps(t), true) => t.flipped().c_in(),
+            (KernelKind::Winograd(w), false) => w.forward().c_in(),
+            (KernelKind::Winograd(w), true) => w.flipped().c_in(),
+        }
+    }
+
+    /// Convolves `[n, c, h, w]` with the kernel, or with its flipped form for a gradient.
+    fn run(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+        padding: usize,
+        flipped: bool,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (Some((start, end)), CpuStorage::F32(v)) = (layout.contiguous_offsets(), storage)
+        else {
+            candle_core::bail!("frozen convolutions need a contiguous f32 input")
+        };
+        let (n, c, h, w) = layout.shape().dims4()?;
+        if c != self.c_in(flipped) {
+            candle_core::bail!(
+                "a frozen convolution expects {} channels, got {c}",
+                self.c_in(flipped)
+            )
+        }
+        let x = &v[start..end];
+        let bias = if flipped { None } else { self.bias.as_deref() };
+        let (out, ho, wo) = match &self.kind {
+            KernelKind::Taps(t) => {
+                let k = if flipped { t.flipped() } else { t.forward() };
+                conv_gemm::conv2d(x, n, h, w, k, padding, bias)
+            }
+            KernelKind::Winograd(wg) => {
+                let k = if flipped { wg.flipped() } else { wg.forward() };
+                winograd::conv3x3(x, n, h, w, k, padding, bias)
+            }
+        };
+        let c_out = out.len() / (n * ho * wo).max(1);
+        Ok((CpuStorage::F32(out), Shape::from((n, c_out, ho, wo))))
+    }
+}
+
+/// The input gradient of a frozen conv: the flipped-kernel convolution, with no backward.
 struct FlippedConv {
     kernel: Arc<CpuKernel>,
     padding: usize,
@@ -53,38 +107,8 @@ impl CustomOp1 for FlippedConv {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        run_taps(
-            storage,
-            layout,
-            self.kernel.taps.flipped(),
-            self.padding,
-            None,
-        )
+        self.kernel.run(storage, layout, self.padding, true)
     }
-}
-
-fn run_taps(
-    storage: &CpuStorage,
-    layout: &Layout,
-    kernel: Kernel,
-    padding: usize,
-    bias: Option<&[f32]>,
-) -> Result<(CpuStorage, Shape)> {
-    let (Some((start, end)), CpuStorage::F32(v)) = (layout.contiguous_offsets(), storage) else {
-        candle_core::bail!("frozen convolutions need a contiguous f32 input")
-    };
-    let (n, c, h, w) = layout.shape().dims4()?;
-    if c != kernel.c_in() {
-        candle_core::bail!(
-            "a frozen convolution expects {} channels, got {c}",
-            kernel.c_in()
-        )
-    }
-    let (out, ho, wo) = conv_gemm::conv2d(&v[start..end], n, h, w, kernel, padding, bias);
-    Ok((
-        CpuStorage::F32(out),
-        Shape::from((n, kernel.c_out(), ho, wo)),
-    ))
 }
 
 fn reverse(t: &Tensor, dim: usize) -> Result<Tensor> {
@@ -112,10 +136,13 @@ impl FrozenConv2d {
                 Some(b) => Some(b.to_vec1::<f32>()?),
                 None => None,
             };
-            Weights::Cpu(Arc::new(CpuKernel {
-                taps: Taps::new(&fwd, co, ci, kh),
-                bias,
-            }))
+            // Winograd's input tiles reach two pixels past the output on each side.
+            let kind = if kh == 3 && cfg.padding <= 2 {
+                KernelKind::Winograd(Winograd::new(&fwd, co, ci))
+            } else {
+                KernelKind::Taps(Taps::new(&fwd, co, ci, kh))
+            };
+            Weights::Cpu(Arc::new(CpuKernel { kind, bias }))
         } else {
             Weights::Device {
                 weight_bwd: reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?,
@@ -160,13 +187,7 @@ impl CustomOp1 for FrozenConv2d {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         match &self.weights {
-            Weights::Cpu(k) => run_taps(
-                storage,
-                layout,
-                k.taps.forward(),
-                self.padding,
-                k.bias.as_deref(),
-            ),
+            Weights::Cpu(k) => k.run(storage, layout, self.padding, false),
             Weights::Device { .. } => candle_core::bail!("a device convolution ran on the CPU"),
         }
     }

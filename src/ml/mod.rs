@@ -28,6 +28,7 @@ pub mod sampling;
 pub mod text;
 pub mod vqgan;
 pub mod weights;
+pub mod winograd;
 pub mod words;
 
 pub use error::{Error, Result};
