@@ -6,7 +6,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::Attention;
-use crate::ml::frozen_linear::{Epilogue, FrozenLinear as Linear};
+use crate::ml::frozen_linear::{FrozenLinear as Linear, FrozenMlp};
 use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,16 +56,20 @@ struct Layer {
     qkv_proj: Linear,
     out_proj: Linear,
     layer_norm2: LayerNorm,
-    /// With quick-GELU fused in when that is the activation.
-    fc1: Linear,
-    fc2: Linear,
+    mlp: Mlp,
+}
+
+/// Quick-GELU MLPs run as one op; exact-GELU ones as two layers around candle's `gelu_erf`.
+#[derive(Debug, Clone)]
+enum Mlp {
+    Fused(FrozenMlp),
+    GeluErf(Linear, Linear),
 }
 
 #[derive(Debug, Clone)]
 pub struct Encoder {
     layers: Vec<Layer>,
     heads: usize,
-    act: Activation,
 }
 
 fn load_linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
@@ -98,10 +102,6 @@ impl Encoder {
         act: &str,
     ) -> Result<Self> {
         let act = Activation::parse(act).map_err(candle_core::Error::msg)?;
-        let fc1_epilogue = match act {
-            Activation::QuickGelu => Epilogue::QuickGelu,
-            Activation::GeluErf => Epilogue::None,
-        };
         let layers = (0..layers)
             .map(|i| {
                 let l = vb.pp("layers").pp(i);
@@ -111,13 +111,18 @@ impl Encoder {
                     qkv_proj: load_qkv(width, a.clone())?,
                     out_proj: load_linear(width, width, a.pp("out_proj"))?,
                     layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
-                    fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?
-                        .with_epilogue(fc1_epilogue),
-                    fc2: load_linear(inner, width, l.pp("mlp").pp("fc2"))?,
+                    mlp: {
+                        let fc1 = load_linear(width, inner, l.pp("mlp").pp("fc1"))?;
+                        let fc2 = load_linear(inner, width, l.pp("mlp").pp("fc2"))?;
+                        match act {
+                            Activation::QuickGelu => Mlp::Fused(FrozenMlp::new(fc1, fc2)),
+                            Activation::GeluErf => Mlp::GeluErf(fc1, fc2),
+                        }
+                    },
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { layers, heads, act })
+        Ok(Self { layers, heads })
     }
 
     /// Runs every block; `causal` hides later tokens from earlier ones (the text tower).
@@ -164,10 +169,11 @@ impl Encoder {
             x = x.narrow(1, 0, 1)?;
         }
         let x = (&x + layer.out_proj.forward(&att)?)?;
-        let mut h = layer.fc1.forward(&layer.layer_norm2.forward(&x)?)?;
-        if self.act == Activation::GeluErf {
-            h = h.gelu_erf()?;
-        }
-        &x + layer.fc2.forward(&h)?
+        let a = layer.layer_norm2.forward(&x)?;
+        let h = match &layer.mlp {
+            Mlp::Fused(mlp) => mlp.forward(&a)?,
+            Mlp::GeluErf(fc1, fc2) => fc2.forward(&fc1.forward(&a)?.gelu_erf()?)?,
+        };
+        &x + h
     }
 }
