@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
+pub use super::upsample::upsample_nearest_x2;
 use crate::ml::frozen::FrozenConv2d;
 use crate::ml::frozen_norm::FrozenGroupNorm as GroupNorm;
 use crate::ml::nn::softmax_last;
@@ -152,7 +153,7 @@ impl AttnBlock {
     }
 }
 
-/// Nearest-neighbour x2 then a 3x3 conv. The upsampling is a broadcast rather than candle's
+/// Nearest-neighbour x2 then a 3x3 conv. The upsampling is our own op rather than candle's
 /// `upsample_nearest2d`, whose backward overwrites instead of accumulating gradients.
 #[derive(Debug, Clone)]
 pub struct Upsample {
@@ -169,13 +170,6 @@ impl Upsample {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.conv.forward(&upsample_nearest_x2(x)?)
     }
-}
-
-pub fn upsample_nearest_x2(x: &Tensor) -> Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
-    x.reshape((b, c, h, 1, w, 1))?
-        .broadcast_as((b, c, h, 2, w, 2))?
-        .reshape((b, c, 2 * h, 2 * w))
 }
 
 /// Zero pad right and bottom by one, then a 3x3 stride-2 conv without padding.

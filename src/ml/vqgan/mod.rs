@@ -8,6 +8,7 @@
 mod blocks;
 pub mod ckpt;
 mod coder;
+mod upsample;
 
 use std::collections::BTreeMap;
 use std::path::Path;
