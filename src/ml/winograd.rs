@@ -13,7 +13,9 @@
 
 use rayon::prelude::*;
 
-use crate::ml::gemm_view::{matmul, parallel, View, ViewMut};
+use gemm::Parallelism;
+
+use crate::ml::gemm_view::{matmul, View, ViewMut};
 
 /// Transform points per tile.
 const POINTS: usize = 16;
@@ -179,7 +181,8 @@ pub fn conv3x3(
     let rows_per_chunk = (TILES_PER_CHUNK / tw).clamp(1, th);
     let ts_max = rows_per_chunk * tw + ROW_GAP;
     let mut v = vec![0f32; ci * POINTS * ts_max];
-    let mut m = vec![0f32; co * POINTS * ts_max];
+    // The products are ξ-major, so the 16 of them can run side by side, one per thread.
+    let mut m = vec![0f32; POINTS * (co * ts_max + ROW_GAP)];
     for img in 0..n {
         let x_img = &x[img * ci * h * w..(img + 1) * ci * h * w];
         let out_img = &mut out[img * co * ho * wo..(img + 1) * co * ho * wo];
@@ -199,22 +202,26 @@ pub fn conv3x3(
                 .par_chunks_mut(POINTS * ts)
                 .zip(x_img.par_chunks(h * w))
                 .for_each(|(v, plane)| geo.input(plane, v));
-            for xi in 0..POINTS {
-                let (v, m) = (&v[xi * ts..], &mut m[xi * ts..]);
-                matmul(
-                    ViewMut::rows(m, co, tc, POINTS * ts),
-                    kernel.point(xi),
-                    View::rows(v, ci, tc, POINTS * ts),
-                    false,
-                    parallel(),
-                );
-            }
+            let block = co * ts + ROW_GAP;
+            m[..POINTS * block]
+                .par_chunks_mut(block)
+                .enumerate()
+                .for_each(|(xi, m)| {
+                    matmul(
+                        ViewMut::rows(m, co, tc, ts),
+                        kernel.point(xi),
+                        View::rows(&v[xi * ts..], ci, tc, POINTS * ts),
+                        false,
+                        Parallelism::None,
+                    );
+                });
+            let m = &m[..POINTS * block];
             out_img
                 .par_chunks_mut(ho * wo)
-                .zip(m[..co * POINTS * ts].par_chunks(POINTS * ts))
                 .enumerate()
-                .for_each(|(c, (plane, m))| {
-                    geo.output(m, plane, ho, wo, bias.map_or(0.0, |b| b[c]))
+                .for_each(|(c, plane)| {
+                    let point = |xi: usize, tile: usize| m[xi * block + c * ts + tile];
+                    geo.output(point, plane, ho, wo, bias.map_or(0.0, |b| b[c]))
                 });
         }
     }
@@ -270,13 +277,20 @@ impl Tiles {
         }
     }
 
-    /// Maps one output channel's `m[ξ][tile]` back to its plane, plus the bias.
-    fn output(&self, m: &[f32], plane: &mut [f32], ho: usize, wo: usize, bias: f32) {
-        let tc = self.stride();
+    /// Maps one output channel's transform-domain values, `point(ξ, tile)`, back to its plane,
+    /// plus the bias.
+    fn output(
+        &self,
+        point: impl Fn(usize, usize) -> f32,
+        plane: &mut [f32],
+        ho: usize,
+        wo: usize,
+        bias: f32,
+    ) {
         for ty in 0..self.rows {
             for tx in 0..self.tw {
                 let tile = ty * self.tw + tx;
-                let y = output_tile(std::array::from_fn(|xi| m[xi * tc + tile]));
+                let y = output_tile(std::array::from_fn(|xi| point(xi, tile)));
                 for (dy, row) in y.iter().enumerate() {
                     let oy = 2 * (self.r0 + ty) + dy;
                     if oy >= ho {
