@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(freed[0].ptr, 0x1000, "the first cached block is evicted");
         assert_eq!(c.bytes, CACHE_LIMIT_BYTES);
-        assert_eq!(c.take(layout(quarter)).is_some(), true);
+        assert!(c.take(layout(quarter)).is_some());
     }
 
     #[test]
