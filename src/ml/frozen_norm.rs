@@ -122,7 +122,7 @@ fn lane_sum(xs: &[f32], f: impl Fn(f32) -> f32 + Copy) -> f64 {
 }
 
 /// Mean and 1/std of one group.
-fn stats(x: &[f32], eps: f64) -> (f32, f32) {
+pub(crate) fn stats(x: &[f32], eps: f64) -> (f32, f32) {
     let n = x.len().max(1) as f64;
     let mean = lane_sum(x, |v| v) / n;
     let m = mean as f32;
@@ -266,6 +266,15 @@ impl FrozenLayerNorm {
             },
             plain: crate::ml::nn::LayerNorm::load(vb, size, eps)?,
         })
+    }
+
+    /// The frozen affine parameters and epsilon, for ops that normalise rows themselves.
+    pub(crate) fn rows(&self) -> crate::ml::layer_norm_rows::RowNorm<'_> {
+        crate::ml::layer_norm_rows::RowNorm {
+            weight: &self.inner.weight,
+            bias: &self.inner.bias,
+            eps: self.inner.eps,
+        }
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {

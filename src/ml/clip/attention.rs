@@ -187,20 +187,66 @@ fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> 
 }
 
 impl Attention {
-    fn dims(&self, shape: &Shape) -> Result<(usize, Dims)> {
-        let (b, t, e3) = shape.dims3()?;
-        let e = e3 / 3;
+    /// Sizes for rows of `e` features (`3e` packed), `t` tokens per item, checking that
+    /// `qkv` and `out` hold the same whole number of items.
+    fn dims(&self, e: usize, t: usize, qkv: usize, out: usize) -> Result<Dims> {
+        if self.heads == 0 || !e.is_multiple_of(self.heads) {
+            candle_core::bail!("{e} features do not split into {} heads", self.heads)
+        }
+        let item = t * e;
+        if item == 0 || !out.is_multiple_of(item) || qkv != 3 * out {
+            candle_core::bail!(
+                "attention: {qkv} QKV values and {out} outputs are not whole items of {t}×{e}"
+            )
+        }
         let d = e / self.heads;
-        Ok((
-            b,
-            Dims {
-                t,
-                e,
-                d,
-                scale: (d as f32).powf(-0.5),
-                causal: self.causal,
-            },
-        ))
+        Ok(Dims {
+            t,
+            e,
+            d,
+            scale: (d as f32).powf(-0.5),
+            causal: self.causal,
+        })
+    }
+
+    /// `qkv` rows `[b·t, 3e]` to `out` `[b·t, e]`, the `b` items in parallel.
+    pub(crate) fn forward_rows(
+        &self,
+        qkv: &[f32],
+        e: usize,
+        t: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        if out.is_empty() && qkv.is_empty() {
+            return Ok(());
+        }
+        let dims = self.dims(e, t, qkv.len(), out.len())?;
+        out.par_chunks_mut(t * e)
+            .zip(qkv.par_chunks(t * 3 * e))
+            .for_each(|(out, qkv)| dims.forward(qkv, out));
+        Ok(())
+    }
+
+    /// The gradient of [`Self::forward_rows`]: `dy` `[b·t, e]` to `dqkv` `[b·t, 3e]`.
+    pub(crate) fn backward_rows(
+        &self,
+        qkv: &[f32],
+        dy: &[f32],
+        e: usize,
+        t: usize,
+        dqkv: &mut [f32],
+    ) -> Result<()> {
+        if dy.is_empty() && qkv.is_empty() {
+            return Ok(());
+        }
+        let dims = self.dims(e, t, qkv.len(), dy.len())?;
+        if dqkv.len() != qkv.len() {
+            candle_core::bail!("attention: the QKV gradient has the wrong size")
+        }
+        dqkv.par_chunks_mut(t * 3 * e)
+            .zip(qkv.par_chunks(t * 3 * e).zip(dy.par_chunks(t * e)))
+            .for_each(|(dqkv, (qkv, dy))| dims.backward(qkv, dy, dqkv));
+        Ok(())
     }
 }
 
@@ -211,36 +257,25 @@ impl CustomOp1 for Attention {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let qkv = f32_slice(storage, layout)?;
-        let (b, dims) = self.dims(layout.shape())?;
-        let (t, e) = (dims.t, dims.e);
-        let mut out = vec![0f32; b * t * e];
-        if t > 0 && e > 0 {
-            out.par_chunks_mut(t * e)
-                .zip(qkv.par_chunks(t * 3 * e))
-                .for_each(|(out, qkv)| dims.forward(qkv, out));
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, t, e))))
+        let (b, t, e3) = layout.shape().dims3()?;
+        let mut out = vec![0f32; b * t * (e3 / 3)];
+        self.forward_rows(qkv, e3 / 3, t, &mut out)?;
+        Ok((CpuStorage::F32(out), Shape::from((b, t, e3 / 3))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        let (b, dims) = self.dims(arg.shape())?;
-        let (t, e) = (dims.t, dims.e);
-        let mut dqkv = vec![0f32; b * t * 3 * e];
+        let (b, t, e3) = arg.dims3()?;
+        let mut dqkv = vec![0f32; b * t * e3];
         {
             let (qs, ql) = arg.storage_and_layout();
             let (gs, gl) = grad.storage_and_layout();
             let (Storage::Cpu(qs), Storage::Cpu(gs)) = (&*qs, &*gs) else {
                 candle_core::bail!("attention's backward runs on the CPU only")
             };
-            let (qkv, dy) = (f32_slice(qs, ql)?, f32_slice(gs, gl)?);
-            if t > 0 && e > 0 {
-                dqkv.par_chunks_mut(t * 3 * e)
-                    .zip(qkv.par_chunks(t * 3 * e).zip(dy.par_chunks(t * e)))
-                    .for_each(|(dqkv, (qkv, dy))| dims.backward(qkv, dy, dqkv));
-            }
+            self.backward_rows(f32_slice(qs, ql)?, f32_slice(gs, gl)?, e3 / 3, t, &mut dqkv)?;
         }
-        Ok(Some(Tensor::from_vec(dqkv, (b, t, 3 * e), arg.device())?))
+        Ok(Some(Tensor::from_vec(dqkv, (b, t, e3), arg.device())?))
     }
 }
 

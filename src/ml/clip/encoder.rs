@@ -6,7 +6,9 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::attention::Attention;
-use crate::ml::frozen_linear::{FrozenLinear as Linear, FrozenMlp};
+use super::block::Block;
+use crate::ml::frozen_linear::FrozenLinear as Linear;
+use crate::ml::frozen_mlp::FrozenMlp;
 use crate::ml::frozen_norm::FrozenLayerNorm as LayerNorm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +53,13 @@ pub fn expected_keys(
 
 #[derive(Debug, Clone)]
 struct Layer {
-    layer_norm1: LayerNorm,
-    /// q_proj, k_proj and v_proj stacked into one `[3 × width, width]` product.
-    qkv_proj: Linear,
-    out_proj: Linear,
-    layer_norm2: LayerNorm,
-    mlp: Mlp,
-}
-
-/// Quick-GELU MLPs run as one op; exact-GELU ones as two layers around candle's `gelu_erf`.
-#[derive(Debug, Clone)]
-enum Mlp {
-    Fused(FrozenMlp),
-    GeluErf(Linear, Linear),
+    block: Block,
+    act: Activation,
 }
 
 #[derive(Debug, Clone)]
 pub struct Encoder {
     layers: Vec<Layer>,
-    heads: usize,
 }
 
 fn load_linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
@@ -107,22 +97,23 @@ impl Encoder {
                 let l = vb.pp("layers").pp(i);
                 let a = l.pp("self_attn");
                 Ok(Layer {
-                    layer_norm1: LayerNorm::load(l.pp("layer_norm1"), width, eps)?,
-                    qkv_proj: load_qkv(width, a.clone())?,
-                    out_proj: load_linear(width, width, a.pp("out_proj"))?,
-                    layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
-                    mlp: {
-                        let fc1 = load_linear(width, inner, l.pp("mlp").pp("fc1"))?;
-                        let fc2 = load_linear(inner, width, l.pp("mlp").pp("fc2"))?;
-                        match act {
-                            Activation::QuickGelu => Mlp::Fused(FrozenMlp::new(fc1, fc2)),
-                            Activation::GeluErf => Mlp::GeluErf(fc1, fc2),
-                        }
+                    block: Block {
+                        layer_norm1: LayerNorm::load(l.pp("layer_norm1"), width, eps)?,
+                        qkv_proj: load_qkv(width, a.clone())?,
+                        out_proj: load_linear(width, width, a.pp("out_proj"))?,
+                        layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
+                        fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?,
+                        fc2: load_linear(inner, width, l.pp("mlp").pp("fc2"))?,
+                        attention: Attention {
+                            heads,
+                            causal: false,
+                        },
                     },
+                    act,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { layers, heads })
+        Ok(Self { layers })
     }
 
     /// Runs every block; `causal` hides later tokens from earlier ones (the text tower).
@@ -156,23 +147,33 @@ impl Encoder {
         causal: bool,
         first_token_only: bool,
     ) -> candle_core::Result<Tensor> {
-        let attention = Attention {
-            heads: self.heads,
-            causal,
+        let block = Block {
+            attention: Attention {
+                causal,
+                ..layer.block.attention
+            },
+            ..layer.block.clone()
         };
-        let qkv = layer.qkv_proj.forward(&layer.layer_norm1.forward(x)?)?;
-        let mut att = attention.forward(&qkv)?;
+        if layer.act == Activation::QuickGelu && !first_token_only {
+            if let Some(y) = block.forward_fused(x)? {
+                return Ok(y);
+            }
+        }
+        let qkv = block.qkv_proj.forward(&block.layer_norm1.forward(x)?)?;
+        let mut att = block.attention.forward(&qkv)?;
         let mut x = x.clone();
         if first_token_only {
             // Keys and values still come from every token; only the outputs are narrowed.
             att = att.narrow(1, 0, 1)?;
             x = x.narrow(1, 0, 1)?;
         }
-        let x = (&x + layer.out_proj.forward(&att)?)?;
-        let a = layer.layer_norm2.forward(&x)?;
-        let h = match &layer.mlp {
-            Mlp::Fused(mlp) => mlp.forward(&a)?,
-            Mlp::GeluErf(fc1, fc2) => fc2.forward(&fc1.forward(&a)?.gelu_erf()?)?,
+        let x = (&x + block.out_proj.forward(&att)?)?;
+        let a = block.layer_norm2.forward(&x)?;
+        let h = match layer.act {
+            Activation::QuickGelu => {
+                FrozenMlp::new(block.fc1.clone(), block.fc2.clone()).forward(&a)?
+            }
+            Activation::GeluErf => block.fc2.forward(&block.fc1.forward(&a)?.gelu_erf()?)?,
         };
         &x + h
     }

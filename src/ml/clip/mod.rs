@@ -8,6 +8,7 @@
 //! differentiable end to end: candle's fused LayerNorm and softmax record no backward pass.
 
 mod attention;
+mod block;
 mod encoder;
 pub mod image;
 pub mod tokenize;
