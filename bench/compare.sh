@@ -76,6 +76,11 @@ for side, rs in runs.items():
     print(f"{'  every round':24}" + " ".join(f"{t:.2f}" for t in times))
 (cb, cm), (tb, tm) = summary["candle"], summary["torch"]
 print(f"ratio candle/pytorch time: best {cb / tb:.2f}x, median {cm / tm:.2f}x (lower is better)")
+# Each candle round ran right before its PyTorch round, so their ratio cancels the slow drift.
+paired = [c["seconds_per_iteration"] / t["seconds_per_iteration"]
+          for c, t in zip(runs["candle"], runs["torch"])]
+print("paired rounds: " + " ".join(f"{r:.2f}x" for r in paired)
+      + f", median {statistics.median(paired):.2f}x")
 PY
     exit 0
     ;;
