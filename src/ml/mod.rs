@@ -31,6 +31,7 @@ pub mod text;
 pub mod vqgan;
 pub mod weights;
 pub mod winograd;
+pub mod winograd_tiles;
 pub mod words;
 
 pub use error::{Error, Result};

@@ -16,14 +16,10 @@ use rayon::prelude::*;
 use gemm::Parallelism;
 
 use crate::ml::gemm_view::{matmul, View, ViewMut};
+use crate::ml::winograd_tiles::{Tiles, POINTS, ROW_GAP};
 
-/// Transform points per tile.
-const POINTS: usize = 16;
 /// Output tiles transformed and multiplied together, bounding the scratch memory.
 const TILES_PER_CHUNK: usize = 2048;
-/// Gap between the 16 point-rows of one channel's scratch, in floats. Without it those rows sit
-/// a power of two apart and all 16 fall into the same L1 cache set while a tile is scattered.
-const ROW_GAP: usize = 16;
 /// Where transform row/column `i` of a kernel goes when the kernel is flipped.
 const FLIP: [usize; 4] = [3, 1, 2, 0];
 
@@ -129,38 +125,6 @@ impl WinogradKernel<'_> {
     }
 }
 
-/// `Bᵀ d B` for a 4×4 tile given by its four rows.
-#[inline(always)]
-fn transform_tile(d: [[f32; 4]; 4]) -> [f32; POINTS] {
-    let bt = |a: [f32; 4], b: [f32; 4], c: [f32; 4], e: [f32; 4]| {
-        [0, 1, 2, 3].map(|j| [a[j] - c[j], b[j] + c[j], c[j] - b[j], b[j] - e[j]])
-    };
-    // Columns first (Bᵀ d), then rows (· B).
-    let cols = bt(d[0], d[1], d[2], d[3]);
-    let mut out = [0f32; POINTS];
-    for r in 0..4 {
-        let v = [cols[0][r], cols[1][r], cols[2][r], cols[3][r]];
-        out[r * 4] = v[0] - v[2];
-        out[r * 4 + 1] = v[1] + v[2];
-        out[r * 4 + 2] = v[2] - v[1];
-        out[r * 4 + 3] = v[1] - v[3];
-    }
-    out
-}
-
-/// `Aᵀ m A`: the 2×2 outputs of one tile.
-#[inline(always)]
-fn output_tile(m: [f32; POINTS]) -> [[f32; 2]; 2] {
-    let row = |i: usize| [m[i * 4], m[i * 4 + 1], m[i * 4 + 2], m[i * 4 + 3]];
-    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-    let a: [f32; 4] = [0, 1, 2, 3].map(|j| r0[j] + r1[j] + r2[j]);
-    let b: [f32; 4] = [0, 1, 2, 3].map(|j| r1[j] - r2[j] - r3[j]);
-    [
-        [a[0] + a[1] + a[2], a[1] - a[2] - a[3]],
-        [b[0] + b[1] + b[2], b[1] - b[2] - b[3]],
-    ]
-}
-
 /// Convolves `n` images `[c_in, h, w]` with a 3×3 kernel, stride 1 and `padding` (at most 2)
 /// on every side; returns `[n, c_out, ho, wo]` and `(ho, wo)`.
 pub fn conv3x3(
@@ -220,92 +184,12 @@ pub fn conv3x3(
                 .par_chunks_mut(ho * wo)
                 .enumerate()
                 .for_each(|(c, plane)| {
-                    let point = |xi: usize, tile: usize| m[xi * block + c * ts + tile];
-                    geo.output(point, plane, ho, wo, bias.map_or(0.0, |b| b[c]))
+                    let point = |xi: usize| &m[xi * block + c * ts..xi * block + c * ts + tc];
+                    geo.output(point, plane, (ho, wo), bias.map_or(0.0, |b| b[c]))
                 });
         }
     }
     (out, ho, wo)
-}
-
-/// The tile rows `r0..r0 + rows` of one image.
-struct Tiles {
-    h: usize,
-    w: usize,
-    padding: usize,
-    r0: usize,
-    rows: usize,
-    tw: usize,
-}
-
-impl Tiles {
-    /// Row stride of one point in a channel's scratch.
-    fn stride(&self) -> usize {
-        self.rows * self.tw + ROW_GAP
-    }
-
-    /// Transforms one channel's tiles into `v[ξ][tile]`.
-    fn input(&self, plane: &[f32], v: &mut [f32]) {
-        let tc = self.stride();
-        // The tiles' rows of the zero-padded plane, so the inner loop has no bounds cases.
-        let (pw, ph) = (2 * self.tw + 2, 2 * self.rows + 2);
-        let mut padded = vec![0f32; ph * pw];
-        for py in 0..ph {
-            let y = (2 * self.r0 + py) as isize - self.padding as isize;
-            if y < 0 || y >= self.h as isize {
-                continue;
-            }
-            let src = &plane[y as usize * self.w..(y as usize + 1) * self.w];
-            let dst = &mut padded[py * pw..(py + 1) * pw];
-            let start = self.padding.min(pw);
-            let len = self.w.min(pw - start);
-            dst[start..start + len].copy_from_slice(&src[..len]);
-        }
-        for ty in 0..self.rows {
-            let base = 2 * ty * pw;
-            for tx in 0..self.tw {
-                let at = |r: usize| {
-                    let o = base + r * pw + 2 * tx;
-                    [padded[o], padded[o + 1], padded[o + 2], padded[o + 3]]
-                };
-                let t = transform_tile([at(0), at(1), at(2), at(3)]);
-                let tile = ty * self.tw + tx;
-                for (xi, value) in t.iter().enumerate() {
-                    v[xi * tc + tile] = *value;
-                }
-            }
-        }
-    }
-
-    /// Maps one output channel's transform-domain values, `point(ξ, tile)`, back to its plane,
-    /// plus the bias.
-    fn output(
-        &self,
-        point: impl Fn(usize, usize) -> f32,
-        plane: &mut [f32],
-        ho: usize,
-        wo: usize,
-        bias: f32,
-    ) {
-        for ty in 0..self.rows {
-            for tx in 0..self.tw {
-                let tile = ty * self.tw + tx;
-                let y = output_tile(std::array::from_fn(|xi| point(xi, tile)));
-                for (dy, row) in y.iter().enumerate() {
-                    let oy = 2 * (self.r0 + ty) + dy;
-                    if oy >= ho {
-                        continue;
-                    }
-                    for (dx, value) in row.iter().enumerate() {
-                        let ox = 2 * tx + dx;
-                        if ox < wo {
-                            plane[oy * wo + ox] = value + bias;
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -323,7 +207,8 @@ mod tests {
     }
 
     /// Against the direct per-tap convolution, forward and flipped, for odd sizes, one-row
-    /// images, every padding, and more tiles than one chunk holds.
+    /// images, every padding, rows wider than one group of lanes, and more tiles than one chunk
+    /// holds.
     #[test]
     fn winograd_matches_the_direct_convolution() {
         for &(n, ci, co, h, w, pad) in &[
@@ -332,6 +217,8 @@ mod tests {
             (1, 2, 3, 5, 5, 0),
             (1, 3, 2, 4, 3, 2),
             (1, 2, 2, 70, 130, 1),
+            (1, 2, 3, 9, 37, 0),
+            (2, 3, 2, 6, 35, 2),
         ] {
             let weight = data(co * ci * 9, 1);
             let x = data(n * ci * h * w, 2);
