@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use crate::ml::fast_math::sigmoid;
 use crate::ml::gemm_view::{matmul, parallel, View, ViewMut};
 
 /// What follows the affine map.
@@ -29,10 +30,6 @@ pub struct FrozenLinear {
     weight: Tensor,
     bias: Option<Tensor>,
     epilogue: Epilogue,
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 pub(crate) fn quick_gelu(v: f32) -> f32 {

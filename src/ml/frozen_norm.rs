@@ -13,6 +13,8 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use candle_nn::{GroupNorm, Module, VarBuilder};
 use rayon::prelude::*;
 
+use crate::ml::fast_math::sigmoid;
+
 #[derive(Debug, Clone)]
 pub struct FrozenGroupNorm {
     plain: GroupNorm,
@@ -129,10 +131,6 @@ pub(crate) fn stats(x: &[f32], eps: f64) -> (f32, f32) {
     // Centred second pass: the shifted sum of squares would cancel catastrophically.
     let var = lane_sum(x, |v| (v - m) * (v - m)) / n;
     (m, (1.0 / (var + eps).sqrt()) as f32)
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 impl CustomOp1 for FusedOp {

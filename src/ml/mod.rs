@@ -10,6 +10,7 @@ pub mod config_file;
 pub mod conv_gemm;
 pub mod device;
 pub mod error;
+pub mod fast_math;
 pub mod finetune;
 pub mod frozen;
 pub mod frozen_linear;

@@ -105,7 +105,7 @@ impl Dims {
                 .fold(f32::NEG_INFINITY, |m, &v| m.max(v * self.scale));
             let mut sum = 0f32;
             for v in &mut row[..visible] {
-                *v = (*v * self.scale - max).exp();
+                *v = crate::ml::fast_math::exp(*v * self.scale - max);
                 sum += *v;
             }
             row[..visible].iter_mut().for_each(|v| *v /= sum);
