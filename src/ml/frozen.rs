@@ -71,14 +71,25 @@ impl CpuKernel {
         else {
             candle_core::bail!("frozen convolutions need a contiguous f32 input")
         };
-        let (n, c, h, w) = layout.shape().dims4()?;
-        if c != self.c_in(flipped) {
+        let (out, dims) =
+            self.run_slice(&v[start..end], layout.shape().dims4()?, padding, flipped)?;
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+
+    /// The same over a contiguous slice of dimensions `(n, c, h, w)`.
+    fn run_slice(
+        &self,
+        x: &[f32],
+        (n, c, h, w): (usize, usize, usize, usize),
+        padding: usize,
+        flipped: bool,
+    ) -> Result<(Vec<f32>, (usize, usize, usize, usize))> {
+        if c != self.c_in(flipped) || x.len() != n * c * h * w {
             candle_core::bail!(
                 "a frozen convolution expects {} channels, got {c}",
                 self.c_in(flipped)
             )
         }
-        let x = &v[start..end];
         let bias = if flipped { None } else { self.bias.as_deref() };
         let (out, ho, wo) = match &self.kind {
             KernelKind::Taps(t) => {
@@ -91,7 +102,7 @@ impl CpuKernel {
             }
         };
         let c_out = out.len() / (n * ho * wo).max(1);
-        Ok((CpuStorage::F32(out), Shape::from((n, c_out, ho, wo))))
+        Ok((out, (n, c_out, ho, wo)))
     }
 }
 
@@ -171,6 +182,32 @@ impl FrozenConv2d {
                 }
             }
         }
+    }
+}
+
+impl FrozenConv2d {
+    /// Runs the CPU kernel over a contiguous `(n, c, h, w)` slice: the convolution, or with
+    /// `grad` its input gradient (the output gradient in, the input gradient out). `None` when
+    /// the weights live on another device.
+    pub(crate) fn run_slice(
+        &self,
+        x: &[f32],
+        dims: (usize, usize, usize, usize),
+        grad: bool,
+    ) -> Result<Option<(Vec<f32>, (usize, usize, usize, usize))>> {
+        let Weights::Cpu(kernel) = &self.weights else {
+            return Ok(None);
+        };
+        let padding = if grad {
+            self.kernel - 1 - self.padding
+        } else {
+            self.padding
+        };
+        kernel.run_slice(x, dims, padding, grad).map(Some)
+    }
+
+    pub(crate) fn on_cpu(&self) -> bool {
+        matches!(self.weights, Weights::Cpu(_))
     }
 }
 

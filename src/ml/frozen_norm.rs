@@ -47,6 +47,30 @@ impl FrozenGroupNorm {
         self.apply(x, true)
     }
 
+    /// `swish(groupnorm(x))` over a contiguous `[n, c, h, w]` slice, for ops that run several
+    /// layers themselves.
+    pub(crate) fn swish_slice(&self, x: &[f32], shape: &Shape) -> Result<Vec<f32>> {
+        self.op(true).forward_slice(x, shape)
+    }
+
+    /// The input gradient of [`Self::swish_slice`].
+    pub(crate) fn swish_grad_slice(
+        &self,
+        x: &[f32],
+        dout: &[f32],
+        shape: &Shape,
+    ) -> Result<Vec<f32>> {
+        self.op(true).backward_slice(x, dout, shape)
+    }
+
+    fn op(&self, swish: bool) -> FusedOp {
+        FusedOp {
+            norm: self.clone(),
+            swish,
+            rows: false,
+        }
+    }
+
     fn apply(&self, x: &Tensor, swish: bool) -> Result<Tensor> {
         if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 || x.rank() != 4 {
             let y = self.plain.forward(x)?;
@@ -77,6 +101,95 @@ fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
 }
 
 impl FusedOp {
+    /// The forward pass over a contiguous tensor of `shape`.
+    fn forward_slice(&self, x: &[f32], shape: &Shape) -> Result<Vec<f32>> {
+        let (g, cpg, hw) = self.geometry(shape)?;
+        if x.len() != shape.elem_count() {
+            candle_core::bail!("the GroupNorm input has the wrong size")
+        }
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(cpg * hw)
+            .zip(x.par_chunks(cpg * hw))
+            .enumerate()
+            .for_each(|(block, (o, xs))| {
+                let (mean, rstd) = stats(xs, self.norm.eps);
+                // One channel at a time, so the affine factors are constants of the inner loop.
+                for (j, (o, xs)) in o.chunks_mut(hw).zip(xs.chunks(hw)).enumerate() {
+                    let c = (block % g) * cpg + j;
+                    // Centred first: folding the mean into the shift cancels badly when a
+                    // group's variance is tiny and rstd large.
+                    let scale = rstd * self.norm.weight[c];
+                    let shift = self.norm.bias[c];
+                    if self.swish {
+                        for (ov, &xv) in o.iter_mut().zip(xs) {
+                            let y = (xv - mean) * scale + shift;
+                            *ov = y * sigmoid(y);
+                        }
+                    } else {
+                        for (ov, &xv) in o.iter_mut().zip(xs) {
+                            *ov = (xv - mean) * scale + shift;
+                        }
+                    }
+                }
+            });
+        Ok(out)
+    }
+
+    /// The input gradient, `(x, dout) → dx`, over contiguous tensors of `shape`.
+    fn backward_slice(&self, x: &[f32], dout: &[f32], shape: &Shape) -> Result<Vec<f32>> {
+        if x.len() != dout.len() {
+            candle_core::bail!("the GroupNorm gradient has the wrong shape")
+        }
+        let (g, cpg, hw) = self.geometry(shape)?;
+        let mut dx = vec![0f32; x.len()];
+        dx.par_chunks_mut(cpg * hw)
+            .zip(x.par_chunks(cpg * hw).zip(dout.par_chunks(cpg * hw)))
+            .enumerate()
+            .for_each(|(block, (d, (xs, ds)))| {
+                let (mean, rstd) = stats(xs, self.norm.eps);
+                // First pass, a channel at a time: dx̂ into the output buffer.
+                for (j, ((d, xs), ds)) in d
+                    .chunks_mut(hw)
+                    .zip(xs.chunks(hw))
+                    .zip(ds.chunks(hw))
+                    .enumerate()
+                {
+                    let c = (block % g) * cpg + j;
+                    let gamma = self.norm.weight[c];
+                    if self.swish {
+                        let scale = rstd * gamma;
+                        let shift = self.norm.bias[c];
+                        for ((dv, &xv), &gv) in d.iter_mut().zip(xs).zip(ds) {
+                            let y = (xv - mean) * scale + shift;
+                            let s = sigmoid(y);
+                            *dv = gv * s * (1.0 + y * (1.0 - s)) * gamma;
+                        }
+                    } else {
+                        for (dv, &gv) in d.iter_mut().zip(ds) {
+                            *dv = gv * gamma;
+                        }
+                    }
+                }
+                // The two group sums, Σ dx̂ and Σ dx̂·x̂, with x̂ = (x − mean)·rstd.
+                let m = xs.len() as f64;
+                let sum_g = lane_sum(d, |v| v);
+                let mut sum_gx = 0f64;
+                for (dc, xc) in d.chunks(SPAN).zip(xs.chunks(SPAN)) {
+                    let mut acc = [0f32; LANES];
+                    for (i, (dv, xv)) in dc.iter().zip(xc).enumerate() {
+                        acc[i % LANES] += dv * (xv - mean) * rstd;
+                    }
+                    sum_gx += acc.iter().map(|&a| a as f64).sum::<f64>();
+                }
+                let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
+                for (dv, &xv) in d.iter_mut().zip(xs) {
+                    let xhat = (xv - mean) * rstd;
+                    *dv = rstd * (*dv - mean_g - xhat * mean_gx);
+                }
+            });
+        Ok(dx)
+    }
+
     /// `(groups per image, channels per group, elements per channel)`: for a `[n, c, h, w]`
     /// input; for LayerNorm, one group of `d` channels of one element, per row.
     fn geometry(&self, shape: &Shape) -> Result<(usize, usize, usize)> {
@@ -139,33 +252,7 @@ impl CustomOp1 for FusedOp {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = slice(storage, layout)?;
-        let (g, cpg, hw) = self.geometry(layout.shape())?;
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(cpg * hw)
-            .zip(x.par_chunks(cpg * hw))
-            .enumerate()
-            .for_each(|(block, (o, xs))| {
-                let (mean, rstd) = stats(xs, self.norm.eps);
-                // One channel at a time, so the affine factors are constants of the inner loop.
-                for (j, (o, xs)) in o.chunks_mut(hw).zip(xs.chunks(hw)).enumerate() {
-                    let c = (block % g) * cpg + j;
-                    // Centred first: folding the mean into the shift cancels badly when a
-                    // group's variance is tiny and rstd large.
-                    let scale = rstd * self.norm.weight[c];
-                    let shift = self.norm.bias[c];
-                    if self.swish {
-                        for (ov, &xv) in o.iter_mut().zip(xs) {
-                            let y = (xv - mean) * scale + shift;
-                            *ov = y * sigmoid(y);
-                        }
-                    } else {
-                        for (ov, &xv) in o.iter_mut().zip(xs) {
-                            *ov = (xv - mean) * scale + shift;
-                        }
-                    }
-                }
-            });
+        let out = self.forward_slice(slice(storage, layout)?, layout.shape())?;
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
@@ -188,57 +275,7 @@ impl CustomOp2 for FusedOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, dout) = (slice(s1, l1)?, slice(s2, l2)?);
-        if x.len() != dout.len() {
-            candle_core::bail!("the GroupNorm gradient has the wrong shape")
-        }
-        let (g, cpg, hw) = self.geometry(l1.shape())?;
-        let mut dx = vec![0f32; x.len()];
-        dx.par_chunks_mut(cpg * hw)
-            .zip(x.par_chunks(cpg * hw).zip(dout.par_chunks(cpg * hw)))
-            .enumerate()
-            .for_each(|(block, (d, (xs, ds)))| {
-                let (mean, rstd) = stats(xs, self.norm.eps);
-                // First pass, a channel at a time: dx̂ into the output buffer.
-                for (j, ((d, xs), ds)) in d
-                    .chunks_mut(hw)
-                    .zip(xs.chunks(hw))
-                    .zip(ds.chunks(hw))
-                    .enumerate()
-                {
-                    let c = (block % g) * cpg + j;
-                    let gamma = self.norm.weight[c];
-                    if self.swish {
-                        let scale = rstd * gamma;
-                        let shift = self.norm.bias[c];
-                        for ((dv, &xv), &gv) in d.iter_mut().zip(xs).zip(ds) {
-                            let y = (xv - mean) * scale + shift;
-                            let s = sigmoid(y);
-                            *dv = gv * s * (1.0 + y * (1.0 - s)) * gamma;
-                        }
-                    } else {
-                        for (dv, &gv) in d.iter_mut().zip(ds) {
-                            *dv = gv * gamma;
-                        }
-                    }
-                }
-                // The two group sums, Σ dx̂ and Σ dx̂·x̂, with x̂ = (x − mean)·rstd.
-                let m = xs.len() as f64;
-                let sum_g = lane_sum(d, |v| v);
-                let mut sum_gx = 0f64;
-                for (dc, xc) in d.chunks(SPAN).zip(xs.chunks(SPAN)) {
-                    let mut acc = [0f32; LANES];
-                    for (i, (dv, xv)) in dc.iter().zip(xc).enumerate() {
-                        acc[i % LANES] += dv * (xv - mean) * rstd;
-                    }
-                    sum_gx += acc.iter().map(|&a| a as f64).sum::<f64>();
-                }
-                let (mean_g, mean_gx) = ((sum_g / m) as f32, (sum_gx / m) as f32);
-                for (dv, &xv) in d.iter_mut().zip(xs) {
-                    let xhat = (xv - mean) * rstd;
-                    *dv = rstd * (*dv - mean_g - xhat * mean_gx);
-                }
-            });
+        let dx = self.backward_slice(slice(s1, l1)?, slice(s2, l2)?, l1.shape())?;
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }

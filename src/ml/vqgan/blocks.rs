@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
+use super::resnet_op::FusedResnet;
 pub use super::upsample::upsample_nearest_x2;
 use crate::ml::frozen::FrozenConv2d;
 use crate::ml::frozen_norm::FrozenGroupNorm as GroupNorm;
@@ -98,7 +99,35 @@ impl ResnetBlock {
         }
     }
 
+    /// The block as one op when every convolution is a frozen CPU one.
+    fn fused(&self) -> Option<FusedResnet> {
+        let frozen = |c: &Conv| match c {
+            Conv::Frozen(f) if f.on_cpu() => Some(f.clone()),
+            _ => None,
+        };
+        Some(FusedResnet {
+            norm1: self.norm1.clone(),
+            conv1: frozen(&self.conv1)?,
+            norm2: self.norm2.clone(),
+            conv2: frozen(&self.conv2)?,
+            nin_shortcut: match &self.nin_shortcut {
+                Some(s) => Some(frozen(s)?),
+                None => None,
+            },
+        })
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(fused) = self.fused() {
+            if let Some(y) = fused.forward(x)? {
+                return Ok(y);
+            }
+        }
+        self.forward_composed(x)
+    }
+
+    /// The block from its layers' own ops: off the CPU, and as the tests' reference.
+    pub fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.conv1.forward(&self.norm1.forward_swish(x)?)?;
         let h = self.conv2.forward(&self.norm2.forward_swish(&h)?)?;
         match &self.nin_shortcut {

@@ -8,6 +8,7 @@
 mod blocks;
 pub mod ckpt;
 mod coder;
+mod resnet_op;
 mod upsample;
 
 use std::collections::BTreeMap;
