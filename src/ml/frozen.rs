@@ -16,6 +16,9 @@ use candle_nn::{Conv2d, Module};
 use crate::ml::conv_gemm::{self, Taps};
 use crate::ml::winograd::{self, Winograd};
 
+/// `(n, c, h, w)`.
+pub type Dims4 = (usize, usize, usize, usize);
+
 /// A stride-1, dilation-1, ungrouped conv2d with frozen weights.
 #[derive(Debug, Clone)]
 pub struct FrozenConv2d {
@@ -83,7 +86,7 @@ impl CpuKernel {
         (n, c, h, w): (usize, usize, usize, usize),
         padding: usize,
         flipped: bool,
-    ) -> Result<(Vec<f32>, (usize, usize, usize, usize))> {
+    ) -> Result<(Vec<f32>, Dims4)> {
         if c != self.c_in(flipped) || x.len() != n * c * h * w {
             candle_core::bail!(
                 "a frozen convolution expects {} channels, got {c}",
@@ -194,7 +197,7 @@ impl FrozenConv2d {
         x: &[f32],
         dims: (usize, usize, usize, usize),
         grad: bool,
-    ) -> Result<Option<(Vec<f32>, (usize, usize, usize, usize))>> {
+    ) -> Result<Option<(Vec<f32>, Dims4)>> {
         let Weights::Cpu(kernel) = &self.weights else {
             return Ok(None);
         };

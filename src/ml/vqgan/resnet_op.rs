@@ -12,10 +12,8 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use crate::ml::frozen::FrozenConv2d;
+use crate::ml::frozen::{Dims4 as Dims, FrozenConv2d};
 use crate::ml::frozen_norm::FrozenGroupNorm;
-
-type Dims = (usize, usize, usize, usize);
 
 /// The layers of one block, every convolution a frozen CPU one.
 #[derive(Debug, Clone)]
