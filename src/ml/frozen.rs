@@ -9,7 +9,7 @@
 //! being tracked, it is the plain candle convolution.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_nn::{Conv2d, Module};
 
@@ -41,7 +41,13 @@ enum Weights {
 
 #[derive(Debug)]
 struct CpuKernel {
-    kind: KernelKind,
+    /// Rearranged from `weight` on first use, which then frees it: the encoder of a model that
+    /// only ever decodes (no init image) never pays for Winograd's 16/9 larger kernels.
+    kind: OnceLock<KernelKind>,
+    weight: Mutex<Option<Vec<f32>>>,
+    c_out: usize,
+    c_in: usize,
+    size: usize,
     bias: Option<Vec<f32>>,
 }
 
@@ -54,12 +60,26 @@ enum KernelKind {
 
 impl CpuKernel {
     fn c_in(&self, flipped: bool) -> usize {
-        match (&self.kind, flipped) {
-            (KernelKind::Taps(t), false) => t.forward().c_in(),
-            (KernelKind::Taps(t), true) => t.flipped().c_in(),
-            (KernelKind::Winograd(w), false) => w.forward().c_in(),
-            (KernelKind::Winograd(w), true) => w.flipped().c_in(),
+        if flipped {
+            self.c_out
+        } else {
+            self.c_in
         }
+    }
+
+    fn kind(&self) -> &KernelKind {
+        self.kind.get_or_init(|| {
+            let weight = self.weight.lock().ok().and_then(|mut w| w.take());
+            let weight = weight.unwrap_or_default();
+            let (co, ci, k) = (self.c_out, self.c_in, self.size);
+            // Winograd's input tiles reach two pixels past the output on each side, so it
+            // needs padding ≤ 2: `from_conv` keeps padding below the kernel size.
+            if k == 3 {
+                KernelKind::Winograd(Winograd::new(&weight, co, ci))
+            } else {
+                KernelKind::Taps(Taps::new(&weight, co, ci, k))
+            }
+        })
     }
 
     /// Convolves `[n, c, h, w]` with the kernel, or with its flipped form for a gradient.
@@ -94,7 +114,7 @@ impl CpuKernel {
             )
         }
         let bias = if flipped { None } else { self.bias.as_deref() };
-        let (out, ho, wo) = match &self.kind {
+        let (out, ho, wo) = match self.kind() {
             KernelKind::Taps(t) => {
                 let k = if flipped { t.flipped() } else { t.forward() };
                 conv_gemm::conv2d(x, n, h, w, k, padding, bias)
@@ -150,13 +170,14 @@ impl FrozenConv2d {
                 Some(b) => Some(b.to_vec1::<f32>()?),
                 None => None,
             };
-            // Winograd's input tiles reach two pixels past the output on each side.
-            let kind = if kh == 3 && cfg.padding <= 2 {
-                KernelKind::Winograd(Winograd::new(&fwd, co, ci))
-            } else {
-                KernelKind::Taps(Taps::new(&fwd, co, ci, kh))
-            };
-            Weights::Cpu(Arc::new(CpuKernel { kind, bias }))
+            Weights::Cpu(Arc::new(CpuKernel {
+                kind: OnceLock::new(),
+                weight: Mutex::new(Some(fwd)),
+                c_out: co,
+                c_in: ci,
+                size: kh,
+                bias,
+            }))
         } else {
             Weights::Device {
                 weight_bwd: reverse(&reverse(&weight.transpose(0, 1)?, 2)?, 3)?.contiguous()?,
@@ -360,5 +381,31 @@ mod tests {
             },
         );
         assert!(FrozenConv2d::from_conv(&conv).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_kernel_is_rearranged_on_first_use_and_its_source_freed() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap();
+        let conv = Conv2d::new(
+            w,
+            None,
+            Conv2dConfig {
+                padding: 1,
+                ..Default::default()
+            },
+        );
+        let frozen = FrozenConv2d::from_conv(&conv).unwrap().unwrap();
+        let Weights::Cpu(kernel) = &frozen.weights else {
+            panic!("CPU weights expected")
+        };
+        assert!(kernel.kind.get().is_none());
+        let x = Tensor::randn(0f32, 1.0, (1, 3, 5, 5), &dev).unwrap();
+        let first = frozen.forward(&x).unwrap();
+        assert!(matches!(kernel.kind.get(), Some(KernelKind::Winograd(_))));
+        assert!(kernel.weight.lock().unwrap().is_none());
+        let again = frozen.forward(&x).unwrap();
+        let diff = (first - again).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     }
 }
