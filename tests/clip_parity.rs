@@ -5,9 +5,9 @@ mod common;
 
 use candle_core::{Device, Tensor, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
-use storybook_studio::ml::clip::image::{normalize_to_tensor, preprocess, resize_and_crop};
-use storybook_studio::ml::clip::tokenize::ClipTokenizer;
-use storybook_studio::ml::clip::{expected_keys, normalize, Clip, Config};
+use storybook_studio::ml::models::clip::image::{normalize_to_tensor, preprocess, resize_and_crop};
+use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
+use storybook_studio::ml::models::clip::{expected_keys, normalize, Clip, Config};
 
 fn model() -> Clip {
     let cfg = Config::from_file(&fixture("clip-tiny/config.json")).unwrap();

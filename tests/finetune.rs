@@ -13,9 +13,9 @@ use candle_core::{DType, Device, Tensor};
 use common::{fixture, ids_of, load_tensors, read_json};
 use storybook_studio::ml::finetune::{lm_loss, train, Corpus, FinetuneOptions, Trainable};
 use storybook_studio::ml::generate::generate;
-use storybook_studio::ml::gpt2::{check_checkpoint, Config, Gpt2, KeyLayout};
+use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
+use storybook_studio::ml::models::gpt2::{check_checkpoint, Config, Gpt2, KeyLayout};
 use storybook_studio::ml::sampling::SamplingOptions;
-use storybook_studio::ml::text::TextTokenizer;
 
 fn write_corpus(dir: &Path, words: usize) {
     std::fs::create_dir_all(dir).unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use candle_core::Device;
 use common::{fixture, read_json};
-use storybook_studio::ml::gpt2::{expected_keys, Config, Gpt2, KeyLayout};
+use storybook_studio::ml::models::gpt2::{expected_keys, Config, Gpt2, KeyLayout};
 
 fn manifest_layout(name: &str, ignore: &[String]) -> BTreeMap<String, Vec<usize>> {
     common::manifest_keys(&read_json("gpt2-124m.manifest.json")[name], ignore)

@@ -6,9 +6,9 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use common::{fixture, ids_of, load_tensors, max_abs_diff, read_json};
 use storybook_studio::ml::generate::generate;
-use storybook_studio::ml::gpt2::{Config, Gpt2};
+use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
+use storybook_studio::ml::models::gpt2::{Config, Gpt2};
 use storybook_studio::ml::sampling::{apply_repetition_penalty, argmax, SamplingOptions};
-use storybook_studio::ml::text::TextTokenizer;
 
 const TOL: f32 = 1e-4;
 

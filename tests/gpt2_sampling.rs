@@ -9,9 +9,9 @@ use std::ops::ControlFlow;
 use candle_core::Device;
 use common::fixture;
 use storybook_studio::ml::generate::{generate, Generation};
-use storybook_studio::ml::gpt2::{Config, Gpt2};
+use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
+use storybook_studio::ml::models::gpt2::{Config, Gpt2};
 use storybook_studio::ml::sampling::SamplingOptions;
-use storybook_studio::ml::text::TextTokenizer;
 
 fn setup() -> (Gpt2, TextTokenizer) {
     let cfg = Config::from_file(&fixture("gpt2-tiny/config.json")).unwrap();

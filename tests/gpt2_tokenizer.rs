@@ -3,7 +3,7 @@
 mod common;
 
 use common::{fixture, ids_of, read_json};
-use storybook_studio::ml::text::TextTokenizer;
+use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
 
 #[test]
 fn every_case_encodes_and_decodes_exactly() {

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::Device;
 use common::fixture;
-use storybook_studio::ml::clip::tokenize::ClipTokenizer;
-use storybook_studio::ml::clip::{self, Clip};
 use storybook_studio::ml::illustrate::{
     rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs,
 };
-use storybook_studio::ml::vqgan::{self, VqModel};
+use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
+use storybook_studio::ml::models::clip::{self, Clip};
+use storybook_studio::ml::models::vqgan::{self, VqModel};
 use storybook_studio::ml::Error;
 
 struct Models {

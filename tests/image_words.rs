@@ -7,9 +7,9 @@ use std::ops::ControlFlow;
 
 use candle_core::Device;
 use common::fixture;
-use storybook_studio::ml::clip::tokenize::ClipTokenizer;
-use storybook_studio::ml::clip::{normalize, Clip};
 use storybook_studio::ml::image_io::load_rgb;
+use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
+use storybook_studio::ml::models::clip::{normalize, Clip};
 use storybook_studio::ml::words::interrogate::{image_to_prompt, PromptMode};
 use storybook_studio::ml::words::label_cache::{embed_texts, LabelCache};
 use storybook_studio::ml::words::lexicon::Lexicon;
@@ -24,7 +24,7 @@ fn tiny_clip() -> (Clip, ClipTokenizer) {
         storybook_studio::ml::weights::Origin::Explicit,
     )
     .unwrap();
-    storybook_studio::ml::load::clip(&files, &Device::Cpu).unwrap()
+    storybook_studio::ml::models::load::clip(&files, &Device::Cpu).unwrap()
 }
 
 fn circle() -> Vec<f32> {
@@ -265,7 +265,7 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
         storybook_studio::ml::weights::Origin::Explicit,
     )
     .unwrap();
-    let (gpt2, gtok) = storybook_studio::ml::load::gpt2(&files, &Device::Cpu).unwrap();
+    let (gpt2, gtok) = storybook_studio::ml::models::load::gpt2(&files, &Device::Cpu).unwrap();
     let opts = PoemOptions {
         lines: 3,
         candidates: 3,

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::minilm::tiny_minilm;
-use storybook_studio::ml::minilm::cosine;
+use storybook_studio::ml::models::minilm::cosine;
 
 #[test]
 fn batched_embeddings_equal_single_ones_and_are_unit_length() {

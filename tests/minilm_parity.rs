@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use candle_core::Device;
-use storybook_studio::ml::minilm::{cosine, Config, MiniLm};
+use storybook_studio::ml::models::minilm::{cosine, Config, MiniLm};
 
 fn shared_minilm() -> PathBuf {
     let root = std::env::var_os("STORYBOOK_SHARED_FIXTURES")

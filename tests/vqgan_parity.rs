@@ -6,7 +6,7 @@ mod common;
 
 use candle_core::{DType, Device, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
-use storybook_studio::ml::vqgan::{expected_keys, Config, VqModel};
+use storybook_studio::ml::models::vqgan::{expected_keys, Config, VqModel};
 
 const TOL: f32 = 1e-4;
 

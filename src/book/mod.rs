@@ -10,13 +10,13 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use crate::ml::generate::generate;
-use crate::ml::gpt2::Gpt2;
 use crate::ml::illustrate::{
     IllustrateOptions, Illustration, Illustrator, ImageInputs, StepReport,
 };
 use crate::ml::image_io::ascii_json;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
-use crate::ml::text::TextTokenizer;
 use crate::store::{Library, NewBook, NewPage};
 
 /// What the library keeps in `story_settings`, enough to resume or redo a book.

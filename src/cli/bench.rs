@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use super::GlobalArgs;
-use crate::ml::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
-use crate::ml::gpt2::Config;
+use crate::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
+use crate::ml::models::gpt2::Config;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -89,8 +89,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             });
             save_weights(&weights, &path)?;
             drop(weights);
-            let result =
-                crate::ml::bench::bench_finetune(&path, block_size, batch_size, steps.max(1))?;
+            let result = crate::bench::bench_finetune(&path, block_size, batch_size, steps.max(1))?;
             if global.json {
                 return super::print_json(&result);
             }
@@ -112,7 +111,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 gpt2_tokenizer.unwrap_or_else(|| fixtures.join("gpt2-tiny/tokenizer.json"));
             let cache =
                 std::env::temp_dir().join(format!("storybook-words-{}", std::process::id()));
-            let result = crate::ml::bench_words::bench_words(&clip_tok, &gpt2_tok, &cache);
+            let result = crate::bench::words::bench_words(&clip_tok, &gpt2_tok, &cache);
             let _ = std::fs::remove_dir_all(&cache);
             let r = result?;
             if global.json {
@@ -140,7 +139,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             Ok(())
         }
         BenchWhat::Conv { runs } => {
-            let cases = crate::ml::bench_conv::bench_conv(runs.max(1))?;
+            let cases = crate::bench::conv::bench_conv(runs.max(1))?;
             if global.json {
                 return super::print_json(&serde_json::json!({
                     "threads": candle_core::utils::get_num_threads(),
@@ -166,7 +165,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             let dir = std::env::temp_dir().join(format!("storybook-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             let result =
-                crate::store::bench::bench_library(&dir.join("bench.sqlite"), books, runs.max(1));
+                crate::bench::library::bench_library(&dir.join("bench.sqlite"), books, runs.max(1));
             let _ = std::fs::remove_dir_all(&dir);
             let result = result?;
             if global.json {

@@ -75,9 +75,9 @@ pub fn run(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
     let gpt2_files = locator.locate(ModelKind::Gpt2, args.story.gpt2.as_deref(), &mut dl)?;
     let clip_files = locator.locate(ModelKind::Clip, args.clip.as_deref(), &mut dl)?;
     let vq_files = locator.locate(ModelKind::Vqgan, args.vqgan.as_deref(), &mut dl)?;
-    let (gpt2, gpt2_tokenizer) = crate::ml::load::gpt2(&gpt2_files, &device)?;
-    let (clip, clip_tokenizer) = crate::ml::load::clip(&clip_files, &device)?;
-    let vqgan = crate::ml::load::vqgan(&vq_files, &device)?;
+    let (gpt2, gpt2_tokenizer) = crate::ml::models::load::gpt2(&gpt2_files, &device)?;
+    let (clip, clip_tokenizer) = crate::ml::models::load::clip(&clip_files, &device)?;
+    let vqgan = crate::ml::models::load::vqgan(&vq_files, &device)?;
     let models = BookModels {
         gpt2: &gpt2,
         gpt2_tokenizer: &gpt2_tokenizer,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
 use crate::ml::image_io::load_rgb;
-use crate::ml::minilm::{cosine, MiniLm};
+use crate::ml::models::minilm::{cosine, MiniLm};
 use crate::ml::weights::ModelKind;
 use crate::ml::words::interrogate::{image_to_prompt, PromptMode};
 use crate::ml::words::pairs::read_pairs;
@@ -48,7 +48,7 @@ fn load_minilm(global: &GlobalArgs, explicit: Option<&Path>) -> anyhow::Result<M
         &mut TerminalDownload::new(global.json),
     )?;
     let device = crate::ml::device::open(&global.device)?;
-    Ok(crate::ml::load::minilm(&files, &device)?)
+    Ok(crate::ml::models::load::minilm(&files, &device)?)
 }
 
 pub fn run_embed(global: &GlobalArgs, args: EmbedArgs) -> anyhow::Result<()> {

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
 use crate::ml::finetune::{train, Corpus, Decay, EpochReport, FinetuneOptions, Trainable};
-use crate::ml::gpt2::Config;
-use crate::ml::text::TextTokenizer;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Config;
 use crate::ml::weights::ModelKind;
 
 #[derive(Debug, clap::Args)]

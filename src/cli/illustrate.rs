@@ -145,8 +145,8 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     let mut progress = TerminalDownload::new(global.json);
     let clip_files = locator.locate(ModelKind::Clip, args.clip.as_deref(), &mut progress)?;
     let vq_files = locator.locate(ModelKind::Vqgan, args.vqgan.as_deref(), &mut progress)?;
-    let (clip, tokenizer) = crate::ml::load::clip(&clip_files, &device)?;
-    let vqgan = crate::ml::load::vqgan(&vq_files, &device)?;
+    let (clip, tokenizer) = crate::ml::models::load::clip(&clip_files, &device)?;
+    let vqgan = crate::ml::models::load::vqgan(&vq_files, &device)?;
 
     let bar = if global.json {
         ProgressBar::hidden()

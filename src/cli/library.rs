@@ -186,8 +186,8 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             let mut dl = TerminalDownload::new(global.json);
             let clip_files = locator.locate(ModelKind::Clip, clip.as_deref(), &mut dl)?;
             let vq_files = locator.locate(ModelKind::Vqgan, vqgan.as_deref(), &mut dl)?;
-            let (clip, clip_tok) = crate::ml::load::clip(&clip_files, &device)?;
-            let vq = crate::ml::load::vqgan(&vq_files, &device)?;
+            let (clip, clip_tok) = crate::ml::models::load::clip(&clip_files, &device)?;
+            let vq = crate::ml::models::load::vqgan(&vq_files, &device)?;
             // Redrawing writes no text, so GPT-2 is not loaded.
             let illustrator = Illustrator {
                 clip: &clip,

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::weights::{LocateError, ModelKind};
+use crate::ml::weights::ModelKind;
 
 #[derive(Debug, clap::Args)]
 pub struct ModelsArgs {
@@ -76,7 +76,7 @@ fn extra_story_models(locator: &crate::ml::weights::Locator) -> Vec<ModelStatus>
             }
             let origin = crate::ml::weights::Origin::ModelsDir;
             if let Ok(found) = crate::ml::weights::from_folder(ModelKind::Gpt2, &dir, origin) {
-                if crate::ml::gpt2::Config::from_file(&dir.join("config.json")).is_ok() {
+                if crate::ml::models::gpt2::Config::from_file(&dir.join("config.json")).is_ok() {
                     out.push(ModelStatus {
                         model: format!("gpt2:{name}"),
                         name: "GPT-2, fine-tuned (use with --gpt2)",
@@ -170,8 +170,9 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                         input.display()
                     )
                 })?;
-            let cfg = crate::ml::vqgan::Config::from_yaml_file(&yaml)?;
-            let count = crate::ml::vqgan::ckpt::convert_to_safetensors(&input, &cfg, &output)?;
+            let cfg = crate::ml::models::vqgan::Config::from_yaml_file(&yaml)?;
+            let count =
+                crate::ml::models::vqgan::ckpt::convert_to_safetensors(&input, &cfg, &output)?;
             if global.json {
                 return super::print_json(&serde_json::json!({
                     "out": output.display().to_string(),
@@ -188,13 +189,7 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     anyhow::bail!("downloads are off (--offline or HF_HUB_OFFLINE=1)");
                 }
                 let mut progress = TerminalDownload::new(global.json);
-                let found =
-                    crate::ml::hub::download(kind, locator.hf_cache.as_deref(), &mut progress)
-                        .map_err(|e| LocateError::NotFound {
-                            kind,
-                            tried: Vec::new(),
-                            download_error: Some(e),
-                        })?;
+                let found = locator.download(kind, Vec::new(), &mut progress)?;
                 if !global.json {
                     println!("{kind}: {}", found.location.display());
                 }

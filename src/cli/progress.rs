@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::ml::hub::DownloadProgress;
+use crate::ml::weights::hub::DownloadProgress;
 
 /// Draws one bar per file on stderr; hidden when `--json` keeps the terminal quiet.
 pub struct TerminalDownload {

@@ -8,9 +8,9 @@ use anyhow::Context;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::gpt2::Gpt2;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
-use crate::ml::text::TextTokenizer;
 use crate::ml::weights::ModelKind;
 
 #[derive(Debug, clap::Args)]
@@ -85,7 +85,7 @@ pub fn load_story_model(
         &mut TerminalDownload::new(global.json),
     )?;
     let device = crate::ml::device::open(&global.device)?;
-    let (model, tokenizer) = crate::ml::load::gpt2(&files, &device)?;
+    let (model, tokenizer) = crate::ml::models::load::gpt2(&files, &device)?;
     Ok(StoryModel { model, tokenizer })
 }
 

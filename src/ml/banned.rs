@@ -5,7 +5,7 @@
 //! Every candidate token is then checked against the decoded text, which catches the word when
 //! it is assembled from pieces (`" dr" + "agon"`), and a banned candidate is masked and redrawn.
 
-use crate::ml::text::TextTokenizer;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::Result;
 
 /// Suffixes that still count as the banned word: "dragon" also bans "dragons".

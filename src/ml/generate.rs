@@ -10,9 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::ml::banned::BannedWords;
-use crate::ml::gpt2::Gpt2;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::{apply_repetition_penalty, choose, SamplingOptions};
-use crate::ml::text::TextTokenizer;
 use crate::ml::{Error, Result};
 use crate::story::sentences::{split_sentences, trim_to_last_sentence};
 

@@ -1,7 +1,6 @@
 //! The library: every book, page, image and setting in one local SQLite file.
 //! Depends on rusqlite and image only; never on the UI or the ML layer.
 
-pub mod bench;
 mod books;
 mod error;
 mod frames;

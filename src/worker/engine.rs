@@ -13,12 +13,12 @@ use candle_core::Device;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::Clip;
-use crate::ml::gpt2::Gpt2;
 use crate::ml::illustrate::{Illustrator, ImageInputs};
-use crate::ml::text::TextTokenizer;
-use crate::ml::vqgan::VqModel;
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::Clip;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
+use crate::ml::models::vqgan::VqModel;
 use crate::ml::weights::{LocateError, Locator, ModelFiles};
 use crate::ml::words::interrogate::image_to_prompt;
 use crate::ml::words::label_cache::LabelCache;
@@ -109,7 +109,7 @@ impl Engine {
             let files = self.find(ModelKind::Gpt2, out)?;
             status(out, job, "Loading GPT-2…");
             let device = self.device()?;
-            self.gpt2 = Some(crate::ml::load::gpt2(&files, &device)?);
+            self.gpt2 = Some(crate::ml::models::load::gpt2(&files, &device)?);
         }
         Ok(())
     }
@@ -119,7 +119,7 @@ impl Engine {
             let files = self.find(ModelKind::Clip, out)?;
             status(out, job, "Loading CLIP…");
             let device = self.device()?;
-            let (clip, tok) = crate::ml::load::clip(&files, &device)?;
+            let (clip, tok) = crate::ml::models::load::clip(&files, &device)?;
             let id = crate::ml::words::fingerprint::file_fingerprint(
                 files.require("model.safetensors")?,
             )?;
@@ -149,7 +149,7 @@ impl Engine {
             let files = self.find(ModelKind::Vqgan, out)?;
             status(out, job, "Loading VQGAN…");
             let device = self.device()?;
-            self.vqgan = Some(crate::ml::load::vqgan(&files, &device)?);
+            self.vqgan = Some(crate::ml::models::load::vqgan(&files, &device)?);
         }
         Ok(())
     }

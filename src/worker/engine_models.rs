@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::job_thread::Outbox;
 use super::protocol::{Event, ModelKind, ModelRow};
-use crate::ml::hub::DownloadProgress;
+use crate::ml::weights::hub::DownloadProgress;
 use crate::ml::weights::Locator;
 
 pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) -> Vec<ModelRow> {

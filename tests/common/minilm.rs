@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use storybook_studio::ml::minilm::{Config, MiniLm};
+use storybook_studio::ml::models::minilm::{Config, MiniLm};
 
 use super::fixture;
 

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::ml::generate::END_OF_TEXT;
-use crate::ml::text::TextTokenizer;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::{Error, Result};
 
 /// Blocks of `block_size + 1` ids: inputs are the first `block_size`, targets the last.

@@ -22,7 +22,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::ml::gpt2::{check_checkpoint, Config, Gpt2};
+use crate::ml::models::gpt2::{check_checkpoint, Config, Gpt2};
 use crate::ml::{Error, Result};
 pub use corpus::Corpus;
 pub use schedule::Decay;

@@ -23,9 +23,9 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::{self, Clip};
-use crate::ml::vqgan::VqModel;
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::{self, Clip};
+use crate::ml::models::vqgan::VqModel;
 use crate::ml::{Error, Result};
 use cutouts::{whole_image, CutoutPlan, CutoutSettings};
 use prompts::parse_prompts;

@@ -3,9 +3,12 @@
 //! 2. `--models DIR` / `STORYBOOK_MODELS`, one subfolder per model (`gpt2/`, `clip/`, …);
 //! 3. `models/` in the working directory;
 //! 4. the Hugging Face cache that Python users already have;
-//! 5. a download through `hf-hub` (see [`crate::ml::hub`]), unless offline.
+//! 5. a download through `hf-hub` (see [`crate::ml::weights::hub`]), unless offline.
 
+pub mod config_file;
+pub mod hub;
 mod kinds;
+pub mod safetensors_check;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -193,7 +196,7 @@ impl Locator {
         &self,
         kind: ModelKind,
         explicit: Option<&Path>,
-        progress: &mut dyn crate::ml::hub::DownloadProgress,
+        progress: &mut dyn hub::DownloadProgress,
     ) -> Result<ModelFiles, LocateError> {
         let err = match self.find_local(kind, explicit) {
             Ok(found) => return Ok(found),
@@ -211,12 +214,33 @@ impl Locator {
                 download_error: None,
             });
         }
-        crate::ml::hub::download(kind, self.hf_cache.as_deref(), progress).map_err(|e| {
-            LocateError::NotFound {
-                kind,
-                tried: tried.clone(),
-                download_error: Some(e),
-            }
+        self.download(kind, tried.clone(), progress)
+    }
+
+    /// Fetches every file of `kind` from the hub; `tried` is what the search looked at first,
+    /// for the "not found" sentence if the download fails too.
+    pub fn download(
+        &self,
+        kind: ModelKind,
+        tried: Vec<String>,
+        progress: &mut dyn hub::DownloadProgress,
+    ) -> Result<ModelFiles, LocateError> {
+        let fetched = hub::download(
+            kind.hub(),
+            &kind.download_files(),
+            self.hf_cache.as_deref(),
+            progress,
+        )
+        .map_err(|e| LocateError::NotFound {
+            kind,
+            tried,
+            download_error: Some(e),
+        })?;
+        Ok(ModelFiles {
+            kind,
+            origin: Origin::Downloaded,
+            location: fetched.location,
+            files: fetched.files,
         })
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::label_cache::embed_texts;
 use super::rank::{dot, rank, Ranked};
 use super::Labels;
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::Clip;
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::Clip;
 use crate::ml::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

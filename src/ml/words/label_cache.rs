@@ -13,8 +13,8 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::lexicon::Lexicon;
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::{normalize, Clip};
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::{normalize, Clip};
 use crate::ml::{Error, Result};
 
 /// Terms embedded per CLIP forward pass.

@@ -11,8 +11,8 @@ pub mod rank;
 
 use candle_core::Device;
 
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::Clip;
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::Clip;
 use crate::ml::weights::ModelFiles;
 use crate::ml::Result;
 use label_cache::{CacheReport, LabelCache, LabelEmbeddings};
@@ -65,7 +65,7 @@ impl ImageWords {
         lexicons: &[Lexicon],
         cache: &LabelCache,
     ) -> Result<Self> {
-        let (clip, tokenizer) = crate::ml::load::clip(files, device)?;
+        let (clip, tokenizer) = crate::ml::models::load::clip(files, device)?;
         let model_id = fingerprint::file_fingerprint(files.require("model.safetensors")?)?;
         let (labels, cache_reports) = Labels::load(cache, &model_id, lexicons, &clip, &tokenizer)?;
         Ok(Self {

@@ -8,12 +8,12 @@ use std::ops::ControlFlow;
 use super::label_cache::embed_texts;
 use super::rank::{dot, rank, Ranked};
 use super::Labels;
-use crate::ml::clip::tokenize::ClipTokenizer;
-use crate::ml::clip::Clip;
 use crate::ml::generate::generate;
-use crate::ml::gpt2::Gpt2;
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::Clip;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
-use crate::ml::text::TextTokenizer;
 use crate::ml::{Error, Result};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -3,7 +3,7 @@
 use image::RgbImage;
 
 use super::label_cache::LabelEmbeddings;
-use crate::ml::clip::{image::preprocess, normalize, Clip};
+use crate::ml::models::clip::{image::preprocess, normalize, Clip};
 use crate::ml::Result;
 
 /// A term and its cosine similarity to the image.

@@ -1,0 +1,83 @@
+//! Fine-tuning throughput (tokens per second) and peak memory of GPT-2 124M.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::peak_rss_bytes;
+use crate::ml::models::gpt2::Config;
+use crate::ml::Result;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneBench {
+    pub implementation: &'static str,
+    pub block_size: usize,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub tokens_per_second: f64,
+    pub peak_rss_bytes: u64,
+    pub threads: usize,
+}
+
+/// Times full training steps (forward, backward, clipping, AdamW) of GPT-2 124M from the
+/// weights in `weights`, on seeded random token blocks, after one untimed step.
+pub fn bench_finetune(
+    weights: &Path,
+    block_size: usize,
+    batch_size: usize,
+    steps: usize,
+) -> Result<FinetuneBench> {
+    use crate::ml::finetune::{train, Corpus, FinetuneOptions, Trainable};
+    let cfg = Config::gpt2_124m();
+    let device = Device::Cpu;
+    let trainable = Trainable::load(weights, &cfg, 0, &device)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let block = |rng: &mut ChaCha8Rng| -> Vec<u32> {
+        (0..=block_size)
+            .map(|_| rng.random_range(0..cfg.vocab_size as u32))
+            .collect()
+    };
+    let corpus = |n: usize, rng: &mut ChaCha8Rng| Corpus {
+        train: (0..n).map(|_| block(rng)).collect(),
+        val: Vec::new(),
+        tokens: n * block_size,
+        warnings: Vec::new(),
+    };
+    let opts = FinetuneOptions {
+        epochs: 1,
+        batch_size,
+        block_size,
+        lr: 1e-5,
+        val_split: 0.0,
+        ..FinetuneOptions::default()
+    };
+    let scratch = std::env::temp_dir().join(format!("storybook-ft-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|source| crate::ml::Error::Io {
+        path: scratch.clone(),
+        source,
+    })?;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let warm = corpus(batch_size, &mut rng);
+    let result = (|| {
+        train(&trainable, &warm, &opts, &scratch, &device, &never, |_| {})?;
+        let timed = corpus(batch_size * steps, &mut rng);
+        let started = Instant::now();
+        train(&trainable, &timed, &opts, &scratch, &device, &never, |_| {})?;
+        Ok::<f64, crate::ml::Error>(started.elapsed().as_secs_f64())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let seconds = result?;
+    Ok(FinetuneBench {
+        implementation: "candle",
+        block_size,
+        batch_size,
+        steps,
+        tokens_per_second: (steps * batch_size * block_size) as f64 / seconds,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        threads: candle_core::utils::get_num_threads(),
+    })
+}

@@ -1,0 +1,334 @@
+//! Linear layers whose weights never train, optionally followed by CLIP's quick-GELU, as one
+//! op with an input-gradient-only backward.
+//!
+//! candle's matmul backward also computes the (discarded) weight gradient, the bias is another
+//! pass and another stored tensor, and quick-GELU composed from plain ops (`x * sigmoid(1.702x)`)
+//! keeps three activations the size of CLIP's 3072-wide MLP alive until the backward pass.
+//! Here the product is written straight into the output with the `gemm` crate, reading the
+//! weight in place as its transpose, with the bias and activation applied in the same pass; the
+//! pre-activation is the only thing kept for the backward, and it is freed once used.
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
+use rayon::prelude::*;
+
+use crate::ml::kernels::fast_math::sigmoid;
+use crate::ml::kernels::gemm_view::{matmul, parallel, View, ViewMut};
+
+/// What follows the affine map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    None,
+    /// `x * sigmoid(1.702 x)`, CLIP's activation.
+    QuickGelu,
+}
+
+/// `y = act(x @ Wᵀ + b)` over the last dimension, with `W` frozen.
+#[derive(Debug, Clone)]
+pub struct FrozenLinear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    epilogue: Epilogue,
+}
+
+pub(crate) fn quick_gelu(v: f32) -> f32 {
+    v * sigmoid(1.702 * v)
+}
+
+pub(crate) fn quick_gelu_slope(v: f32) -> f32 {
+    let s = sigmoid(1.702 * v);
+    s + 1.702 * v * s * (1.0 - s)
+}
+
+/// Rows per parallel chunk of an elementwise pass: large enough to amortise the scheduling.
+pub(crate) const ROWS_PER_TASK: usize = 16;
+
+/// The `f32` CPU slice under a contiguous tensor, handed to `f`.
+pub(crate) fn with_slice<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<T>) -> Result<T> {
+    let (storage, layout) = t.storage_and_layout();
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("frozen linear needs contiguous tensors")
+    };
+    match &*storage {
+        Storage::Cpu(CpuStorage::F32(v)) => f(&v[start..end]),
+        _ => candle_core::bail!("frozen linear runs on f32 CPU tensors only"),
+    }
+}
+
+impl FrozenLinear {
+    /// `weight` is `[out, in]`, as PyTorch stores it.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Self> {
+        Ok(Self {
+            weight: weight.contiguous()?,
+            bias: bias.map(|b| b.contiguous()).transpose()?,
+            epilogue: Epilogue::None,
+        })
+    }
+
+    pub fn from_linear(linear: &candle_nn::Linear) -> Result<Self> {
+        Self::new(linear.weight().clone(), linear.bias().cloned())
+    }
+
+    pub fn with_epilogue(self, epilogue: Epilogue) -> Self {
+        Self { epilogue, ..self }
+    }
+
+    pub fn out_features(&self) -> Result<usize> {
+        self.weight.dim(0)
+    }
+
+    /// The same layer from plain candle ops: off the CPU, and as the tests' reference.
+    pub fn forward_plain(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        match self.epilogue {
+            Epilogue::None => Ok(y),
+            Epilogue::QuickGelu => y.broadcast_mul(&candle_nn::ops::sigmoid(&(&y * 1.702)?)?),
+        }
+    }
+
+    /// Applies the layer over the last dimension of `x`, any leading dimensions.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+            return self.forward_plain(x);
+        }
+        let mut dims = x.dims().to_vec();
+        let d_in = x.dim(candle_core::D::Minus1)?;
+        let rows = x.elem_count() / d_in.max(1);
+        let flat = x.reshape((rows, d_in))?.contiguous()?;
+        let op = LinearOp {
+            layer: self.clone(),
+            pre_activation: Mutex::new(None),
+        };
+        let y = flat.apply_op1_arc(Arc::new(Box::new(op)))?;
+        let last = dims.len() - 1;
+        dims[last] = self.out_features()?;
+        y.reshape(dims)
+    }
+
+    /// `[rows, in]` to `[rows, out]` before the epilogue.
+    pub(crate) fn affine(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
+        let mut y = vec![0f32; rows * self.out_features()?];
+        self.affine_into(x, rows, &mut y, false)?;
+        Ok(y)
+    }
+
+    /// `y = x Wᵀ + b`, or `y += x Wᵀ + b` when `accumulate` (a residual branch written
+    /// straight onto its stream).
+    pub(crate) fn affine_into(
+        &self,
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+        accumulate: bool,
+    ) -> Result<()> {
+        let (d_out, d_in) = self.weight.dims2()?;
+        if x.len() != rows * d_in || y.len() != rows * d_out {
+            candle_core::bail!(
+                "frozen linear: {} values in and {} out, not {rows}×{d_in} and {rows}×{d_out}",
+                x.len(),
+                y.len()
+            );
+        }
+        // The bias goes in first, so the product can always accumulate onto it.
+        let mut accumulate = accumulate;
+        if let Some(bias) = &self.bias {
+            with_slice(bias, |b| {
+                y.par_chunks_mut(d_out * ROWS_PER_TASK).for_each(|chunk| {
+                    for row in chunk.chunks_exact_mut(d_out) {
+                        if accumulate {
+                            row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+                        } else {
+                            row.copy_from_slice(b);
+                        }
+                    }
+                });
+                Ok(())
+            })?;
+            accumulate = true;
+        }
+        with_slice(&self.weight, |w| {
+            matmul(
+                ViewMut::rows(y, rows, d_out, d_out),
+                View::rows(x, rows, d_in, d_in),
+                View::rows(w, d_out, d_in, d_in).t(),
+                accumulate,
+                parallel(),
+            );
+            Ok(())
+        })
+    }
+
+    /// `grad @ W`: `[rows, out]` to `[rows, in]`.
+    pub(crate) fn input_grad(&self, grad: &[f32], rows: usize) -> Result<Vec<f32>> {
+        let (_, d_in) = self.weight.dims2()?;
+        let mut dx = vec![0f32; rows * d_in];
+        self.input_grad_into(grad, rows, &mut dx, false)?;
+        Ok(dx)
+    }
+
+    /// `dx = grad W`, or `dx += grad W` when `accumulate`.
+    pub(crate) fn input_grad_into(
+        &self,
+        grad: &[f32],
+        rows: usize,
+        dx: &mut [f32],
+        accumulate: bool,
+    ) -> Result<()> {
+        let (d_out, d_in) = self.weight.dims2()?;
+        if grad.len() != rows * d_out || dx.len() != rows * d_in {
+            candle_core::bail!(
+                "frozen linear: gradient of {} values into {}, not {rows}×{d_out} into {rows}×{d_in}",
+                grad.len(),
+                dx.len()
+            );
+        }
+        with_slice(&self.weight, |w| {
+            matmul(
+                ViewMut::rows(dx, rows, d_in, d_in),
+                View::rows(grad, rows, d_out, d_out),
+                View::rows(w, d_out, d_in, d_in),
+                accumulate,
+                parallel(),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// One application of a layer; keeps that call's pre-activation for its backward.
+struct LinearOp {
+    layer: FrozenLinear,
+    pre_activation: Mutex<Option<Vec<f32>>>,
+}
+
+impl CustomOp1 for LinearOp {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (Some((start, end)), CpuStorage::F32(x)) = (layout.contiguous_offsets(), storage)
+        else {
+            candle_core::bail!("frozen linear needs a contiguous f32 input")
+        };
+        let (rows, _) = layout.shape().dims2()?;
+        let d_out = self.layer.out_features()?;
+        let pre = self.layer.affine(&x[start..end], rows)?;
+        let y = match self.layer.epilogue {
+            Epilogue::None => pre,
+            Epilogue::QuickGelu => {
+                let mut y = vec![0f32; pre.len()];
+                y.par_chunks_mut(d_out * ROWS_PER_TASK)
+                    .zip(pre.par_chunks(d_out * ROWS_PER_TASK))
+                    .for_each(|(y, p)| y.iter_mut().zip(p).for_each(|(y, &p)| *y = quick_gelu(p)));
+                if let Ok(mut saved) = self.pre_activation.lock() {
+                    *saved = Some(pre);
+                }
+                y
+            }
+        };
+        Ok((CpuStorage::F32(y), Shape::from((rows, d_out))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let grad = grad.contiguous()?;
+        let (rows, d_out) = grad.dims2()?;
+        let (_, d_in) = self.layer.weight.dims2()?;
+        let mut g = with_slice(&grad, |g| Ok(g.to_vec()))?;
+        if self.layer.epilogue == Epilogue::QuickGelu {
+            let saved = self.pre_activation.lock().ok().and_then(|mut s| s.take());
+            // Recomputed only if a second backward runs over the same graph.
+            let pre = match saved {
+                Some(pre) => pre,
+                None => with_slice(arg, |x| self.layer.affine(x, rows))?,
+            };
+            g.par_chunks_mut(d_out * ROWS_PER_TASK)
+                .zip(pre.par_chunks(d_out * ROWS_PER_TASK))
+                .for_each(|(g, p)| {
+                    g.iter_mut()
+                        .zip(p)
+                        .for_each(|(g, &p)| *g *= quick_gelu_slope(p))
+                });
+        }
+        let dx = self.layer.input_grad(&g, rows)?;
+        Ok(Some(Tensor::from_vec(dx, (rows, d_in), arg.device())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// Forward and input gradient against the plain-op layer, on a transposed (strided) 3-D
+    /// input with odd sizes.
+    fn check(epilogue: Epilogue, bias: bool) {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (5, 7), &dev).unwrap();
+        let b = bias.then(|| Tensor::randn(0f32, 1.0, 5, &dev).unwrap());
+        let layer = FrozenLinear::new(w, b).unwrap().with_epilogue(epilogue);
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 7, 3), &dev).unwrap()).unwrap();
+        let input = x.as_tensor().transpose(1, 2).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (2, 3, 5), &dev).unwrap();
+        let ours = layer.forward(&input).unwrap();
+        let theirs = layer.forward_plain(&input).unwrap();
+        assert_eq!(ours.dims(), &[2, 3, 5]);
+        assert!(max_diff(&ours, &theirs) < 1e-5, "forward {epilogue:?}");
+        let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (ga, gb) = (
+            ga.get(x.as_tensor()).unwrap(),
+            gb.get(x.as_tensor()).unwrap(),
+        );
+        assert!(max_diff(ga, gb) < 1e-4, "gradient {epilogue:?}");
+    }
+
+    #[test]
+    fn a_plain_linear_matches_candle_forward_and_gradient() {
+        check(Epilogue::None, true);
+        check(Epilogue::None, false);
+    }
+
+    #[test]
+    fn linear_with_quick_gelu_matches_candle_forward_and_gradient() {
+        check(Epilogue::QuickGelu, true);
+    }
+
+    #[test]
+    fn a_second_backward_recomputes_the_freed_pre_activation() {
+        let dev = Device::Cpu;
+        let layer = FrozenLinear::new(Tensor::randn(0f32, 1.0, (4, 3), &dev).unwrap(), None)
+            .unwrap()
+            .with_epilogue(Epilogue::QuickGelu);
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (6, 3), &dev).unwrap()).unwrap();
+        let loss = layer.forward(x.as_tensor()).unwrap().sum_all().unwrap();
+        let first = loss.backward().unwrap();
+        let second = loss.backward().unwrap();
+        let (a, b) = (
+            first.get(x.as_tensor()).unwrap(),
+            second.get(x.as_tensor()).unwrap(),
+        );
+        assert_eq!(max_diff(a, b), 0.0);
+    }
+}

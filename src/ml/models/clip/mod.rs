@@ -1,0 +1,251 @@
+//! CLIP, the judge of the illustrator and the ranker of image-to-words.
+//!
+//! Paper: Radford et al. 2021, "Learning Transferable Visual Models From Natural Language
+//! Supervision". Reference implementation: Hugging Face transformers `CLIPModel`
+//! (`modeling_clip.py`). Hub id: `openai/clip-vit-base-patch32` at revision `refs/pr/15`.
+//!
+//! Written here rather than taken from candle-transformers because the image path must be
+//! differentiable end to end: candle's fused LayerNorm and softmax record no backward pass.
+
+mod attention;
+mod block;
+mod checkpoint;
+mod config;
+mod encoder;
+pub mod image;
+pub mod tokenize;
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::VarBuilder;
+
+use crate::ml::kernels::frozen_linear::FrozenLinear;
+use crate::ml::kernels::frozen_norm::FrozenLayerNorm as LayerNorm;
+use crate::ml::{Error, Result};
+pub use checkpoint::{check_checkpoint, expected_keys};
+pub use config::{Config, TextConfig, VisionConfig};
+use encoder::Encoder;
+
+#[derive(Debug, Clone)]
+struct TextTransformer {
+    token_embedding: candle_nn::Embedding,
+    position_embedding: Tensor,
+    encoder: Encoder,
+    final_layer_norm: LayerNorm,
+}
+
+#[derive(Debug, Clone)]
+struct VisionTransformer {
+    /// The stride-`patch` convolution, as a matmul over flattened patches (`[hidden, 3*p*p]`).
+    patch_embedding: FrozenLinear,
+    patch_size: usize,
+    class_embedding: Tensor,
+    position_embedding: Tensor,
+    pre_layrnorm: LayerNorm,
+    encoder: Encoder,
+    post_layernorm: LayerNorm,
+}
+
+/// CLIP's two towers and their projections into the shared embedding space.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    text: TextTransformer,
+    vision: VisionTransformer,
+    text_projection: Tensor,
+    visual_projection: FrozenLinear,
+    pub logit_scale: f32,
+    cfg: Config,
+    device: Device,
+}
+
+/// The end-of-text id; text is pooled at its first occurrence.
+pub const END_OF_TEXT: u32 = 49407;
+
+impl Clip {
+    pub fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let (t, v) = (&cfg.text_config, &cfg.vision_config);
+        let tvb = vb.pp("text_model");
+        let te = tvb.pp("embeddings");
+        let text = TextTransformer {
+            token_embedding: candle_nn::embedding(
+                t.vocab_size,
+                t.hidden_size,
+                te.pp("token_embedding"),
+            )?,
+            position_embedding: te.get(
+                (t.max_position_embeddings, t.hidden_size),
+                "position_embedding.weight",
+            )?,
+            encoder: Encoder::load(
+                tvb.pp("encoder"),
+                t.num_hidden_layers,
+                t.hidden_size,
+                t.intermediate_size,
+                t.num_attention_heads,
+                t.layer_norm_eps,
+                &t.hidden_act,
+            )?,
+            final_layer_norm: LayerNorm::load(
+                tvb.pp("final_layer_norm"),
+                t.hidden_size,
+                t.layer_norm_eps,
+            )?,
+        };
+        let vvb = vb.pp("vision_model");
+        let ve = vvb.pp("embeddings");
+        let patch_weight = ve.get(
+            (v.hidden_size, 3, v.patch_size, v.patch_size),
+            "patch_embedding.weight",
+        )?;
+        let vision = VisionTransformer {
+            patch_embedding: FrozenLinear::new(
+                patch_weight.reshape((v.hidden_size, 3 * v.patch_size * v.patch_size))?,
+                None,
+            )?,
+            patch_size: v.patch_size,
+            class_embedding: ve.get(v.hidden_size, "class_embedding")?,
+            position_embedding: ve.get(
+                (v.num_positions(), v.hidden_size),
+                "position_embedding.weight",
+            )?,
+            pre_layrnorm: LayerNorm::load(vvb.pp("pre_layrnorm"), v.hidden_size, v.layer_norm_eps)?,
+            encoder: Encoder::load(
+                vvb.pp("encoder"),
+                v.num_hidden_layers,
+                v.hidden_size,
+                v.intermediate_size,
+                v.num_attention_heads,
+                v.layer_norm_eps,
+                &v.hidden_act,
+            )?,
+            post_layernorm: LayerNorm::load(
+                vvb.pp("post_layernorm"),
+                v.hidden_size,
+                v.layer_norm_eps,
+            )?,
+        };
+        let logit_scale = vb.get((), "logit_scale")?.to_scalar::<f32>()?;
+        Ok(Self {
+            text,
+            vision,
+            text_projection: vb.get(
+                (cfg.projection_dim, t.hidden_size),
+                "text_projection.weight",
+            )?,
+            visual_projection: FrozenLinear::new(
+                vb.get(
+                    (cfg.projection_dim, v.hidden_size),
+                    "visual_projection.weight",
+                )?,
+                None,
+            )?,
+            logit_scale,
+            cfg: cfg.clone(),
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Loads `model.safetensors` after checking its keys and shapes against `cfg`.
+    pub fn from_safetensors(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
+        check_checkpoint(path, cfg)?;
+        // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
+        Ok(Self::load(vb, cfg)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Text encoder output after `final_layer_norm`, `[n, seq, hidden]`, causal mask only
+    /// (as OpenAI's model; HF's padding mask changes only padded rows, never the pooled one).
+    pub fn text_hidden(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (_, seq) = input_ids.dims2()?;
+        let max = self.cfg.text_config.max_position_embeddings;
+        if seq > max {
+            return Err(Error::Input(format!(
+                "the text is {seq} tokens long but CLIP reads at most {max}"
+            )));
+        }
+        let x = self
+            .text
+            .token_embedding
+            .forward(input_ids)?
+            .broadcast_add(&self.text.position_embedding.narrow(0, 0, seq)?)?;
+        let x = self.text.encoder.forward(&x, true)?;
+        Ok(self.text.final_layer_norm.forward(&x)?)
+    }
+
+    /// Unnormalised text embeddings `[n, projection_dim]`, pooled at the first end-of-text.
+    pub fn text_embeds(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let hidden = self.text_hidden(input_ids)?;
+        let ids = input_ids.to_vec2::<u32>()?;
+        let rows = ids
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let pos = row
+                    .iter()
+                    .position(|&t| t == END_OF_TEXT)
+                    .unwrap_or(row.len() - 1);
+                hidden.get(i)?.get(pos)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let pooled = Tensor::stack(&rows, 0)?;
+        Ok(pooled.matmul(&self.text_projection.t()?)?)
+    }
+
+    /// Vision encoder output before `post_layernorm`, `[n, positions, hidden]`.
+    pub fn vision_hidden(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let x = self.vision_embeddings(pixel_values)?;
+        self.vision.encoder.forward(&x, false)
+    }
+
+    /// Patch and class embeddings plus positions, after `pre_layrnorm`.
+    fn vision_embeddings(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = pixel_values.dims4()?;
+        let size = self.cfg.vision_config.image_size;
+        if c != 3 || h != size || w != size {
+            return Err(Error::Input(format!(
+                "CLIP expects images of 3x{size}x{size}, got {c}x{h}x{w}"
+            )));
+        }
+        let hidden = self.cfg.vision_config.hidden_size;
+        // Non-overlapping patches, each flattened in (channel, row, column) order like the kernel.
+        let p = self.vision.patch_size;
+        let g = size / p;
+        let flat = pixel_values
+            .reshape((n, 3, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .reshape((n, g * g, 3 * p * p))?;
+        let patches = self.vision.patch_embedding.forward(&flat)?;
+        let class = self
+            .vision
+            .class_embedding
+            .reshape((1, 1, hidden))?
+            .broadcast_as((n, 1, hidden))?;
+        let x =
+            Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.vision.position_embedding)?;
+        Ok(self.vision.pre_layrnorm.forward(&x)?)
+    }
+
+    /// Unnormalised image embeddings `[n, projection_dim]` from normalised pixel values.
+    /// Differentiable with respect to `pixel_values`.
+    pub fn image_embeds(&self, pixel_values: &Tensor) -> Result<Tensor> {
+        let x = self.vision_embeddings(pixel_values)?;
+        let first = self.vision.encoder.forward_first_token(&x)?;
+        let pooled = self.vision.post_layernorm.forward(&first.squeeze(1)?)?;
+        Ok(self.visual_projection.forward(&pooled)?)
+    }
+}
+
+/// Rows scaled to unit length.
+pub fn normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+    Ok(x.broadcast_div(&norm)?)
+}

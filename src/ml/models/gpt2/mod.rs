@@ -1,0 +1,297 @@
+//! GPT-2, the story writer.
+//!
+//! Paper: Radford et al. 2019, "Language Models are Unsupervised Multitask Learners".
+//! Reference implementation: Hugging Face transformers `GPT2LMHeadModel` (`modeling_gpt2.py`).
+//! Hub id: `openai-community/gpt2` (124M). VarBuilder paths mirror the checkpoint's key names;
+//! both the hub file's layout (`wte.weight`, `h.0.…`) and save_pretrained's (`transformer.…`) load.
+
+mod checkpoint;
+mod config;
+pub mod tokenizer;
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::VarBuilder;
+
+use crate::ml::kernels::nn::{softmax_last, Conv1D, LayerNorm};
+use crate::ml::{Error, Result};
+pub use checkpoint::{check_checkpoint, expected_keys, KeyLayout};
+use config::Activation;
+pub use config::Config;
+
+#[derive(Debug, Clone)]
+struct Attention {
+    c_attn: Conv1D,
+    c_proj: Conv1D,
+    n_head: usize,
+    head_dim: usize,
+    scale: f64,
+}
+
+impl Attention {
+    fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let e = cfg.n_embd;
+        let head_dim = cfg.head_dim();
+        Ok(Self {
+            c_attn: Conv1D::load(vb.pp("c_attn"), e, 3 * e)?,
+            c_proj: Conv1D::load(vb.pp("c_proj"), e, e)?,
+            n_head: cfg.n_head,
+            head_dim,
+            scale: if cfg.scale_attn_weights {
+                1.0 / (head_dim as f64).sqrt()
+            } else {
+                1.0
+            },
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        cache: &mut Option<(Tensor, Tensor)>,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, e) = x.dims3()?;
+        let qkv = self.c_attn.forward(x)?;
+        let heads = |i: usize| -> candle_core::Result<Tensor> {
+            qkv.narrow(2, i * e, e)?
+                .reshape((b, t, self.n_head, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
+        if let Some((pk, pv)) = cache.as_ref() {
+            k = Tensor::cat(&[pk, &k], 2)?;
+            v = Tensor::cat(&[pv, &v], 2)?;
+        }
+        *cache = Some((k.clone(), v.clone()));
+        let mut att = (q.matmul(&k.t()?)? * self.scale)?;
+        if let Some(mask) = mask {
+            att = att.broadcast_add(mask)?;
+        }
+        let y = softmax_last(&att)?.matmul(&v)?;
+        let y = y.transpose(1, 2)?.reshape((b, t, e))?;
+        self.c_proj.forward(&y)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Mlp {
+    c_fc: Conv1D,
+    c_proj: Conv1D,
+    act: Activation,
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    ln_1: LayerNorm,
+    attn: Attention,
+    ln_2: LayerNorm,
+    mlp: Mlp,
+}
+
+impl Block {
+    fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let eps = cfg.layer_norm_epsilon;
+        let act = Activation::parse(&cfg.activation_function).map_err(candle_core::Error::msg)?;
+        Ok(Self {
+            ln_1: LayerNorm::load(vb.pp("ln_1"), cfg.n_embd, eps)?,
+            attn: Attention::load(vb.pp("attn"), cfg)?,
+            ln_2: LayerNorm::load(vb.pp("ln_2"), cfg.n_embd, eps)?,
+            mlp: Mlp {
+                c_fc: Conv1D::load(vb.pp("mlp").pp("c_fc"), cfg.n_embd, cfg.inner_dim())?,
+                c_proj: Conv1D::load(vb.pp("mlp").pp("c_proj"), cfg.inner_dim(), cfg.n_embd)?,
+                act,
+            },
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        cache: &mut Option<(Tensor, Tensor)>,
+    ) -> candle_core::Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask, cache)?)?;
+        let h = self
+            .mlp
+            .act
+            .apply(&self.mlp.c_fc.forward(&self.ln_2.forward(&x)?)?)?;
+        x + self.mlp.c_proj.forward(&h)?
+    }
+}
+
+/// Past keys and values per layer; one cache per batch of sequences being generated.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new(n_layer: usize) -> Self {
+        Self {
+            layers: vec![None; n_layer],
+            len: 0,
+        }
+    }
+
+    /// Number of positions already stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies a batch-of-one cache to `n` rows, so one prompt pass serves several sequences.
+    pub fn expand_batch(&mut self, n: usize) -> candle_core::Result<()> {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.repeat((n, 1, 1, 1))?;
+            *v = v.repeat((n, 1, 1, 1))?;
+        }
+        Ok(())
+    }
+}
+
+/// GPT-2 with its language-model head tied to `wte` (or an explicit `lm_head.weight`).
+#[derive(Debug, Clone)]
+pub struct Gpt2 {
+    wte: candle_nn::Embedding,
+    wpe: candle_nn::Embedding,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Tensor,
+    cfg: Config,
+    device: Device,
+}
+
+impl Gpt2 {
+    /// Builds the model from a VarBuilder rooted where `wte` lives (apply the layout's prefix first).
+    pub fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let wte = vb.get((cfg.vocab_size, cfg.n_embd), "wte.weight")?;
+        let wpe = vb.get((cfg.n_positions, cfg.n_embd), "wpe.weight")?;
+        let blocks = (0..cfg.n_layer)
+            .map(|i| Block::load(vb.pp("h").pp(i), cfg))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let ln_f = LayerNorm::load(vb.pp("ln_f"), cfg.n_embd, cfg.layer_norm_epsilon)?;
+        Ok(Self {
+            wte: candle_nn::Embedding::new(wte.clone(), cfg.n_embd),
+            wpe: candle_nn::Embedding::new(wpe, cfg.n_embd),
+            blocks,
+            ln_f,
+            lm_head: wte,
+            cfg: cfg.clone(),
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Loads `model.safetensors` after checking its keys and shapes against `cfg`.
+    pub fn from_safetensors(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
+        let layout = check_checkpoint(path, cfg)?;
+        // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
+        let root = match layout {
+            KeyLayout::Hub => vb.clone(),
+            KeyLayout::SavePretrained => vb.pp("transformer"),
+        };
+        let mut model = Self::load(root, cfg)?;
+        if !cfg.tie_word_embeddings && vb.contains_tensor("lm_head.weight") {
+            model.lm_head = vb.get((cfg.vocab_size, cfg.n_embd), "lm_head.weight")?;
+        }
+        Ok(model)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.cfg.n_layer)
+    }
+
+    /// Hidden states after `ln_f` for `ids` `[batch, seq]`, continuing after what `cache` holds.
+    pub fn forward_hidden(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (_b, t) = ids.dims2()?;
+        let offset = cache.len;
+        if offset + t > self.cfg.n_positions {
+            return Err(Error::Input(format!(
+                "the text is {} tokens long but this model reads at most {}",
+                offset + t,
+                self.cfg.n_positions
+            )));
+        }
+        let positions = Tensor::arange(offset as u32, (offset + t) as u32, &self.device)?;
+        let mut x = self
+            .wte
+            .forward(ids)?
+            .broadcast_add(&self.wpe.forward(&positions)?)?;
+        let mask = if t > 1 {
+            Some(causal_mask(t, offset, &self.device)?)
+        } else {
+            None
+        };
+        if cache.layers.len() != self.blocks.len() {
+            cache.layers = vec![None; self.blocks.len()];
+        }
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward(&x, mask.as_ref(), layer_cache)?;
+        }
+        cache.len = offset + t;
+        Ok(self.ln_f.forward(&x)?)
+    }
+
+    /// Projects hidden states `[.., n_embd]` onto the vocabulary.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let e = self.cfg.n_embd;
+        let rows = hidden.elem_count() / e;
+        let mut dims = hidden.dims().to_vec();
+        let last = dims.len() - 1;
+        dims[last] = self.cfg.vocab_size;
+        Ok(hidden
+            .reshape((rows, e))?
+            .matmul(&self.lm_head.t()?)?
+            .reshape(dims)?)
+    }
+
+    /// Logits `[batch, seq, vocab]` for every position.
+    pub fn forward(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let hidden = self.forward_hidden(ids, cache)?;
+        self.logits(&hidden)
+    }
+
+    /// Logits `[batch, vocab]` of the last position only; what generation needs.
+    pub fn forward_last(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let hidden = self.forward_hidden(ids, cache)?;
+        let t = hidden.dim(1)?;
+        self.logits(&hidden.narrow(1, t - 1, 1)?.squeeze(1)?)
+    }
+}
+
+/// `[t, offset + t]` additive mask: query i sees keys up to `offset + i`.
+fn causal_mask(t: usize, offset: usize, device: &Device) -> candle_core::Result<Tensor> {
+    let total = offset + t;
+    let mask: Vec<f32> = (0..t)
+        .flat_map(|i| {
+            (0..total).map(move |j| {
+                if j <= offset + i {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
+        .collect();
+    Tensor::from_vec(mask, (t, total), device)
+}
+
+/// Index of the largest value in the last dimension, per row.
+pub fn argmax_last(logits: &Tensor) -> Result<Vec<u32>> {
+    Ok(logits.argmax(D::Minus1)?.flatten_all()?.to_vec1::<u32>()?)
+}

@@ -1,0 +1,48 @@
+//! Turns located model files into loaded models, one function per model, so every front end
+//! (CLI, studio worker, benchmarks) loads the same way.
+
+use candle_core::Device;
+
+use crate::ml::models::clip::tokenize::ClipTokenizer;
+use crate::ml::models::clip::{self, Clip};
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::{self, Gpt2};
+use crate::ml::models::minilm::{self, MiniLm};
+use crate::ml::models::vqgan::{self, VqModel};
+use crate::ml::weights::ModelFiles;
+use crate::ml::Result;
+
+pub fn gpt2(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
+    let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
+    let model = Gpt2::from_safetensors(files.require("model.safetensors")?, &cfg, device)?;
+    let tokenizer = TextTokenizer::from_file(files.require("tokenizer.json")?)?;
+    Ok((model, tokenizer))
+}
+
+pub fn clip(files: &ModelFiles, device: &Device) -> Result<(Clip, ClipTokenizer)> {
+    let cfg = clip::Config::from_file(files.require("config.json")?)?;
+    let model = Clip::from_safetensors(files.require("model.safetensors")?, &cfg, device)?;
+    let context = cfg.text_config.max_position_embeddings;
+    let tokenizer = ClipTokenizer::from_file(files.require("tokenizer.json")?, context)?;
+    Ok((model, tokenizer))
+}
+
+/// Prefers the safetensors copy, which loads faster and without a pickle.
+pub fn vqgan(files: &ModelFiles, device: &Device) -> Result<VqModel> {
+    let cfg = vqgan::Config::from_yaml_file(files.require("model.yaml")?)?;
+    let weights = match files.get("model.safetensors") {
+        Some(p) => p,
+        None => files.require("model.ckpt")?,
+    };
+    VqModel::from_file(weights, &cfg, device)
+}
+
+pub fn minilm(files: &ModelFiles, device: &Device) -> Result<MiniLm> {
+    let cfg = minilm::Config::from_file(files.require("config.json")?)?;
+    MiniLm::from_files(
+        files.require("model.safetensors")?,
+        &cfg,
+        files.require("tokenizer.json")?,
+        device,
+    )
+}

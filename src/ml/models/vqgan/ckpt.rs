@@ -1,0 +1,183 @@
+//! Reads the original taming / PyTorch Lightning `.ckpt` safely, and converts it to safetensors.
+//!
+//! The pickle is interpreted by candle's reader, which builds a description of objects and never
+//! runs code. Before any tensor is read we walk that description: the `state_dict` must hold
+//! tensors only (plus PyTorch's plain-data `_metadata`), so a checkpoint carrying any other
+//! object is refused by name rather than half-loaded.
+
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::pickle::{Object, PthTensors, Stack};
+use candle_core::Tensor;
+
+use crate::ml::{Error, Result};
+
+fn fail(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Data a pickle may hold without naming any class: numbers, strings, containers of them.
+fn is_plain_data(obj: &Object) -> bool {
+    match obj {
+        Object::Int(_)
+        | Object::Long(_)
+        | Object::Float(_)
+        | Object::Unicode(_)
+        | Object::Bool(_)
+        | Object::None => true,
+        Object::Tuple(items) | Object::List(items) => items.iter().all(is_plain_data),
+        Object::Dict(pairs) => pairs
+            .iter()
+            .all(|(k, v)| is_plain_data(k) && is_plain_data(v)),
+        _ => false,
+    }
+}
+
+fn describe(obj: &Object) -> String {
+    match obj {
+        Object::Class {
+            module_name,
+            class_name,
+        } => format!("{module_name}.{class_name}"),
+        Object::Reduce { callable, .. } | Object::Build { callable, .. } => describe(callable),
+        Object::PersistentLoad(_) => "a storage reference".into(),
+        other => format!("{other:?}").chars().take(60).collect(),
+    }
+}
+
+/// Reads the pickled object of a zip-format PyTorch file.
+fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
+        fail(
+            path,
+            format!("it is not a zip-format PyTorch checkpoint ({e}); re-save it with torch.save or convert it"),
+        )
+    })?;
+    let pkl_name = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .find(|n| n.ends_with("data.pkl"))
+        .ok_or_else(|| fail(path, "it holds no data.pkl"))?;
+    let dir = PathBuf::from(pkl_name.trim_end_matches(".pkl"));
+    let entry = zip
+        .by_name(&pkl_name)
+        .map_err(|e| fail(path, format!("cannot read data.pkl: {e}")))?;
+    let mut reader = BufReader::new(entry);
+    let mut stack = Stack::empty();
+    stack
+        .read_loop(&mut reader)
+        .map_err(|e| fail(path, format!("the pickle cannot be read: {e}")))?;
+    let obj = stack
+        .finalize()
+        .map_err(|e| fail(path, format!("the pickle is empty: {e}")))?;
+    Ok((obj, dir))
+}
+
+/// Checks that `state_dict` holds only tensors and returns their names.
+fn validate(path: &Path) -> Result<Vec<String>> {
+    let (obj, dir) = read_pickle(path)?;
+    let Object::Dict(top) = obj else {
+        return Err(fail(
+            path,
+            format!(
+                "its top-level object is {}, not a dict with a state_dict",
+                describe(&obj)
+            ),
+        ));
+    };
+    let state = top
+        .into_iter()
+        .find(|(k, _)| *k == Object::Unicode("state_dict".into()))
+        .map(|(_, v)| v)
+        .ok_or_else(|| fail(path, "it has no 'state_dict' entry"))?;
+    let Object::Dict(entries) = state else {
+        return Err(fail(
+            path,
+            format!(
+                "its state_dict is {}, not a dict of tensors",
+                describe(&state)
+            ),
+        ));
+    };
+    let mut names = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let Object::Unicode(name) = &key else {
+            return Err(fail(path, "a state_dict key is not a string"));
+        };
+        if name == "_metadata" && is_plain_data(&value) {
+            continue;
+        }
+        let what = describe(&value);
+        match value.into_tensor_info(key.clone(), &dir) {
+            Ok(Some(_)) => names.push(name.clone()),
+            _ => {
+                return Err(fail(
+                    path,
+                    format!(
+                        "state_dict entry '{name}' is {what}, not a tensor; refusing to load it"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Every tensor of the checkpoint's `state_dict`, after the safety walk above.
+pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let names = validate(path)?;
+    let pth = PthTensors::new(path, Some("state_dict"))
+        .map_err(|e| fail(path, format!("cannot index its tensors: {e}")))?;
+    let mut tensors = HashMap::with_capacity(names.len());
+    for name in names {
+        let tensor = pth
+            .get(&name)
+            .map_err(|e| fail(path, format!("cannot read tensor '{name}': {e}")))?
+            .ok_or_else(|| fail(path, format!("tensor '{name}' vanished while reading")))?;
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
+}
+
+/// Writes the inference tensors (no `loss.*`) of a checked checkpoint as safetensors.
+/// Returns how many tensors were written.
+pub fn convert_to_safetensors(ckpt: &Path, cfg: &super::Config, out: &Path) -> Result<usize> {
+    let tensors = read_state_dict(ckpt)?;
+    let expected = super::expected_keys(cfg);
+    let header = crate::ml::weights::safetensors_check::Header {
+        tensors: tensors
+            .iter()
+            .map(|(k, t)| {
+                let info = crate::ml::weights::safetensors_check::TensorInfo {
+                    dtype: "F32".into(),
+                    shape: t.dims().to_vec(),
+                };
+                (k.clone(), info)
+            })
+            .collect(),
+    };
+    crate::ml::weights::safetensors_check::check_keys(ckpt, &header, &expected, super::ignorable)?;
+    let kept: HashMap<String, Tensor> = tensors
+        .into_iter()
+        .filter(|(k, _)| expected.contains_key(k))
+        .map(|(k, t)| Ok((k, t.to_dtype(candle_core::DType::F32)?.contiguous()?)))
+        .collect::<Result<_>>()?;
+    let count = kept.len();
+    // Written beside the target, then renamed, so a crash never leaves half a file under its name.
+    let tmp = out.with_extension("safetensors.partial");
+    candle_core::safetensors::save(&kept, &tmp)?;
+    std::fs::rename(&tmp, out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok(count)
+}

@@ -1,0 +1,252 @@
+//! VQGAN, the illustrator's image model.
+//!
+//! Paper: Esser, Rombach and Ommer 2021, "Taming Transformers for High-Resolution Image
+//! Synthesis". Reference implementation: CompVis/taming-transformers `taming.models.vqgan.VQModel`
+//! with `VectorQuantizer2` (legacy). Checkpoint: the ImageNet f16-16384 `.ckpt` + `.yaml`
+//! (mirrored in `Somnai/pytti-vqgan-checkpoints`). Key names follow the checkpoint's state_dict.
+
+mod blocks;
+pub mod ckpt;
+mod coder;
+mod resnet_op;
+mod upsample;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+
+use crate::ml::weights::safetensors_check::{check_keys, read_header, Header, TensorInfo};
+use crate::ml::{Error, Result};
+pub use blocks::upsample_nearest_x2;
+use coder::{Decoder, Encoder};
+
+/// taming's `ddconfig`: the encoder/decoder shape.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DdConfig {
+    #[serde(default)]
+    pub double_z: bool,
+    pub z_channels: usize,
+    pub resolution: usize,
+    #[serde(default = "three")]
+    pub in_channels: usize,
+    #[serde(default = "three")]
+    pub out_ch: usize,
+    pub ch: usize,
+    pub ch_mult: Vec<usize>,
+    pub num_res_blocks: usize,
+    #[serde(default)]
+    pub attn_resolutions: Vec<usize>,
+}
+
+fn three() -> usize {
+    3
+}
+
+/// `model.params` of a taming YAML config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Config {
+    pub embed_dim: usize,
+    pub n_embed: usize,
+    pub ddconfig: DdConfig,
+}
+
+#[derive(Deserialize)]
+struct YamlRoot {
+    model: YamlModel,
+}
+
+#[derive(Deserialize)]
+struct YamlModel {
+    params: Config,
+}
+
+impl Config {
+    /// The ImageNet f16-16384 model.
+    pub fn imagenet_f16_16384() -> Self {
+        Self {
+            embed_dim: 256,
+            n_embed: 16384,
+            ddconfig: DdConfig {
+                double_z: false,
+                z_channels: 256,
+                resolution: 256,
+                in_channels: 3,
+                out_ch: 3,
+                ch: 128,
+                ch_mult: vec![1, 1, 2, 2, 4],
+                num_res_blocks: 2,
+                attn_resolutions: vec![16],
+            },
+        }
+    }
+
+    /// Reads taming's `configs/*.yaml` (`model.params.{embed_dim, n_embed, ddconfig}`).
+    pub fn from_yaml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |reason: String| Error::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let root: YamlRoot = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let cfg = root.model.params;
+        let d = &cfg.ddconfig;
+        if d.ch_mult.is_empty() || d.ch == 0 || d.z_channels == 0 || cfg.n_embed == 0 {
+            return Err(bad(
+                "ch, ch_mult, z_channels and n_embed must be non-empty".into()
+            ));
+        }
+        if !(d.ch * d.ch_mult.iter().min().copied().unwrap_or(0)).is_multiple_of(32) {
+            return Err(bad(
+                "every level's channels must be a multiple of 32 (GroupNorm)".into(),
+            ));
+        }
+        Ok(cfg)
+    }
+
+    /// Pixels per latent cell along each side.
+    pub fn downscale(&self) -> usize {
+        1 << (self.ddconfig.ch_mult.len() - 1)
+    }
+}
+
+/// Every weight of the inference model, with its shape; `loss.*` is not among them.
+pub fn expected_keys(cfg: &Config) -> BTreeMap<String, Vec<usize>> {
+    let mut keys = BTreeMap::new();
+    Encoder::keys(&mut keys, &cfg.ddconfig);
+    Decoder::keys(&mut keys, &cfg.ddconfig);
+    let z = cfg.ddconfig.z_channels;
+    blocks::conv_keys(&mut keys, "quant_conv", z, cfg.embed_dim, 1);
+    blocks::conv_keys(&mut keys, "post_quant_conv", cfg.embed_dim, z, 1);
+    keys.insert(
+        "quantize.embedding.weight".into(),
+        vec![cfg.n_embed, cfg.embed_dim],
+    );
+    keys
+}
+
+/// Training-only tensors that real checkpoints carry (LPIPS, discriminator).
+pub fn ignorable(name: &str) -> bool {
+    name.starts_with("loss.")
+}
+
+/// The taming VQModel without its loss: encoder, quantizer and decoder.
+#[derive(Debug, Clone)]
+pub struct VqModel {
+    encoder: Encoder,
+    decoder: Decoder,
+    quant_conv: blocks::Conv,
+    post_quant_conv: blocks::Conv,
+    /// `[n_embed, embed_dim]`.
+    pub codebook: Tensor,
+    cfg: Config,
+}
+
+impl VqModel {
+    pub fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
+        let z = cfg.ddconfig.z_channels;
+        Ok(Self {
+            encoder: Encoder::load(vb.pp("encoder"), &cfg.ddconfig)?,
+            decoder: Decoder::load(vb.pp("decoder"), &cfg.ddconfig)?,
+            quant_conv: blocks::conv(vb.pp("quant_conv"), z, cfg.embed_dim, 1, 1)?,
+            post_quant_conv: blocks::conv(vb.pp("post_quant_conv"), cfg.embed_dim, z, 1, 1)?,
+            codebook: vb.get((cfg.n_embed, cfg.embed_dim), "quantize.embedding.weight")?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Loads `model.safetensors` or the original Lightning `model.ckpt` (tensors only), after
+    /// checking keys and shapes against `cfg`.
+    pub fn from_file(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
+        let is_ckpt = path
+            .extension()
+            .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth");
+        if is_ckpt {
+            let tensors = ckpt::read_state_dict(path)?;
+            let header = Header {
+                tensors: tensors
+                    .iter()
+                    .map(|(k, t)| {
+                        let info = TensorInfo {
+                            dtype: format!("{:?}", t.dtype()).to_uppercase(),
+                            shape: t.dims().to_vec(),
+                        };
+                        (k.clone(), info)
+                    })
+                    .collect(),
+            };
+            check_keys(path, &header, &expected_keys(cfg), ignorable)?;
+            let tensors = tensors
+                .into_iter()
+                .filter(|(k, _)| !ignorable(k))
+                .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?.to_device(device)?)))
+                .collect::<Result<std::collections::HashMap<_, _>>>()?;
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+            return Ok(Self::load(vb, cfg)?);
+        }
+        let header = read_header(path)?;
+        check_keys(path, &header, &expected_keys(cfg), ignorable)?;
+        // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
+        Ok(Self::load(vb, cfg)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// `encoder(x)` for images in [-1, 1], `[n, 3, h, w]`.
+    pub fn encoder_out(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.encoder.forward(x)?)
+    }
+
+    /// The latent before quantization: `quant_conv(encoder(x))`.
+    pub fn encode_unquantized(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.quant_conv.forward(&self.encoder.forward(x)?)?)
+    }
+
+    /// Nearest codebook index per position, `[n, h, w]`.
+    pub fn code_indices(&self, z: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = z.dims4()?;
+        let flat = z.permute((0, 2, 3, 1))?.reshape((n * h * w, c))?.detach();
+        // |z|² + |e|² - 2 z·e, as taming computes it.
+        let z2 = flat.sqr()?.sum_keepdim(1)?;
+        let e2 = self.codebook.sqr()?.sum(1)?.unsqueeze(0)?;
+        let d = z2
+            .broadcast_add(&e2)?
+            .broadcast_sub(&(flat.matmul(&self.codebook.t()?)? * 2.0)?)?;
+        Ok(d.argmin(D::Minus1)?.reshape((n, h, w))?)
+    }
+
+    /// Codebook rows at `indices` `[n, h, w]`, as a latent `[n, embed_dim, h, w]`.
+    pub fn lookup(&self, indices: &Tensor) -> Result<Tensor> {
+        let (n, h, w) = indices.dims3()?;
+        let rows = self.codebook.index_select(&indices.flatten_all()?, 0)?;
+        Ok(rows
+            .reshape((n, h, w, self.cfg.embed_dim))?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?)
+    }
+
+    /// Vector quantization with a straight-through gradient: the forward value is the nearest
+    /// codebook entry, and the gradient passes to `z` unchanged.
+    pub fn quantize(&self, z: &Tensor) -> Result<Tensor> {
+        let zq = self.lookup(&self.code_indices(z)?)?;
+        Ok((z + (zq - z)?.detach())?)
+    }
+
+    /// `decoder(post_quant_conv(z))`, images roughly in [-1, 1].
+    pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(self.decoder.forward(&self.post_quant_conv.forward(z)?)?)
+    }
+
+    /// Quantized latent of images in [-1, 1].
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        self.quantize(&self.encode_unquantized(x)?)
+    }
+}
