@@ -1,13 +1,18 @@
 //! Storybook Studio: turn a few words into an illustrated storybook, and a picture back into words.
 //!
 //! The crate is a library plus a thin binary, so tests can drive every layer:
-//! - [`ml`]: candle models and algorithms (never imports a UI toolkit);
+//! - [`ml`]: candle kernels, models, weight loading and the tasks above them (never imports a
+//!   UI toolkit or the store);
 //! - [`story`]: text handling that needs no model, such as splitting a story into pages;
 //! - [`app`]: the eframe studio window; talks to the engine only through [`worker`];
 //! - [`worker`]: named threads that own the models and the library, typed commands and events;
-//! - [`cli`]: one file per subcommand; parses, calls the library, prints text or JSON.
+//! - [`cli`]: one file per subcommand; parses, calls the library, prints text or JSON;
+//! - [`bench`]: the `bench` subcommand's measurements, kept out of the engine and the store.
+//!
+//! README "Architecture" gives the import rules; `tests/layers.rs` checks them.
 
 pub mod app;
+pub mod bench;
 pub mod book;
 pub mod cli;
 pub mod export;
