@@ -5,6 +5,7 @@ mod common;
 
 use candle_core::{Device, Tensor, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
+use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::clip::image::{normalize_to_tensor, preprocess, resize_and_crop};
 use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
 use storybook_studio::ml::models::clip::{expected_keys, normalize, Clip, Config};
@@ -44,6 +45,17 @@ fn tokenizer_pads_like_transformers() {
 
 #[test]
 fn text_and_image_embeddings_match() {
+    text_and_image_embeddings_match_with(false);
+}
+
+/// The same check on the composed candle ops that CUDA and Metal run.
+#[test]
+fn text_and_image_embeddings_match_composed() {
+    text_and_image_embeddings_match_with(true);
+}
+
+fn text_and_image_embeddings_match_with(composed: bool) {
+    force_composed_on_this_thread(composed);
     let reference = load_tensors("clip-tiny/reference.safetensors");
     let clip = model();
     let ids = input_ids();
@@ -137,6 +149,17 @@ fn preprocessing_from_png_matches_pil() {
 
 #[test]
 fn gradient_with_respect_to_pixels_matches_autograd() {
+    gradient_with_respect_to_pixels_matches_autograd_with(false);
+}
+
+/// The same check on the composed candle ops that CUDA and Metal run.
+#[test]
+fn gradient_with_respect_to_pixels_matches_autograd_composed() {
+    gradient_with_respect_to_pixels_matches_autograd_with(true);
+}
+
+fn gradient_with_respect_to_pixels_matches_autograd_with(composed: bool) {
+    force_composed_on_this_thread(composed);
     let reference = load_tensors("clip-tiny/reference.safetensors");
     let clip = model();
     let pixels = Var::from_tensor(&reference["pixel_values"].narrow(0, 0, 1).unwrap()).unwrap();

@@ -10,6 +10,7 @@ use common::fixture;
 use storybook_studio::ml::illustrate::{
     rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs,
 };
+use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
 use storybook_studio::ml::models::clip::{self, Clip};
 use storybook_studio::ml::models::vqgan::{self, VqModel};
@@ -51,6 +52,17 @@ fn opts(iterations: usize, seed: u64) -> IllustrateOptions {
 
 #[test]
 fn thirty_iterations_raise_the_clip_similarity() {
+    thirty_iterations_raise_the_clip_similarity_with(false);
+}
+
+/// The same check on the composed candle ops that CUDA and Metal run.
+#[test]
+fn thirty_iterations_raise_the_clip_similarity_composed() {
+    thirty_iterations_raise_the_clip_similarity_with(true);
+}
+
+fn thirty_iterations_raise_the_clip_similarity_with(composed: bool) {
+    force_composed_on_this_thread(composed);
     let m = models();
     let ill = Illustrator {
         clip: &m.clip,
@@ -242,5 +254,51 @@ fn progressive_refinement_starts_at_half_size_and_ends_at_full_size() {
     assert_eq!(
         again.image, out.image,
         "the same seed gives the same picture"
+    );
+}
+
+/// Fused CPU kernels and the composed candle ops that CUDA and Metal run take the same first
+/// step from the same seed: they differ only in the order of float additions. (Over 30 steps
+/// the pictures drift apart, as any two summation orders do once a code flips in the
+/// quantizer; both ways raising the similarity is checked above.)
+#[test]
+fn fused_and_composed_ops_take_the_same_step() {
+    let run = |composed: bool| {
+        force_composed_on_this_thread(composed);
+        let m = models();
+        let ill = Illustrator {
+            clip: &m.clip,
+            tokenizer: Some(&m.tok),
+            vqgan: &m.vq,
+        };
+        ill.run(
+            "a lighthouse in the rain",
+            &ImageInputs::default(),
+            &opts(1, 9),
+            &AtomicBool::new(false),
+            |_| {},
+        )
+        .unwrap()
+    };
+    let (fused, composed) = (run(false), run(true));
+    let diffs: Vec<f32> = fused
+        .image
+        .as_raw()
+        .iter()
+        .zip(composed.image.as_raw())
+        .map(|(&a, &b)| (a as f32 - b as f32).abs())
+        .collect();
+    let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+    let worst = diffs.iter().fold(0f32, |m, &d| m.max(d));
+    eprintln!(
+        "fused vs composed after one step: mean |Δ| {mean:.3}, max |Δ| {worst}, similarity {} vs {}",
+        fused.final_similarity, composed.final_similarity
+    );
+    assert!(mean <= 1.0, "mean pixel difference {mean}");
+    assert!(
+        (fused.final_similarity - composed.final_similarity).abs() <= 1e-3,
+        "similarity {} vs {}",
+        fused.final_similarity,
+        composed.final_similarity
     );
 }

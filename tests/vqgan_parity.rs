@@ -6,6 +6,7 @@ mod common;
 
 use candle_core::{DType, Device, Var};
 use common::{fixture, load_tensors, max_abs_diff, read_json};
+use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::vqgan::{expected_keys, Config, VqModel};
 
 const TOL: f32 = 1e-4;
@@ -25,6 +26,17 @@ fn model(file: &str) -> VqModel {
 
 #[test]
 fn encoder_codes_and_decodes_match_taming_for_both_file_formats() {
+    encoder_codes_and_decodes_match_taming_for_both_file_formats_with(false);
+}
+
+/// The same check on the composed candle ops that CUDA and Metal run.
+#[test]
+fn encoder_codes_and_decodes_match_taming_for_both_file_formats_composed() {
+    encoder_codes_and_decodes_match_taming_for_both_file_formats_with(true);
+}
+
+fn encoder_codes_and_decodes_match_taming_for_both_file_formats_with(composed: bool) {
+    force_composed_on_this_thread(composed);
     let r = load_tensors("vqgan-tiny/reference.safetensors");
     for file in ["model.safetensors", "model.ckpt"] {
         let vq = model(file);
@@ -56,6 +68,17 @@ fn encoder_codes_and_decodes_match_taming_for_both_file_formats() {
 
 #[test]
 fn gradient_with_respect_to_z_matches_autograd() {
+    gradient_with_respect_to_z_matches_autograd_with(false);
+}
+
+/// The same check on the composed candle ops that CUDA and Metal run.
+#[test]
+fn gradient_with_respect_to_z_matches_autograd_composed() {
+    gradient_with_respect_to_z_matches_autograd_with(true);
+}
+
+fn gradient_with_respect_to_z_matches_autograd_with(composed: bool) {
+    force_composed_on_this_thread(composed);
     let r = load_tensors("vqgan-tiny/reference.safetensors");
     let vq = model("model.safetensors");
     let z = Var::from_tensor(&r["z"]).unwrap();

@@ -30,7 +30,16 @@ impl CustomOp1 for Asin {
 }
 
 pub fn asin(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(Asin)
+    if x.device().is_cpu() {
+        return x.contiguous()?.apply_op1(Asin);
+    }
+    // No CUDA or Metal kernel: the loss holds only cutouts × prompts values, so they make the
+    // round trip to the CPU, and `to_device` carries the gradient back.
+    let device = x.device().clone();
+    x.to_device(&candle_core::Device::Cpu)?
+        .contiguous()?
+        .apply_op1(Asin)?
+        .to_device(&device)
 }
 
 /// Distances `[n, m]` between unit rows of `x` `[n, d]` and `y` `[m, d]`.

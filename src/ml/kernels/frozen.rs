@@ -164,7 +164,7 @@ impl FrozenConv2d {
         if kh != kw || kh == 0 || cfg.padding >= kh {
             return Ok(None);
         }
-        let weights = if weight.device().is_cpu() && weight.dtype() == candle_core::DType::F32 {
+        let weights = if crate::ml::kernels::use_fused(&weight) {
             let fwd: Vec<f32> = weight.flatten_all()?.to_vec1()?;
             let bias = match conv.bias() {
                 Some(b) => Some(b.to_vec1::<f32>()?),

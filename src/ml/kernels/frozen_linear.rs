@@ -93,7 +93,7 @@ impl FrozenLinear {
 
     /// Applies the layer over the last dimension of `x`, any leading dimensions.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+        if !crate::ml::kernels::use_fused(x) {
             return self.forward_plain(x);
         }
         let mut dims = x.dims().to_vec();

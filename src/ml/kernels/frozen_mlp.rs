@@ -36,7 +36,7 @@ impl FrozenMlp {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+        if !crate::ml::kernels::use_fused(x) {
             return self.forward_plain(x);
         }
         let mut dims = x.dims().to_vec();

@@ -73,7 +73,7 @@ impl FrozenGroupNorm {
     }
 
     fn apply(&self, x: &Tensor, swish: bool) -> Result<Tensor> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 || x.rank() != 4 {
+        if !crate::ml::kernels::use_fused(x) || x.rank() != 4 {
             let y = self.plain.forward(x)?;
             return if swish { y.silu() } else { Ok(y) };
         }
@@ -280,7 +280,7 @@ impl FrozenLayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+        if !crate::ml::kernels::use_fused(x) {
             return self.plain.forward(x);
         }
         x.contiguous()?.apply_op1(FusedOp {

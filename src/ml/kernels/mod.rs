@@ -1,6 +1,11 @@
 //! The math under the models: frozen ops that keep only what their input gradient needs, fused
 //! blocks, Winograd and GEMM convolutions, row norms and fast `exp`. They depend on candle and
 //! on each other only, never on a model or a task.
+//!
+//! Every fused op has a composed twin made of plain candle ops, which runs off the CPU (CUDA,
+//! Metal) and wherever [`use_fused`] says no. `STORYBOOK_COMPOSED_OPS=1` forces the composed
+//! path on the CPU for the whole process, and [`force_composed_on_this_thread`] does it for one
+//! thread, so the oracle tests can run both ways side by side.
 
 pub mod conv_gemm;
 pub mod fast_math;
@@ -14,3 +19,57 @@ pub mod nn;
 pub mod norm_stats;
 pub mod winograd;
 pub mod winograd_tiles;
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use candle_core::{DType, Tensor};
+
+thread_local! {
+    static THREAD_COMPOSED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+fn composed_by_env() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    *FROM_ENV.get_or_init(|| {
+        std::env::var("STORYBOOK_COMPOSED_OPS").is_ok_and(|v| !v.is_empty() && v != "0")
+    })
+}
+
+/// Forces (or, with `false`, forbids forcing) the composed ops on the calling thread, over
+/// `STORYBOOK_COMPOSED_OPS`. Set it before loading a model: a frozen convolution picks its
+/// weight layout when it is built.
+pub fn force_composed_on_this_thread(on: bool) {
+    THREAD_COMPOSED.with(|c| c.set(Some(on)));
+}
+
+/// Whether composed ops are forced for work started on this thread.
+pub fn composed_forced() -> bool {
+    THREAD_COMPOSED
+        .with(|c| c.get())
+        .unwrap_or_else(composed_by_env)
+}
+
+/// Whether the hand-written CPU kernels may take `t`: f32 on the CPU, composed ops not forced.
+pub fn use_fused(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32 && !composed_forced()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn the_composed_switch_is_per_thread_and_only_f32_cpu_tensors_are_fused() {
+        let x = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
+        force_composed_on_this_thread(true);
+        assert!(!use_fused(&x));
+        let y = x.clone();
+        let other = std::thread::spawn(move || use_fused(&y)).join().unwrap();
+        assert_eq!(other, !composed_by_env());
+        force_composed_on_this_thread(false);
+        assert!(use_fused(&x));
+        assert!(!use_fused(&x.to_dtype(DType::F64).unwrap()));
+    }
+}

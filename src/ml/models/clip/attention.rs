@@ -31,7 +31,7 @@ impl Attention {
                 self.heads
             );
         }
-        if qkv.device().is_cpu() && qkv.dtype() == candle_core::DType::F32 {
+        if crate::ml::kernels::use_fused(qkv) {
             qkv.contiguous()?.apply_op1(*self)
         } else {
             self.forward_plain(qkv)

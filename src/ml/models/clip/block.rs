@@ -37,7 +37,7 @@ impl Block {
     /// `x` `[b, t, width]` through the block, as one op on f32 CPU tensors; `None` elsewhere,
     /// where the caller composes the block from its layers.
     pub fn forward_fused(&self, x: &Tensor) -> Result<Option<Tensor>> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+        if !crate::ml::kernels::use_fused(x) {
             return Ok(None);
         }
         let op = BlockOp {

@@ -40,7 +40,7 @@ fn add_into(a: &mut [f32], b: &[f32]) {
 impl FusedResnet {
     /// The block over `x`, or `None` when `x` is not an f32 CPU tensor.
     pub fn forward(&self, x: &Tensor) -> Result<Option<Tensor>> {
-        if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 || x.rank() != 4 {
+        if !crate::ml::kernels::use_fused(x) || x.rank() != 4 {
             return Ok(None);
         }
         let op = ResnetOp {

@@ -12,7 +12,7 @@ struct NearestX2;
 
 /// `[n, c, h, w]` to `[n, c, 2h, 2w]`, every pixel repeated into a 2×2 block.
 pub fn upsample_nearest_x2(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+    if crate::ml::kernels::use_fused(x) {
         return x.contiguous()?.apply_op1(NearestX2);
     }
     let (b, c, h, w) = x.dims4()?;
