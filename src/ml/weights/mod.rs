@@ -6,6 +6,7 @@
 //! 5. a download through `hf-hub` (see [`crate::ml::weights::hub`]), unless offline.
 
 pub mod config_file;
+pub mod download;
 pub mod hub;
 mod kinds;
 pub mod safetensors_check;

@@ -1,0 +1,540 @@
+//! Fetches one file from the Hugging Face hub into the shared cache: hashed while it streams,
+//! resumed from its last byte after an interruption (HTTP `Range`), cancellable within a
+//! second, and never kept under its final name unless it verified.
+//!
+//! The cache layout is the hub's own (`models--org--name/{blobs,snapshots,refs}`), so Python's
+//! `huggingface_hub` and this downloader share files both ways. A partial file waits as
+//! `blobs/<key>.incomplete` until the next try continues it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::hub::DownloadProgress;
+
+/// One file to fetch: where it lives on the hub and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub repo: String,
+    /// A branch, tag, `refs/pr/N`, or (best) a 40-hex commit.
+    pub revision: String,
+    /// The path inside the repository (`imagenet/imagenet.ckpt`).
+    pub path: String,
+    /// Lower-case hex sha256 of the whole file, where it is known.
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{url} answered HTTP {status}{}", hint(*status))]
+    Http { url: String, status: u16 },
+    #[error("could not reach {url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error(
+        "{file} did not verify: its sha256 should be {expected} but the download's is {actual}; \
+         the file was deleted"
+    )]
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{file} should be {expected} bytes but the download has {actual}; the file was deleted"
+    )]
+    Size {
+        file: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("could not write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the download was cancelled; what arrived is kept, and the next try continues it")]
+    Cancelled,
+}
+
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (the repository may be gated or private)",
+        404 => " (no such file at that revision)",
+        429 => " (too many requests; try again later)",
+        _ => "",
+    }
+}
+
+/// Where files come from and where they go: the hub's address and the local cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hub {
+    pub endpoint: String,
+    pub cache: PathBuf,
+}
+
+impl Hub {
+    /// The hub at `HF_ENDPOINT` when set (mirrors, tests), as Python's `huggingface_hub` reads
+    /// it, else huggingface.co.
+    pub fn from_env(cache: PathBuf) -> Self {
+        let endpoint = std::env::var("HF_ENDPOINT")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| e.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| "https://huggingface.co".into());
+        Self { endpoint, cache }
+    }
+
+    pub fn resolve_url(&self, file: &RemoteFile) -> String {
+        format!(
+            "{}/{}/resolve/{}/{}",
+            self.endpoint, file.repo, file.revision, file.path
+        )
+    }
+}
+
+/// The folder of one repository in the cache: `models--org--name`.
+pub fn repo_dir(cache: &Path, repo: &str) -> PathBuf {
+    cache.join(format!("models--{}", repo.replace('/', "--")))
+}
+
+/// The cached copy of `file`, if a finished one is there: through `refs/<revision>` (or the
+/// commit itself) to `snapshots/<commit>/<path>`.
+pub fn cached(cache: &Path, file: &RemoteFile) -> Option<PathBuf> {
+    let dir = repo_dir(cache, &file.repo);
+    let commit = if is_commit(&file.revision) {
+        file.revision.clone()
+    } else {
+        std::fs::read_to_string(dir.join("refs").join(&file.revision))
+            .ok()?
+            .trim()
+            .to_string()
+    };
+    let path = dir.join("snapshots").join(commit).join(&file.path);
+    path.is_file().then_some(path)
+}
+
+fn is_commit(revision: &str) -> bool {
+    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What the download thread reports back.
+enum Msg {
+    Start(u64),
+    Advance(u64),
+    Done(Result<PathBuf, DownloadError>),
+}
+
+/// Fetches `file` into the hub's cache (unless a finished copy is there) and returns its
+/// snapshot path. Progress reaches `progress` on the calling thread; `cancel` stops it within a
+/// second.
+pub fn fetch(
+    hub: &Hub,
+    file: &RemoteFile,
+    cancel: &Arc<AtomicBool>,
+    progress: &mut dyn DownloadProgress,
+) -> Result<PathBuf, DownloadError> {
+    if let Some(path) = cached(&hub.cache, file) {
+        return Ok(path);
+    }
+    // The transfer runs on its own thread so that a cancel is answered at once even while a
+    // read waits on a stalled connection; the thread stops itself at its next chunk.
+    let (tx, rx) = crossbeam_channel::bounded::<Msg>(64);
+    let (hub_owned, file_owned, flag) = (hub.clone(), file.clone(), cancel.clone());
+    let spawned = std::thread::Builder::new()
+        .name("download".into())
+        .spawn(move || {
+            let report = |m| {
+                let _ = tx.send(m);
+            };
+            let result = transfer(&hub_owned, &file_owned, &flag, &report);
+            report(Msg::Done(result));
+        });
+    if let Err(e) = spawned {
+        return Err(DownloadError::Io {
+            path: hub.cache.clone(),
+            source: e,
+        });
+    }
+    let name = file
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&file.path)
+        .to_string();
+    let mut started = false;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            if started {
+                progress.finish();
+            }
+            return Err(DownloadError::Cancelled);
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Msg::Start(total)) => {
+                progress.start(&name, total);
+                started = true;
+            }
+            Ok(Msg::Advance(n)) => progress.advance(n),
+            Ok(Msg::Done(result)) => {
+                if started {
+                    progress.finish();
+                }
+                return result;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(DownloadError::Network {
+                    url: hub.resolve_url(file),
+                    reason: "the download thread stopped unexpectedly".into(),
+                })
+            }
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DownloadError + '_ {
+    move |source| DownloadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The name a partial download waits under: the expected hash where known, else one derived
+/// from where the file comes from, so the next try finds it again.
+fn partial_key(file: &RemoteFile) -> String {
+    file.sha256.clone().unwrap_or_else(|| {
+        hex(&Sha256::digest(format!(
+            "{}@{}/{}",
+            file.repo, file.revision, file.path
+        )))
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Response metadata gathered across redirects: the hub puts the commit and the LFS etag on
+/// its own answer, before it sends the client on to the file store.
+#[derive(Default)]
+struct Meta {
+    commit: Option<String>,
+    etag: Option<String>,
+}
+
+fn header_value(resp: &ureq::Response, name: &str) -> Option<String> {
+    resp.header(name)
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// GETs `url` from byte `offset` on, following redirects by hand so `Range` goes along.
+fn get(url: &str, offset: u64, meta: &mut Meta) -> Result<ureq::Response, DownloadError> {
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout_connect(Duration::from_secs(15))
+        .timeout_read(Duration::from_secs(30))
+        .build();
+    let mut url = url.to_string();
+    for _ in 0..8 {
+        let mut req = agent.get(&url);
+        if offset > 0 {
+            req = req.set("Range", &format!("bytes={offset}-"));
+        }
+        let resp = match req.call() {
+            Ok(resp) => resp,
+            Err(ureq::Error::Status(status, resp)) => {
+                if status == 416 {
+                    return Ok(resp);
+                }
+                return Err(DownloadError::Http { url, status });
+            }
+            Err(e) => {
+                return Err(DownloadError::Network {
+                    url,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if meta.commit.is_none() {
+            meta.commit = header_value(&resp, "x-repo-commit");
+        }
+        if meta.etag.is_none() {
+            meta.etag =
+                header_value(&resp, "x-linked-etag").or_else(|| header_value(&resp, "etag"));
+        }
+        if (300..400).contains(&resp.status()) {
+            let Some(location) = resp.header("location") else {
+                return Err(DownloadError::Network {
+                    url,
+                    reason: format!("HTTP {} without a location", resp.status()),
+                });
+            };
+            url = join_url(&url, location);
+            continue;
+        }
+        return Ok(resp);
+    }
+    Err(DownloadError::Network {
+        url,
+        reason: "too many redirects".into(),
+    })
+}
+
+fn join_url(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    if location.starts_with('/') {
+        format!("{}{location}", &base[..host_end])
+    } else {
+        let dir_end = base
+            .rfind('/')
+            .filter(|&i| i >= host_end)
+            .unwrap_or(host_end);
+        format!("{}/{location}", &base[..dir_end])
+    }
+}
+
+/// The first byte of a `206` answer, from `content-range: bytes START-END/TOTAL`.
+fn range_start(resp: &ureq::Response) -> Option<u64> {
+    let v = resp.header("content-range")?;
+    v.trim()
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Hashes what an earlier try left, so the final hash covers the whole file.
+fn hash_prefix(path: &Path, hasher: &mut Sha256) -> Result<u64, DownloadError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+}
+
+fn transfer(
+    hub: &Hub,
+    file: &RemoteFile,
+    cancel: &AtomicBool,
+    report: &dyn Fn(Msg),
+) -> Result<PathBuf, DownloadError> {
+    let dir = repo_dir(&hub.cache, &file.repo);
+    let blobs = dir.join("blobs");
+    std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+    let partial = blobs.join(format!("{}.incomplete", partial_key(file)));
+    let url = hub.resolve_url(file);
+
+    let mut offset = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let mut meta = Meta::default();
+    let mut resp = get(&url, offset, &mut meta)?;
+    let mut hasher = Sha256::new();
+    let mut out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&partial)
+        .map_err(io(&partial))?;
+    match resp.status() {
+        206 if range_start(&resp) == Some(offset) => {
+            hash_prefix(&partial, &mut hasher)?;
+        }
+        416 if offset > 0 => {
+            // The server has nothing past what we hold: it may all be here already.
+            hash_prefix(&partial, &mut hasher)?;
+        }
+        _ => {
+            // A full answer (or a range we did not ask for): start the file again.
+            if offset > 0 {
+                out.set_len(0).map_err(io(&partial))?;
+                out.rewind().map_err(io(&partial))?;
+                offset = 0;
+                if resp.status() != 200 {
+                    resp = get(&url, 0, &mut meta)?;
+                }
+            }
+        }
+    }
+    // The whole file's length: what the catalogue says, else what this answer implies.
+    let answered: Option<u64> = match resp.status() {
+        416 => None,
+        _ => resp
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|rest| rest + offset),
+    };
+    let expected_len = file.size.or(answered);
+    report(Msg::Start(expected_len.unwrap_or(0)));
+    report(Msg::Advance(offset));
+    if resp.status() != 416 {
+        let mut body = resp.into_reader();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(DownloadError::Cancelled);
+            }
+            let n = match body.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(DownloadError::Network {
+                        url,
+                        reason: format!("{e} (what arrived is kept; the next try continues it)"),
+                    })
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n]).map_err(io(&partial))?;
+            hasher.update(&buf[..n]);
+            report(Msg::Advance(n as u64));
+        }
+    }
+    out.flush().map_err(io(&partial))?;
+    drop(out);
+
+    let got = std::fs::metadata(&partial).map_err(io(&partial))?.len();
+    let actual = hex(&hasher.finalize());
+    if let Some(expected) = expected_len {
+        if got < expected {
+            // Short of its length: keep it, so the next try continues it.
+            return Err(DownloadError::Network {
+                url,
+                reason: format!(
+                    "the connection closed after {got} of {expected} bytes (what arrived is \
+                     kept; the next try continues it)"
+                ),
+            });
+        }
+        if got != expected {
+            let _ = std::fs::remove_file(&partial);
+            return Err(DownloadError::Size {
+                file: file.path.clone(),
+                expected,
+                actual: got,
+            });
+        }
+    }
+    if let Some(expected) = &file.sha256 {
+        if !expected.eq_ignore_ascii_case(&actual) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(DownloadError::Checksum {
+                file: file.path.clone(),
+                expected: expected.to_ascii_lowercase(),
+                actual,
+            });
+        }
+    }
+    place(&dir, file, &partial, &actual, &meta)
+}
+
+/// Moves a verified download to `blobs/<etag>` and links `snapshots/<commit>/<path>` to it.
+fn place(
+    dir: &Path,
+    file: &RemoteFile,
+    partial: &Path,
+    sha256: &str,
+    meta: &Meta,
+) -> Result<PathBuf, DownloadError> {
+    let commit = if is_commit(&file.revision) {
+        file.revision.clone()
+    } else {
+        meta.commit
+            .clone()
+            .unwrap_or_else(|| file.revision.replace('/', "_"))
+    };
+    // Python names a blob by the hub's etag, which is the sha256 for large (LFS) files.
+    let blob_name = meta
+        .etag
+        .clone()
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or_else(|| sha256.to_string());
+    let blob = dir.join("blobs").join(&blob_name);
+    std::fs::rename(partial, &blob).map_err(io(&blob))?;
+    let link = dir.join("snapshots").join(&commit).join(&file.path);
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let _ = std::fs::remove_file(&link);
+    link_blob(&blob, &link, file.path.matches('/').count())?;
+    let refs = dir.join("refs").join(&file.revision);
+    if let Some(parent) = refs.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::write(&refs, &commit).map_err(io(&refs))?;
+    Ok(link)
+}
+
+#[cfg(unix)]
+fn link_blob(blob: &Path, link: &Path, depth: usize) -> Result<(), DownloadError> {
+    // Relative, as huggingface_hub makes them: up out of snapshots/<commit>/<dirs…>.
+    let mut target = PathBuf::from("..");
+    for _ in 0..depth + 1 {
+        target.push("..");
+    }
+    target.push("blobs");
+    target.push(blob.file_name().unwrap_or_default());
+    std::os::unix::fs::symlink(&target, link).map_err(io(link))
+}
+
+#[cfg(not(unix))]
+fn link_blob(blob: &Path, link: &Path, _depth: usize) -> Result<(), DownloadError> {
+    std::fs::copy(blob, link).map(|_| ()).map_err(io(link))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_locations_join_like_a_browser() {
+        let base = "http://127.0.0.1:9/org/repo/resolve/main/a/b.ckpt";
+        assert_eq!(join_url(base, "/cdn/x"), "http://127.0.0.1:9/cdn/x");
+        assert_eq!(
+            join_url(base, "c.ckpt"),
+            "http://127.0.0.1:9/org/repo/resolve/main/a/c.ckpt"
+        );
+        assert_eq!(
+            join_url(base, "https://cdn.example/x"),
+            "https://cdn.example/x"
+        );
+    }
+
+    #[test]
+    fn the_cache_layout_is_the_hubs() {
+        let cache = Path::new("/c");
+        assert_eq!(
+            repo_dir(cache, "Somnai/pytti-vqgan-checkpoints"),
+            Path::new("/c/models--Somnai--pytti-vqgan-checkpoints")
+        );
+        assert!(is_commit("debc22c8f285c7734980c464ff992d335dde6e9a"));
+        assert!(!is_commit("main"));
+    }
+}
