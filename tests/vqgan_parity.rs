@@ -122,3 +122,88 @@ fn expected_keys_equal_the_f16_16384_manifest() {
     let tiny = load_tensors("vqgan-tiny/model.safetensors");
     assert_eq!(expected_keys(&config()).len(), tiny.len());
 }
+
+/// A Net2NetTransformer YAML (as the COCO, S-FLICKR and FacesHQ checkpoints ship) around the
+/// tiny VQGAN's params.
+fn net2net_yaml() -> String {
+    let tiny = std::fs::read_to_string(fixture("vqgan-tiny/model.yaml")).unwrap();
+    let params: String = tiny
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("params:"))
+        .skip(1)
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    format!(
+        "model:\n  target: taming.models.cond_transformer.Net2NetTransformer\n  params:\n    \
+         cond_stage_key: segmentation\n    transformer_config:\n      target: \
+         taming.modules.transformer.mingpt.GPT\n      params: {{vocab_size: 64, n_layer: 1}}\n    \
+         first_stage_config:\n      target: taming.models.vqgan.VQModel\n      params:\n{params}"
+    )
+}
+
+#[test]
+fn a_net2net_checkpoint_loads_its_first_stage_model_and_ignores_the_transformer() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("model.yaml");
+    std::fs::write(&yaml, net2net_yaml()).unwrap();
+    let cfg = Config::from_yaml_file(&yaml).unwrap();
+    assert_eq!(cfg.key_prefix, "first_stage_model.");
+    assert_eq!(
+        (cfg.embed_dim, cfg.n_embed),
+        (config().embed_dim, config().n_embed)
+    );
+
+    let tiny =
+        candle_core::safetensors::load(fixture("vqgan-tiny/model.safetensors"), &Device::Cpu)
+            .unwrap();
+    let mut net: std::collections::HashMap<String, candle_core::Tensor> = tiny
+        .into_iter()
+        .map(|(k, t)| (format!("first_stage_model.{k}"), t))
+        .collect();
+    for (name, shape) in [
+        ("transformer.tok_emb.weight", vec![64, 8]),
+        ("transformer.blocks.0.attn.key.weight", vec![8, 8]),
+        ("cond_stage_model.encoder.conv_in.weight", vec![8, 3, 3, 3]),
+    ] {
+        net.insert(
+            name.into(),
+            candle_core::Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap(),
+        );
+    }
+    let weights = dir.path().join("model.safetensors");
+    candle_core::safetensors::save(&net, &weights).unwrap();
+    let vq = VqModel::from_file(&weights, &cfg, &Device::Cpu).unwrap();
+    let r = load_tensors("vqgan-tiny/reference.safetensors");
+    let d = max_abs_diff(&vq.decode(&r["z"]).unwrap(), &r["decode_z"]);
+    assert!(d <= TOL, "decode(z) through the Net2Net layout {d}");
+
+    // A first-stage tensor missing is named with its full key.
+    net.remove("first_stage_model.quantize.embedding.weight");
+    candle_core::safetensors::save(&net, &weights).unwrap();
+    let err = VqModel::from_file(&weights, &cfg, &Device::Cpu)
+        .expect_err("a checkpoint without its codebook is refused")
+        .to_string();
+    assert!(
+        err.contains("first_stage_model.quantize.embedding.weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_gumbel_vqgan_is_refused_with_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("openimages.yaml");
+    std::fs::write(
+        &yaml,
+        "model:\n  target: taming.models.vqgan.GumbelVQ\n  params:\n    kl_weight: 1.0e-08\n    \
+         embed_dim: 256\n    n_embed: 8192\n    ddconfig: {double_z: false, z_channels: 256, \
+         resolution: 256, ch: 128, ch_mult: [1, 1, 2, 4], num_res_blocks: 2, \
+         attn_resolutions: [32]}\n",
+    )
+    .unwrap();
+    let err = Config::from_yaml_file(&yaml).unwrap_err().to_string();
+    assert!(
+        err.contains("Gumbel") && err.contains("openimages.yaml") && !err.contains('\n'),
+        "{err}"
+    );
+}

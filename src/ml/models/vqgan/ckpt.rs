@@ -151,26 +151,7 @@ pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
 /// Writes the inference tensors (no `loss.*`) of a checked checkpoint as safetensors.
 /// Returns how many tensors were written.
 pub fn convert_to_safetensors(ckpt: &Path, cfg: &super::Config, out: &Path) -> Result<usize> {
-    let tensors = read_state_dict(ckpt)?;
-    let expected = super::expected_keys(cfg);
-    let header = crate::ml::weights::safetensors_check::Header {
-        tensors: tensors
-            .iter()
-            .map(|(k, t)| {
-                let info = crate::ml::weights::safetensors_check::TensorInfo {
-                    dtype: "F32".into(),
-                    shape: t.dims().to_vec(),
-                };
-                (k.clone(), info)
-            })
-            .collect(),
-    };
-    crate::ml::weights::safetensors_check::check_keys(ckpt, &header, &expected, super::ignorable)?;
-    let kept: HashMap<String, Tensor> = tensors
-        .into_iter()
-        .filter(|(k, _)| expected.contains_key(k))
-        .map(|(k, t)| Ok((k, t.to_dtype(candle_core::DType::F32)?.contiguous()?)))
-        .collect::<Result<_>>()?;
+    let kept = super::inference_tensors(ckpt, read_state_dict(ckpt)?, cfg)?;
     let count = kept.len();
     // Written beside the target, then renamed, so a crash never leaves half a file under its name.
     let tmp = out.with_extension("safetensors.partial");

@@ -11,7 +11,7 @@ mod coder;
 mod resnet_op;
 mod upsample;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor, D};
@@ -45,23 +45,21 @@ fn three() -> usize {
     3
 }
 
-/// `model.params` of a taming YAML config.
+/// `model.params` of a taming YAML config (of its `first_stage_config` for a Net2NetTransformer).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Config {
     pub embed_dim: usize,
     pub n_embed: usize,
     pub ddconfig: DdConfig,
+    /// Where the VQModel's tensors are named in the checkpoint: empty for a plain VQModel,
+    /// `first_stage_model.` inside a Net2NetTransformer (the COCO, S-FLICKR and FacesHQ
+    /// checkpoints), whose transformer weights are then ignored.
+    #[serde(skip)]
+    pub key_prefix: String,
 }
 
-#[derive(Deserialize)]
-struct YamlRoot {
-    model: YamlModel,
-}
-
-#[derive(Deserialize)]
-struct YamlModel {
-    params: Config,
-}
+/// The prefix of the first-stage VQGAN's keys in a Net2NetTransformer checkpoint.
+const NET2NET_PREFIX: &str = "first_stage_model.";
 
 impl Config {
     /// The ImageNet f16-16384 model.
@@ -80,10 +78,13 @@ impl Config {
                 num_res_blocks: 2,
                 attn_resolutions: vec![16],
             },
+            key_prefix: String::new(),
         }
     }
 
-    /// Reads taming's `configs/*.yaml` (`model.params.{embed_dim, n_embed, ddconfig}`).
+    /// Reads taming's `configs/*.yaml`: `model.params.{embed_dim, n_embed, ddconfig}` of a
+    /// VQModel, or the same under `first_stage_config` of a Net2NetTransformer. A Gumbel VQGAN
+    /// (the Open Images f8 model) is refused with a sentence.
     pub fn from_yaml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -93,8 +94,31 @@ impl Config {
             path: path.to_path_buf(),
             reason,
         };
-        let root: YamlRoot = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        let cfg = root.model.params;
+        let root: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let model = &root["model"];
+        let target = model["target"].as_str().unwrap_or("");
+        if target.contains("GumbelVQ") {
+            return Err(bad(
+                "it describes a Gumbel-quantized VQGAN (such as the Open Images f8 model), which \
+                 this studio cannot load; choose imagenet, wikiart, coco, sflickr or faceshq"
+                    .into(),
+            ));
+        }
+        let (params, key_prefix) = if model["params"]["first_stage_config"].is_mapping() {
+            (
+                &model["params"]["first_stage_config"]["params"],
+                NET2NET_PREFIX,
+            )
+        } else {
+            (&model["params"], "")
+        };
+        if !params.is_mapping() {
+            return Err(bad("it has no model.params section".into()));
+        }
+        let mut cfg: Config =
+            serde_yaml::from_value(params.clone()).map_err(|e| bad(e.to_string()))?;
+        cfg.key_prefix = key_prefix.into();
         let d = &cfg.ddconfig;
         if d.ch_mult.is_empty() || d.ch == 0 || d.z_channels == 0 || cfg.n_embed == 0 {
             return Err(bad(
@@ -135,6 +159,50 @@ pub fn ignorable(name: &str) -> bool {
     name.starts_with("loss.")
 }
 
+/// Checks a checkpoint's names and shapes against `cfg`, under its key prefix; tensors outside
+/// the prefix (a Net2NetTransformer's transformer) are not the VQGAN's and are passed over.
+fn check_header(path: &Path, header: &Header, cfg: &Config) -> Result<()> {
+    let prefix = cfg.key_prefix.as_str();
+    let expected = expected_keys(cfg)
+        .into_iter()
+        .map(|(k, shape)| (format!("{prefix}{k}"), shape))
+        .collect();
+    check_keys(path, header, &expected, |name| {
+        name.strip_prefix(prefix).is_none_or(ignorable)
+    })
+}
+
+/// The inference tensors of a checkpoint's `state_dict`, checked, in f32, named without the
+/// key prefix.
+pub(crate) fn inference_tensors(
+    path: &Path,
+    tensors: HashMap<String, Tensor>,
+    cfg: &Config,
+) -> Result<HashMap<String, Tensor>> {
+    let header = Header {
+        tensors: tensors
+            .iter()
+            .map(|(k, t)| {
+                let info = TensorInfo {
+                    dtype: format!("{:?}", t.dtype()).to_uppercase(),
+                    shape: t.dims().to_vec(),
+                };
+                (k.clone(), info)
+            })
+            .collect(),
+    };
+    check_header(path, &header, cfg)?;
+    let expected = expected_keys(cfg);
+    tensors
+        .into_iter()
+        .filter_map(|(k, t)| {
+            let name = k.strip_prefix(cfg.key_prefix.as_str())?.to_string();
+            expected.contains_key(&name).then_some((name, t))
+        })
+        .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?.contiguous()?)))
+        .collect()
+}
+
 /// The taming VQModel without its loss: encoder, quantizer and decoder.
 #[derive(Debug, Clone)]
 pub struct VqModel {
@@ -167,32 +235,21 @@ impl VqModel {
             .extension()
             .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth");
         if is_ckpt {
-            let tensors = ckpt::read_state_dict(path)?;
-            let header = Header {
-                tensors: tensors
-                    .iter()
-                    .map(|(k, t)| {
-                        let info = TensorInfo {
-                            dtype: format!("{:?}", t.dtype()).to_uppercase(),
-                            shape: t.dims().to_vec(),
-                        };
-                        (k.clone(), info)
-                    })
-                    .collect(),
-            };
-            check_keys(path, &header, &expected_keys(cfg), ignorable)?;
-            let tensors = tensors
+            let tensors = inference_tensors(path, ckpt::read_state_dict(path)?, cfg)?
                 .into_iter()
-                .filter(|(k, _)| !ignorable(k))
-                .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?.to_device(device)?)))
-                .collect::<Result<std::collections::HashMap<_, _>>>()?;
+                .map(|(k, t)| Ok((k, t.to_device(device)?)))
+                .collect::<Result<HashMap<_, _>>>()?;
             let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
             return Ok(Self::load(vb, cfg)?);
         }
         let header = read_header(path)?;
-        check_keys(path, &header, &expected_keys(cfg), ignorable)?;
+        check_header(path, &header, cfg)?;
         // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
+        let vb = match cfg.key_prefix.strip_suffix('.') {
+            Some(prefix) => vb.pp(prefix),
+            None => vb,
+        };
         Ok(Self::load(vb, cfg)?)
     }
 
@@ -248,5 +305,46 @@ impl VqModel {
     /// Quantized latent of images in [-1, 1].
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         self.quantize(&self.encode_unquantized(x)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_dicts_first_stage_tensors_lose_their_prefix_and_the_rest_is_dropped() {
+        let mut cfg = Config::imagenet_f16_16384();
+        cfg.ddconfig = DdConfig {
+            double_z: false,
+            z_channels: 4,
+            resolution: 8,
+            in_channels: 3,
+            out_ch: 3,
+            ch: 32,
+            ch_mult: vec![1],
+            num_res_blocks: 1,
+            attn_resolutions: vec![],
+        };
+        cfg.embed_dim = 4;
+        cfg.n_embed = 8;
+        cfg.key_prefix = NET2NET_PREFIX.into();
+        let zeros = |shape: &[usize]| Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+        let expected = expected_keys(&cfg);
+        let mut dict: HashMap<String, Tensor> = expected
+            .iter()
+            .map(|(k, shape)| (format!("{NET2NET_PREFIX}{k}"), zeros(shape)))
+            .collect();
+        dict.insert("transformer.tok_emb.weight".into(), zeros(&[8, 4]));
+        dict.insert(format!("{NET2NET_PREFIX}loss.logvar"), zeros(&[]));
+        let out = inference_tensors(Path::new("net2net.ckpt"), dict.clone(), &cfg).unwrap();
+        let mut names: Vec<&String> = out.keys().collect();
+        names.sort();
+        assert_eq!(names, expected.keys().collect::<Vec<_>>());
+
+        // Without the prefix in the config, the same dictionary is the wrong checkpoint.
+        cfg.key_prefix.clear();
+        let err = inference_tensors(Path::new("net2net.ckpt"), dict, &cfg).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 }
