@@ -1,51 +1,73 @@
-//! `storybook-studio book PROMPT`: a whole illustrated book, saved page by page.
+//! `storybook-studio book PROMPT`: a whole illustrated book, saved page by page, or
+//! `book --resume ID` to finish one. Every setting is checked before anything is written;
+//! only one run at a time draws a book's pages; Ctrl-C stops cleanly and says how to resume.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{anyhow, Context};
 use serde::Serialize;
 
-use super::progress::TerminalDownload;
+use super::interrupt;
+use super::library::{open_library, plural, Need};
+use super::progress::{BookProgress, TerminalDownload};
 use super::story::StoryArgs;
 use super::GlobalArgs;
-use crate::book::{create_book, resume_book, BookEvent, BookModels, PageResult};
-use crate::ml::illustrate::{IllustrateOptions, Illustrator};
+use crate::book::{
+    check_illustration, check_pages, describe, draw_pages, start_book, write_story, BookError,
+    BookEvent, BookModels, BookRecipe, BookRequest, Corrections, DrawModels, PageResult,
+};
+use crate::ml::illustrate::{fit_size, IllustrateOptions, Illustrator};
 use crate::ml::weights::ModelKind;
+use crate::store::{Lease, Library};
+
+const DEFAULT_PAGES: usize = 6;
+const DEFAULT_SIZE: (usize, usize) = (256, 256);
+const DEFAULT_ITERATIONS: usize = 100;
+const DEFAULT_CUTN: usize = 32;
 
 #[derive(Debug, clap::Args)]
 pub struct BookArgs {
     /// Story options, as for `story` (the prompt is required unless --resume is given).
     #[command(flatten)]
     pub story: StoryArgs,
-    /// Continue an interrupted book instead of starting one.
+    /// Continue an interrupted book instead of starting one. Drawing options given with it
+    /// (--size, --iterations, --cutn, --image-seed, --style-*, --keep-frames) replace the saved
+    /// ones for the pages still to draw.
     #[arg(long, value_name = "ID")]
     pub resume: Option<i64>,
-    #[arg(long, default_value_t = 6)]
-    pub pages: usize,
+    /// How many pages (1 to 500) [default: 6]. The story is continued until it has that many
+    /// sentences, or the book says why it has fewer.
+    #[arg(long)]
+    pub pages: Option<usize>,
     #[arg(long, value_name = "DIR")]
     pub clip: Option<PathBuf>,
     #[arg(long, value_name = "PATH")]
     pub vqgan: Option<PathBuf>,
-    #[arg(long, default_value = "256x256", value_parser = super::illustrate::parse_size)]
-    pub size: (usize, usize),
-    #[arg(long, default_value_t = 100)]
-    pub iterations: usize,
-    #[arg(long, default_value_t = 32)]
-    pub cutn: usize,
-    /// Seed of the first page's illustration; page n uses seed + n.
-    #[arg(long = "image-seed", default_value_t = 0)]
-    pub image_seed: u64,
-    #[arg(long, default_value = "")]
-    pub style_prefix: String,
-    #[arg(long, default_value = "")]
-    pub style_suffix: String,
+    /// WIDTHxHEIGHT of each picture [default: 256x256]
+    #[arg(long, value_parser = super::illustrate::parse_size)]
+    pub size: Option<(usize, usize)>,
+    /// Steps per picture [default: 100]
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Cutouts per step (1 to 256) [default: 32]
+    #[arg(long)]
+    pub cutn: Option<usize>,
+    /// Seed of the first page's illustration; page n uses seed + n [default: 0]
+    #[arg(long = "image-seed")]
+    pub image_seed: Option<u64>,
+    #[arg(long)]
+    pub style_prefix: Option<String>,
+    #[arg(long)]
+    pub style_suffix: Option<String>,
     /// Keep progress frames (every 10 steps) for an animated GIF export.
     #[arg(long)]
     pub keep_frames: bool,
-    /// Also export the finished book (.html or .pdf).
+    /// Also export the finished book (.html or .pdf); checked before any work starts.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Start the library named by --library, and its folders, if it does not exist yet.
+    #[arg(long)]
+    pub create: bool,
 }
 
 #[derive(Serialize)]
@@ -53,105 +75,357 @@ struct Report {
     book_id: i64,
     pages: Vec<PageResult>,
     out: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+    /// Settings a resume replaced, as "cutn 0 → 4".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    changed: Vec<String>,
 }
 
+/// Ctrl-C stopped the run; the book's saved pages are kept.
+#[derive(Debug)]
+struct Interrupted {
+    book_id: Option<i64>,
+    saved: usize,
+    planned: usize,
+    library: PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.book_id {
+            Some(id) => write!(
+                f,
+                "stopped by Ctrl-C: book {id} has {} of {} pages saved; finish it with \
+                 `storybook-studio book --resume {id} --library {}`",
+                self.saved,
+                self.planned,
+                self.library.display()
+            ),
+            None => write!(
+                f,
+                "stopped by Ctrl-C before the book was saved; nothing was written"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 pub fn run(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
-    let mut lib = global.open_library()?;
-    if args.resume.is_none() && args.story.prompt.trim().is_empty() {
-        anyhow::bail!("the prompt is empty; type a few words to start the book");
+    interrupt::install();
+    let result = run_book(global, args);
+    // Everything the run held (the lease, the library) is released by now.
+    if let Some(stop) = result
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<Interrupted>())
+    {
+        if global.json {
+            let doc = serde_json::json!({
+                "error": stop.to_string(),
+                "interrupted": true,
+                "book_id": stop.book_id,
+            });
+            println!("{doc}");
+        }
+        eprintln!("{stop}.");
+        std::process::exit(130);
     }
+    result
+}
+
+fn run_book(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
+    // Everything typed is checked before anything is loaded or written.
     if let Some(out) = &args.out {
-        let ok = matches!(
-            out.extension().and_then(|e| e.to_str()),
-            Some("html" | "htm" | "pdf")
-        );
-        anyhow::ensure!(ok, "{} should end in .html or .pdf", out.display());
+        crate::export::book_format(out).map_err(anyhow::Error::msg)?;
+        crate::export::check_writable(out).map_err(anyhow::Error::msg)?;
     }
-    let sampling = args.story.sampling();
-    sampling.validate().map_err(anyhow::Error::msg)?;
+    match args.resume {
+        Some(id) => resume(global, &args, id),
+        None => create(global, &args),
+    }
+}
+
+/// The clip and vqgan models, found and loaded.
+struct Drawing {
+    clip: crate::ml::clip::Clip,
+    clip_tokenizer: crate::ml::clip::tokenize::ClipTokenizer,
+    vqgan: crate::ml::vqgan::VqModel,
+    ids: serde_json::Value,
+}
+
+fn load_drawing(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<Drawing> {
     let locator = global.locator();
     let device = crate::ml::device::open(&global.device)?;
     let mut dl = TerminalDownload::new(global.json);
-    let gpt2_files = locator.locate(ModelKind::Gpt2, args.story.gpt2.as_deref(), &mut dl)?;
     let clip_files = locator.locate(ModelKind::Clip, args.clip.as_deref(), &mut dl)?;
     let vq_files = locator.locate(ModelKind::Vqgan, args.vqgan.as_deref(), &mut dl)?;
-    let (gpt2, gpt2_tokenizer) = crate::ml::load::gpt2(&gpt2_files, &device)?;
     let (clip, clip_tokenizer) = crate::ml::load::clip(&clip_files, &device)?;
     let vqgan = crate::ml::load::vqgan(&vq_files, &device)?;
-    let models = BookModels {
-        gpt2: &gpt2,
-        gpt2_tokenizer: &gpt2_tokenizer,
-        illustrator: Illustrator {
-            clip: &clip,
-            tokenizer: Some(&clip_tokenizer),
-            vqgan: &vqgan,
-        },
-        model_ids: serde_json::json!({
-            "gpt2": gpt2_files.location.display().to_string(),
+    Ok(Drawing {
+        clip,
+        clip_tokenizer,
+        vqgan,
+        ids: serde_json::json!({
             "clip": clip_files.location.display().to_string(),
             "vqgan": vq_files.location.display().to_string(),
         }),
-    };
+    })
+}
+
+impl Drawing {
+    fn illustrator(&self) -> Illustrator<'_> {
+        Illustrator {
+            clip: &self.clip,
+            tokenizer: Some(&self.clip_tokenizer),
+            vqgan: &self.vqgan,
+        }
+    }
+
+    /// Checks the settings against the model's grid; a size that will be rounded is said once.
+    fn check(&self, opts: &IllustrateOptions) -> anyhow::Result<Option<String>> {
+        let grid = self.vqgan.config().downscale();
+        check_illustration(opts, Some(grid)).map_err(anyhow::Error::msg)?;
+        Ok(fit_size(opts.width, opts.height, grid)?.2)
+    }
+}
+
+fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
+    if args.story.prompt.trim().is_empty() {
+        anyhow::bail!("the prompt is empty; type a few words to start the book");
+    }
+    let pages = args.pages.unwrap_or(DEFAULT_PAGES);
+    check_pages(pages).map_err(anyhow::Error::msg)?;
+    let sampling = args.story.sampling();
+    sampling.validate().map_err(anyhow::Error::msg)?;
+    let (width, height) = args.size.unwrap_or(DEFAULT_SIZE);
     let illustration = IllustrateOptions {
-        width: args.size.0,
-        height: args.size.1,
-        iterations: args.iterations,
-        cutn: args.cutn,
-        seed: args.image_seed,
-        style_prefix: args.style_prefix.clone(),
-        style_suffix: args.style_suffix.clone(),
+        width,
+        height,
+        iterations: args.iterations.unwrap_or(DEFAULT_ITERATIONS),
+        cutn: args.cutn.unwrap_or(DEFAULT_CUTN),
+        seed: args.image_seed.unwrap_or(0),
+        style_prefix: args.style_prefix.clone().unwrap_or_default(),
+        style_suffix: args.style_suffix.clone().unwrap_or_default(),
         preview_every: if args.keep_frames { 10 } else { 0 },
         ..IllustrateOptions::default()
     };
-    let bar = if global.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
+    check_illustration(&illustration, None).map_err(anyhow::Error::msg)?;
+    let request = BookRequest {
+        prompt: args.story.prompt.clone(),
+        sampling,
+        illustration,
+        pages,
+        keep_frames: args.keep_frames,
     };
-    bar.set_style(
-        ProgressStyle::with_template("{msg}\n{bar:30} {pos}/{len} steps  eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let on_event = |e: BookEvent| match e {
-        BookEvent::StoryWritten { sentences } => {
-            bar.println(format!("The story has {} pages.", sentences.len()));
+
+    let mut lib = open_library(
+        global,
+        Need::NewBook {
+            create: args.create,
+        },
+    )?;
+    let story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
+    let drawing = load_drawing(global, args)?;
+    let mut warnings: Vec<String> = drawing.check(&request.illustration)?.into_iter().collect();
+    let illustrator = drawing.illustrator();
+    let mut ids = drawing.ids.clone();
+    ids["gpt2"] = serde_json::Value::String(story_model.location.display().to_string());
+    let models = BookModels {
+        gpt2: &story_model.model,
+        gpt2_tokenizer: &story_model.tokenizer,
+        illustrator: drawing.illustrator(),
+        model_ids: ids.clone(),
+    };
+    let mut progress = BookProgress::new(global.json);
+    let cancel = interrupt::flag();
+    let story = match write_story(&models, &request.prompt, &request.sampling, pages, cancel) {
+        Err(e) if e.is_cancelled() || interrupt::interrupted() => {
+            return Err(Interrupted {
+                book_id: None,
+                saved: 0,
+                planned: 0,
+                library: lib.path().to_path_buf(),
+            }
+            .into())
         }
-        BookEvent::PageStarted { position, sentence } => {
-            bar.reset();
-            bar.set_length(illustration.iterations as u64);
-            bar.set_message(format!("Page {}: {sentence}", position + 1));
+        other => other?,
+    };
+    warnings.extend(story.warnings.iter().cloned());
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    progress.message(&format!(
+        "The story has {}.",
+        plural(story.sentences.len(), "page")
+    ));
+    let (book_id, mut lease) = start_book(&mut lib, &request, &story, &ids)?;
+    let draw = DrawModels {
+        illustrator: &illustrator,
+        model_ids: &ids,
+    };
+    let pages = draw_all(&mut lib, &mut lease, &draw, &mut progress)?;
+    drop(lease);
+    finish(global, args, &lib, book_id, pages, warnings, Vec::new())
+}
+
+fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::Result<()> {
+    let mut warnings = Vec::new();
+    if !args.story.prompt.trim().is_empty() {
+        warnings.push(format!(
+            "the prompt is not used: book {id}'s story is already written"
+        ));
+    }
+    if let Some(pages) = args.pages {
+        check_pages(pages).map_err(anyhow::Error::msg)?;
+        warnings.push(format!(
+            "--pages is not used: book {id} keeps the pages its story was planned with"
+        ));
+    }
+    let corrections = Corrections {
+        size: args.size,
+        iterations: args.iterations,
+        cutn: args.cutn,
+        image_seed: args.image_seed,
+        style_prefix: args.style_prefix.clone(),
+        style_suffix: args.style_suffix.clone(),
+        keep_frames: args.keep_frames,
+    };
+    let mut lib = open_library(global, Need::Existing)?;
+    let book = lib.book(id)?;
+    let mut recipe = BookRecipe::of(&book)?;
+    let changed = corrections.apply(&mut recipe);
+    check_illustration(&recipe.illustration, None).map_err(|e| {
+        anyhow!(
+            "book {id} cannot be drawn with its saved settings: {e}; give a corrected value with \
+             --resume (for example --cutn 32, --size 256x256 or --iterations 100)"
+        )
+    })?;
+    let total = book.pages.len().max(recipe.planned_sentences.len());
+    let missing = book.unillustrated() + total.saturating_sub(book.pages.len());
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if missing == 0 {
+        if !global.json {
+            println!(
+                "Book {id} is already complete ({}); nothing to draw.",
+                plural(book.pages.len(), "page")
+            );
         }
-        BookEvent::Step { report, .. } => bar.set_position(report.step as u64),
+        let pages = book
+            .pages
+            .iter()
+            .map(|p| PageResult {
+                sentence: p.sentence.clone(),
+                similarity: p.similarity,
+            })
+            .collect();
+        return finish(global, args, &lib, id, pages, warnings, changed);
+    }
+    // Taken before the models load, so a second run is turned away at once.
+    let mut lease = lib.lease_book(id)?;
+    let drawing = load_drawing(global, args)?;
+    warnings.extend(drawing.check(&recipe.illustration)?);
+    let illustrator = drawing.illustrator();
+    let mut ids = book.model_ids.clone();
+    if !ids.is_object() {
+        ids = serde_json::json!({});
+    }
+    for key in ["clip", "vqgan"] {
+        ids[key] = drawing.ids[key].clone();
+    }
+    if !changed.is_empty() {
+        let value = serde_json::to_value(&recipe).context("the corrected recipe")?;
+        lib.update_recipe(&lease, &value)?;
+    }
+    let mut progress = BookProgress::new(global.json);
+    let with = if changed.is_empty() {
+        String::new()
+    } else {
+        format!(" (changed: {})", changed.join(", "))
+    };
+    progress.message(&format!(
+        "Resuming book {id} with {}{with}: {} to draw.",
+        describe(&recipe),
+        plural(missing, "page")
+    ));
+    let draw = DrawModels {
+        illustrator: &illustrator,
+        model_ids: &ids,
+    };
+    let pages = draw_all(&mut lib, &mut lease, &draw, &mut progress)?;
+    drop(lease);
+    finish(global, args, &lib, id, pages, warnings, changed)
+}
+
+/// Draws the leased book's missing pages with progress; Ctrl-C becomes [`Interrupted`].
+fn draw_all(
+    lib: &mut Library,
+    lease: &mut Lease,
+    models: &DrawModels,
+    progress: &mut BookProgress,
+) -> anyhow::Result<Vec<PageResult>> {
+    let book_id = lease.book_id();
+    let result = draw_pages(lib, lease, models, interrupt::flag(), |e| match e {
+        BookEvent::Plan {
+            book_id,
+            total,
+            to_draw,
+            iterations,
+        } => progress.plan(book_id, total, to_draw.len(), iterations),
+        BookEvent::PageStarted { position, sentence } => progress.page_started(position, sentence),
+        BookEvent::Step { report, .. } => progress.step(report.step, report.similarity),
         BookEvent::PageSaved {
             position,
             similarity,
-        } => {
-            bar.println(format!(
-                "Page {} saved (similarity {similarity:.3}).",
-                position + 1
-            ));
+        } => progress.page_saved(position, similarity),
+    });
+    progress.finish();
+    match result {
+        Err(e) if e.is_cancelled() || interrupt::interrupted() => {
+            let book = lib.book(book_id)?;
+            Err(Interrupted {
+                book_id: Some(book_id),
+                saved: book.pages.len() - book.unillustrated(),
+                planned: book.planned_pages.max(book.pages.len()),
+                library: lib.path().to_path_buf(),
+            }
+            .into())
         }
-    };
-    let cancel = AtomicBool::new(false);
-    let (book_id, pages) = match args.resume {
-        Some(id) => (id, resume_book(&mut lib, &models, id, &cancel, on_event)?),
-        None => create_book(
-            &mut lib,
-            &models,
-            &args.story.prompt,
-            (sampling, illustration.clone(), args.pages, args.keep_frames),
-            &cancel,
-            on_event,
-        )?,
-    };
-    bar.finish_and_clear();
+        Err(BookError::Store(e)) => Err(anyhow!(
+            "{e}; book {book_id} keeps the pages saved so far (`library show {book_id}`)"
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Exports the book if asked, then reports.
+fn finish(
+    global: &GlobalArgs,
+    args: &BookArgs,
+    lib: &Library,
+    book_id: i64,
+    pages: Vec<PageResult>,
+    warnings: Vec<String>,
+    changed: Vec<String>,
+) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
-        crate::export::export_book(&lib.book(book_id)?, out).map_err(anyhow::Error::msg)?;
+        crate::export::export_book(&lib.book(book_id)?, out).map_err(|e| {
+            anyhow!(
+                "book {book_id} is saved in the library {}, but {e}; export it again with \
+                 `storybook-studio library export {book_id} --out FILE`",
+                lib.path().display()
+            )
+        })?;
     }
     let report = Report {
         book_id,
         pages,
         out: args.out.clone(),
+        warnings,
+        changed,
     };
     if global.json {
         return super::print_json(&report);
