@@ -16,10 +16,10 @@ pub fn check_pages(pages: usize) -> Result<(), String> {
     }
 }
 
-/// Every illustration setting a page will be drawn with; `grid` is the VQGAN's (16 for f16
-/// models) once it is loaded, when sizes are also checked against it.
+/// Every illustration setting a page will be drawn with; `grid` is the VQGAN's once it is
+/// loaded (before, the usual 16 is named in the advice for a size too small).
 pub fn check_illustration(opts: &IllustrateOptions, grid: Option<usize>) -> Result<(), String> {
-    fit_size(opts.width, opts.height, grid.unwrap_or(1)).map_err(|e| e.to_string())?;
+    fit_size(opts.width, opts.height, grid.unwrap_or(16)).map_err(|e| e.to_string())?;
     if opts.iterations == 0 {
         return Err("a picture needs at least one step; use --iterations 1 or more".into());
     }

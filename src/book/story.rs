@@ -22,8 +22,8 @@ pub struct Story {
 }
 
 /// Writes the story and picks its first `pages` sentences as pages. While the story has fewer
-/// sentences, the model continues it (each pass sees the end of the story so far), up to
-/// [`MAX_STORY_PASSES`] passes; a pass that adds no complete sentence ends the story.
+/// sentences, the model continues it (each pass sees the end of the story so far, with the
+/// next seed), up to [`MAX_STORY_PASSES`] passes; only complete sentences are kept from a pass.
 pub fn write_story(
     models: &BookModels,
     prompt: &str,
@@ -52,7 +52,6 @@ pub fn write_story(
         .ok_or_else(|| BookError::Invalid("the story model wrote nothing".into()))?
         .text;
     let mut passes = 1;
-    let mut ended = false;
     while split_sentences(&text).len() < pages && passes < MAX_STORY_PASSES {
         let more = SamplingOptions {
             seed: opts.seed.wrapping_add(passes as u64),
@@ -70,11 +69,9 @@ pub fn write_story(
             .filter(|&t| t != END_OF_TEXT)
             .collect();
         let continuation = models.gpt2_tokenizer.decode(&ids)?;
-        let Some(complete) = complete_sentences(&continuation) else {
-            ended = true;
-            break;
-        };
-        text.push_str(complete);
+        if let Some(complete) = complete_sentences(&continuation) {
+            text.push_str(complete);
+        }
     }
     let mut sentences = split_sentences(&text);
     if sentences.is_empty() {
@@ -84,17 +81,11 @@ pub fn write_story(
     }
     if sentences.len() < pages {
         let n = sentences.len();
-        let why = if ended {
-            "the story model ended the story there".to_string()
-        } else {
-            format!(
-                "the story model wrote {passes} passes of up to {} tokens; raise --max-tokens \
-                 or try another --seed for a longer story",
-                opts.max_new_tokens
-            )
-        };
         warnings.push(format!(
-            "the story has {n} sentence{s}, so the book has {n} page{s}, not {pages}: {why}",
+            "the story has {n} sentence{s}, so the book has {n} page{s}, not {pages}: in \
+             {passes} tries of up to {} new tokens the story model wrote no more complete \
+             sentences; raise --max-tokens or try another --seed for a longer story",
+            opts.max_new_tokens,
             s = if n == 1 { "" } else { "s" }
         ));
     }

@@ -138,8 +138,8 @@ pub fn run(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
 fn run_book(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
     // Everything typed is checked before anything is loaded or written.
     if let Some(out) = &args.out {
-        crate::export::book_format(out).map_err(anyhow::Error::msg)?;
         crate::export::check_writable(out).map_err(anyhow::Error::msg)?;
+        crate::export::book_format(out).map_err(anyhow::Error::msg)?;
     }
     match args.resume {
         Some(id) => resume(global, &args, id),
@@ -240,6 +240,7 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
     };
     let mut progress = BookProgress::new(global.json);
     let cancel = interrupt::flag();
+    progress.message("Writing the story…");
     let story = match write_story(&models, &request.prompt, &request.sampling, pages, cancel) {
         Err(e) if e.is_cancelled() || interrupt::interrupted() => {
             return Err(Interrupted {

@@ -176,8 +176,8 @@ fn encode(
 pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     let opts = args.options();
     // Where the picture goes is checked first: a drawing must never be lost at the end.
-    let format = picture_format(&args.out)?;
     crate::export::check_writable(&args.out).map_err(anyhow::Error::msg)?;
+    let format = picture_format(&args.out)?;
     // Inputs are read before the models so a bad file fails fast.
     let mut inputs = ImageInputs::default();
     if let Some(path) = &args.init_image {

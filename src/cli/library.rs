@@ -39,7 +39,7 @@ pub(super) fn open_library(global: &GlobalArgs, need: Need) -> anyhow::Result<Li
     let existed = path.exists();
     let lib = Library::open_with(&path, create).map_err(|e| match e {
         StoreError::NoLibrary { .. } => anyhow!(
-            "{e}; `storybook-studio book PROMPT --library {}` starts a new one there",
+            "{e}, or start one there with `storybook-studio book PROMPT --library {} --create`",
             path.display()
         ),
         StoreError::NoFolder { .. } => anyhow!("{e}, or add --create to make the folder"),
@@ -284,6 +284,7 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
 
 /// An export's file name and --page agree, and the file can be written.
 fn check_export(out: &std::path::Path, page: Option<usize>) -> anyhow::Result<()> {
+    crate::export::check_writable(out).map_err(anyhow::Error::msg)?;
     let is_gif = out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
@@ -297,7 +298,7 @@ fn check_export(out: &std::path::Path, page: Option<usize>) -> anyhow::Result<()
             );
         }
     }
-    crate::export::check_writable(out).map_err(anyhow::Error::msg)
+    Ok(())
 }
 
 fn done(global: &GlobalArgs, value: serde_json::Value) -> anyhow::Result<()> {

@@ -85,14 +85,15 @@ fn duration_label(seconds: f64) -> String {
 impl BookProgress {
     pub fn new(quiet: bool) -> Self {
         let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            // The bars join the display in `plan`, so none shows empty while the story is written.
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let book = multi.add(ProgressBar::new(0));
+            let book = ProgressBar::hidden();
             book.set_style(
                 ProgressStyle::with_template("{prefix} [{bar:24}] {msg}  eta {eta}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
-            let page = multi.add(ProgressBar::new(0));
+            let page = ProgressBar::hidden();
             page.set_style(
                 ProgressStyle::with_template(
                     "  {prefix} [{bar:24}] {pos}/{len} steps  {sps}  eta {eta}  {msg}",
@@ -137,7 +138,11 @@ impl BookProgress {
 
     pub fn plan(&mut self, book_id: i64, total: usize, to_draw: usize, iterations: usize) {
         (self.total, self.to_draw, self.iterations) = (total, to_draw, iterations);
-        if let Some((_, book, _)) = &self.bars {
+        if let Some((multi, book, page)) = &self.bars {
+            if to_draw > 0 {
+                multi.add(book.clone());
+                multi.add(page.clone());
+            }
             book.set_prefix(format!("Book {book_id}"));
             book.set_length((to_draw * iterations) as u64);
             book.set_position(0);
