@@ -114,7 +114,7 @@ fn latin_language(text: &str) -> &'static str {
         .iter()
         .map(|(lang, list)| (words.iter().filter(|w| list.contains(w)).count(), *lang))
         .collect();
-    scores.sort_by(|a, b| b.0.cmp(&a.0));
+    scores.sort_by_key(|s| std::cmp::Reverse(s.0));
     match (scores.first(), scores.get(1)) {
         (Some(&(best, lang)), Some(&(second, _))) if best > 0 && best > second => lang,
         _ => "und",

@@ -54,7 +54,7 @@ fn a_long_sentence_shrinks_the_picture_and_keeps_every_word() {
         "600 characters fit beside a smaller picture"
     );
     let (_, [_, _, _, h]) = sheets[0].image.unwrap();
-    assert!(h < CONTENT_W && h >= MIN_IMAGE_H, "picture height {h}");
+    assert!((MIN_IMAGE_H..CONTENT_W).contains(&h), "picture height {h}");
     assert_inside(&sheets);
     assert_eq!(
         text_of(&sheets),
