@@ -4,21 +4,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use serde::Serialize;
+
+mod drawing;
+mod resume;
 
 use super::interrupt;
 use super::library::{open_library, plural, Need};
-use super::progress::{BookProgress, TerminalDownload};
+use super::progress::BookProgress;
 use super::story::StoryArgs;
 use super::GlobalArgs;
 use crate::book::{
-    check_illustration, check_pages, describe, draw_pages, start_book, write_story, BookError,
-    BookEvent, BookModels, BookRecipe, BookRequest, Corrections, DrawModels, PageResult,
+    check_illustration, check_pages, start_book, write_story, BookModels, BookRequest, DrawModels,
+    PageResult,
 };
-use crate::ml::illustrate::{fit_size, IllustrateOptions, Illustrator};
-use crate::ml::weights::ModelKind;
-use crate::store::{Lease, Library};
+use crate::ml::illustrate::IllustrateOptions;
+use crate::store::Library;
+use drawing::{draw_all, load_drawing, Interrupted};
 
 const DEFAULT_PAGES: usize = 6;
 const DEFAULT_SIZE: (usize, usize) = (256, 256);
@@ -81,37 +84,6 @@ struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     changed: Vec<String>,
 }
-
-/// Ctrl-C stopped the run; the book's saved pages are kept.
-#[derive(Debug)]
-struct Interrupted {
-    book_id: Option<i64>,
-    saved: usize,
-    planned: usize,
-    library: PathBuf,
-}
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.book_id {
-            Some(id) => write!(
-                f,
-                "stopped by Ctrl-C: book {id} has {} of {} pages saved; finish it with \
-                 `storybook-studio book --resume {id} --library {}`",
-                self.saved,
-                self.planned,
-                self.library.display()
-            ),
-            None => write!(
-                f,
-                "stopped by Ctrl-C before the book was saved; nothing was written"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
 pub fn run(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
     interrupt::install();
     let result = run_book(global, args);
@@ -142,52 +114,8 @@ fn run_book(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
         crate::export::book_format(out).map_err(anyhow::Error::msg)?;
     }
     match args.resume {
-        Some(id) => resume(global, &args, id),
+        Some(id) => resume::resume(global, &args, id),
         None => create(global, &args),
-    }
-}
-
-/// The clip and vqgan models, found and loaded.
-struct Drawing {
-    clip: crate::ml::clip::Clip,
-    clip_tokenizer: crate::ml::clip::tokenize::ClipTokenizer,
-    vqgan: crate::ml::vqgan::VqModel,
-    ids: serde_json::Value,
-}
-
-fn load_drawing(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<Drawing> {
-    let locator = global.locator();
-    let device = crate::ml::device::open(&global.device)?;
-    let mut dl = TerminalDownload::new(global.json);
-    let clip_files = locator.locate(ModelKind::Clip, args.clip.as_deref(), &mut dl)?;
-    let vq_files = locator.locate(ModelKind::Vqgan, args.vqgan.as_deref(), &mut dl)?;
-    let (clip, clip_tokenizer) = crate::ml::load::clip(&clip_files, &device)?;
-    let vqgan = crate::ml::load::vqgan(&vq_files, &device)?;
-    Ok(Drawing {
-        clip,
-        clip_tokenizer,
-        vqgan,
-        ids: serde_json::json!({
-            "clip": clip_files.location.display().to_string(),
-            "vqgan": vq_files.location.display().to_string(),
-        }),
-    })
-}
-
-impl Drawing {
-    fn illustrator(&self) -> Illustrator<'_> {
-        Illustrator {
-            clip: &self.clip,
-            tokenizer: Some(&self.clip_tokenizer),
-            vqgan: &self.vqgan,
-        }
-    }
-
-    /// Checks the settings against the model's grid; a size that will be rounded is said once.
-    fn check(&self, opts: &IllustrateOptions) -> anyhow::Result<Option<String>> {
-        let grid = self.vqgan.config().downscale();
-        check_illustration(opts, Some(grid)).map_err(anyhow::Error::msg)?;
-        Ok(fit_size(opts.width, opts.height, grid)?.2)
     }
 }
 
@@ -271,139 +199,8 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
     finish(global, args, &lib, book_id, pages, warnings, Vec::new())
 }
 
-fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::Result<()> {
-    let mut warnings = Vec::new();
-    if !args.story.prompt.trim().is_empty() {
-        warnings.push(format!(
-            "the prompt is not used: book {id}'s story is already written"
-        ));
-    }
-    if let Some(pages) = args.pages {
-        check_pages(pages).map_err(anyhow::Error::msg)?;
-        warnings.push(format!(
-            "--pages is not used: book {id} keeps the pages its story was planned with"
-        ));
-    }
-    let corrections = Corrections {
-        size: args.size,
-        iterations: args.iterations,
-        cutn: args.cutn,
-        image_seed: args.image_seed,
-        style_prefix: args.style_prefix.clone(),
-        style_suffix: args.style_suffix.clone(),
-        keep_frames: args.keep_frames,
-    };
-    let mut lib = open_library(global, Need::Existing)?;
-    let book = lib.book(id)?;
-    let mut recipe = BookRecipe::of(&book)?;
-    let changed = corrections.apply(&mut recipe);
-    check_illustration(&recipe.illustration, None).map_err(|e| {
-        anyhow!(
-            "book {id} cannot be drawn with its saved settings: {e}; give a corrected value with \
-             --resume (for example --cutn 32, --size 256x256 or --iterations 100)"
-        )
-    })?;
-    let total = book.pages.len().max(recipe.planned_sentences.len());
-    let missing = book.unillustrated() + total.saturating_sub(book.pages.len());
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    if missing == 0 {
-        if !global.json {
-            println!(
-                "Book {id} is already complete ({}); nothing to draw.",
-                plural(book.pages.len(), "page")
-            );
-        }
-        let pages = book
-            .pages
-            .iter()
-            .map(|p| PageResult {
-                sentence: p.sentence.clone(),
-                similarity: p.similarity,
-            })
-            .collect();
-        return finish(global, args, &lib, id, pages, warnings, changed);
-    }
-    // Taken before the models load, so a second run is turned away at once.
-    let mut lease = lib.lease_book(id)?;
-    let drawing = load_drawing(global, args)?;
-    warnings.extend(drawing.check(&recipe.illustration)?);
-    let illustrator = drawing.illustrator();
-    let mut ids = book.model_ids.clone();
-    if !ids.is_object() {
-        ids = serde_json::json!({});
-    }
-    for key in ["clip", "vqgan"] {
-        ids[key] = drawing.ids[key].clone();
-    }
-    if !changed.is_empty() {
-        let value = serde_json::to_value(&recipe).context("the corrected recipe")?;
-        lib.update_recipe(&lease, &value)?;
-    }
-    let mut progress = BookProgress::new(global.json);
-    let with = if changed.is_empty() {
-        String::new()
-    } else {
-        format!(" (changed: {})", changed.join(", "))
-    };
-    progress.message(&format!(
-        "Resuming book {id} with {}{with}: {} to draw.",
-        describe(&recipe),
-        plural(missing, "page")
-    ));
-    let draw = DrawModels {
-        illustrator: &illustrator,
-        model_ids: &ids,
-    };
-    let pages = draw_all(&mut lib, &mut lease, &draw, &mut progress)?;
-    drop(lease);
-    finish(global, args, &lib, id, pages, warnings, changed)
-}
-
-/// Draws the leased book's missing pages with progress; Ctrl-C becomes [`Interrupted`].
-fn draw_all(
-    lib: &mut Library,
-    lease: &mut Lease,
-    models: &DrawModels,
-    progress: &mut BookProgress,
-) -> anyhow::Result<Vec<PageResult>> {
-    let book_id = lease.book_id();
-    let result = draw_pages(lib, lease, models, interrupt::flag(), |e| match e {
-        BookEvent::Plan {
-            book_id,
-            total,
-            to_draw,
-            iterations,
-        } => progress.plan(book_id, total, to_draw.len(), iterations),
-        BookEvent::PageStarted { position, sentence } => progress.page_started(position, sentence),
-        BookEvent::Step { report, .. } => progress.step(report.step, report.similarity),
-        BookEvent::PageSaved {
-            position,
-            similarity,
-        } => progress.page_saved(position, similarity),
-    });
-    progress.finish();
-    match result {
-        Err(e) if e.is_cancelled() || interrupt::interrupted() => {
-            let book = lib.book(book_id)?;
-            Err(Interrupted {
-                book_id: Some(book_id),
-                saved: book.pages.len() - book.unillustrated(),
-                planned: book.planned_pages.max(book.pages.len()),
-                library: lib.path().to_path_buf(),
-            }
-            .into())
-        }
-        Err(BookError::Store(e)) => Err(anyhow!(
-            "{e}; book {book_id} keeps the pages saved so far (`library show {book_id}`)"
-        )),
-        other => Ok(other?),
-    }
-}
-
 /// Exports the book if asked, then reports.
-fn finish(
+pub(super) fn finish(
     global: &GlobalArgs,
     args: &BookArgs,
     lib: &Library,
