@@ -154,9 +154,18 @@ fn each_page_is_saved_once_and_a_lost_lease_writes_nothing() {
         matches!(lost, Err(StoreError::LeaseLost { book }) if book == id),
         "{lost:?}"
     );
-    let book = lib.book(id).unwrap();
-    assert_eq!(book.pages.len(), 1);
-    assert_eq!(book.pages[0].sentence, "One.");
+    let saved = lib.book(id).unwrap();
+    assert_eq!(saved.pages.len(), 1);
+    assert_eq!(saved.pages[0].sentence, "One.");
+
+    // The book deleted while a run draws it: the run is told so.
+    let (gone, lease) = lib.start_book(&book(1)).unwrap();
+    lib.delete(gone).unwrap();
+    let deleted = lib.add_page_at(&lease, 0, &page("Late.", Some(1)));
+    assert!(
+        matches!(deleted, Err(StoreError::NoSuchBook(b)) if b == gone),
+        "{deleted:?}"
+    );
 }
 
 #[test]

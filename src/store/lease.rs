@@ -209,6 +209,15 @@ pub(super) fn check_lease(tx: &rusqlite::Transaction, lease: &Lease) -> Result<(
         )
         .optional()?;
     if token.as_deref() != Some(lease.token()) {
+        // A deleted book takes its lease with it: say that, not that another run took over.
+        let exists: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM books WHERE id = ?1",
+            [lease.book_id()],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(StoreError::NoSuchBook(lease.book_id()));
+        }
         return Err(StoreError::LeaseLost {
             book: lease.book_id(),
         });
