@@ -221,7 +221,7 @@ fn trimming_cuts_after_the_last_full_sentence() {
             let last = t.text.chars().last().unwrap();
             // Chinese and Japanese end marks (and their closing quotes) end sentences too.
             assert!(
-                ".!?…\"'”’)]。｡！？‼⁇⁈⁉」』）］】〕〉》〟＂＇".contains(last),
+                ".!?…\"'”’)]。｡！？．‼⁇⁈⁉」』）］】〕〉》〟＂＇".contains(last),
                 "{:?} does not end a sentence",
                 t.text
             );
