@@ -140,3 +140,164 @@ fn gif_has_one_frame_per_kept_frame() {
         .unwrap_err()
         .contains("no progress frames"));
 }
+
+/// A sentence of 600 characters or more whose last word is `lanternlight`.
+fn long_sentence() -> String {
+    let mut s = String::from("Once upon a winter night");
+    while s.len() < 600 {
+        s.push_str(", and she decided then and there to follow the frozen river");
+    }
+    s.push_str(" by lanternlight.");
+    s
+}
+
+fn long_book() -> Book {
+    let mut b = book();
+    b.pages[1].sentence = long_sentence();
+    b.prompt = long_sentence();
+    b
+}
+
+#[test]
+fn pdf_keeps_every_word_of_a_long_sentence() {
+    let bytes = book_pdf(&long_book()).unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).unwrap();
+    let pages = doc.get_pages();
+    assert_eq!(pages.len(), 3, "cover and two pages, each on one sheet");
+    let page3 = doc.extract_text(&[3]).unwrap();
+    let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let want = words(&long_sentence());
+    assert!(words(&page3).contains(&want), "page 3 reads: {page3}");
+    // The page number is there too, after the text rather than over it.
+    assert!(words(&page3).ends_with("lanternlight. 2"), "{page3}");
+    let cover = doc.extract_text(&[1]).unwrap();
+    assert!(
+        words(&cover).contains(&want),
+        "the cover's prompt is cut: {cover}"
+    );
+}
+
+/// Run by name from .ci/run, which installs poppler-utils: what a reader's PDF tool extracts.
+#[test]
+#[ignore = "needs pdftotext (Debian poppler-utils); .ci/run runs it by name"]
+fn pdftotext_reads_the_last_word_of_a_600_character_sentence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdf = tmp.path().join("book.pdf");
+    std::fs::write(&pdf, book_pdf(&long_book()).unwrap()).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext is missing: install poppler-utils (apt-get install poppler-utils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(long_sentence().len() >= 600);
+    assert_eq!(text.matches("lanternlight.").count(), 2, "{text}");
+    assert!(
+        text.contains("then and there to follow the frozen river"),
+        "{text}"
+    );
+}
+
+fn png_with_recipe(recipe: &serde_json::Value) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(64, 64, image::Rgb([10, 20, 30]));
+    storybook_studio::ml::image_io::encode_png_with_text(
+        &img,
+        &[("storybook-recipe", &recipe.to_string())],
+    )
+    .unwrap()
+}
+
+#[test]
+fn html_names_models_without_their_paths() {
+    let mut b = book();
+    b.model_ids = serde_json::json!({
+        "gpt2": "/home/ana-secret/models/gpt2",
+        "clip": "/home/ana-secret/models/clip",
+    });
+    let recipe = serde_json::json!({ "prompt": "x", "models": b.model_ids });
+    for p in &mut b.pages {
+        p.png = Some(png_with_recipe(&recipe));
+    }
+    let html = book_html(&b);
+    assert!(!html.contains("ana-secret"), "a path is in the page");
+    assert!(
+        html.contains("&quot;gpt2&quot;: &quot;gpt2&quot;"),
+        "the model names stay"
+    );
+    let dom = tl::parse(&html, tl::ParserOptions::default()).unwrap();
+    let parser = dom.parser();
+    for img in dom.query_selector("img").unwrap() {
+        let src = img
+            .get(parser)
+            .unwrap()
+            .as_tag()
+            .unwrap()
+            .attributes()
+            .get("src");
+        let src = src.flatten().unwrap().as_utf8_str().to_string();
+        let b64 = src.trim_start_matches("data:image/png;base64,");
+        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&png).contains("ana-secret"),
+            "a path is inside a picture"
+        );
+        let decoded = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!(
+            decoded.get_pixel(5, 5).0,
+            [10, 20, 30],
+            "the pixels are kept"
+        );
+    }
+}
+
+#[test]
+fn html_takes_its_language_from_the_text_and_lets_each_line_choose_its_direction() {
+    let mut hebrew = book();
+    hebrew.title = "השועל והפנס".into();
+    hebrew.prompt = "השועל מצא פנס".into();
+    for p in &mut hebrew.pages {
+        p.sentence = "השועל מצא פנס בשלג.".into();
+    }
+    let html = book_html(&hebrew);
+    assert!(html.contains("<html lang=\"he\">"), "{}", &html[..200]);
+    let dom = tl::parse(&html, tl::ParserOptions::default()).unwrap();
+    let parser = dom.parser();
+    let mut texts = 0;
+    for sel in ["h1", "p.prompt", "p.sentence"] {
+        for node in dom.query_selector(sel).unwrap() {
+            let tag = node.get(parser).unwrap().as_tag().unwrap();
+            let dir = tag
+                .attributes()
+                .get("dir")
+                .flatten()
+                .map(|d| d.as_utf8_str().to_string());
+            assert_eq!(dir.as_deref(), Some("auto"), "{sel} has no dir=auto");
+            texts += 1;
+        }
+    }
+    assert_eq!(texts, 4);
+    let mut chinese = book();
+    chinese.title = "狐狸和灯笼".into();
+    chinese.prompt = "狐狸在雪地里".into();
+    for p in &mut chinese.pages {
+        p.sentence = "它很高兴。".into();
+    }
+    assert!(book_html(&chinese).contains("<html lang=\"zh\">"));
+    assert!(book_html(&book()).contains("<html lang=\"en\">"));
+}
+
+#[test]
+fn small_pictures_are_shown_at_most_four_times_their_size() {
+    let html = book_html(&book());
+    // The test pictures are 32 pixels wide: they may grow to 128, not to the 720-pixel column.
+    assert_eq!(
+        html.matches("max-width:min(100%,128px)").count(),
+        3,
+        "{html}"
+    );
+}

@@ -219,8 +219,9 @@ fn trimming_cuts_after_the_last_full_sentence() {
         if t.text != r.text {
             cut += 1;
             let last = t.text.chars().last().unwrap();
+            // Chinese and Japanese end marks (and their closing quotes) end sentences too.
             assert!(
-                ".!?…\"'”’)]".contains(last),
+                ".!?…\"'”’)]。｡！？．‼⁇⁈⁉」』）］】〕〉》〟＂＇".contains(last),
                 "{:?} does not end a sentence",
                 t.text
             );

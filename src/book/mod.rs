@@ -2,22 +2,24 @@
 //!
 //! Every setting goes into the library with the book (sampling options, the planned sentences,
 //! each page's illustration options and seed), so an interrupted book can be resumed and any page
-//! regenerated identically. Each page is saved the moment it is finished.
+//! regenerated identically. Each page is saved the moment it is finished, under the book's lease,
+//! so only one run at a time adds pages to a book.
 
-use std::ops::ControlFlow;
-use std::sync::atomic::AtomicBool;
+mod draw;
+mod settings;
+mod story;
+
+pub use draw::{draw_pages, regenerate_page, start_book};
+pub use settings::{check_illustration, check_pages, describe, Corrections, MAX_PAGES};
+pub use story::{write_story, Story, MAX_STORY_PASSES};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ml::generate::generate;
-use crate::ml::illustrate::{
-    IllustrateOptions, Illustration, Illustrator, ImageInputs, StepReport,
-};
-use crate::ml::image_io::ascii_json;
+use crate::ml::illustrate::{IllustrateOptions, Illustrator, StepReport};
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
-use crate::store::{Library, NewBook, NewPage};
+use crate::store::Book;
 
 /// What the library keeps in `story_settings`, enough to resume or redo a book.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,10 +33,26 @@ pub struct BookRecipe {
     pub keep_frames: bool,
 }
 
+impl BookRecipe {
+    /// The recipe a book was saved with, or a sentence saying it has none to resume from.
+    pub fn of(book: &Book) -> Result<Self, BookError> {
+        serde_json::from_value(book.story_settings.clone()).map_err(|e| {
+            BookError::Invalid(format!(
+                "book {} has no recipe to resume from ({e}); it can still be read and exported",
+                book.id
+            ))
+        })
+    }
+}
+
 /// Progress a front end can show.
 pub enum BookEvent<'a> {
-    StoryWritten {
-        sentences: &'a [String],
+    /// The pages this run draws (positions, in order) out of the book's `total`.
+    Plan {
+        book_id: i64,
+        total: usize,
+        to_draw: &'a [usize],
+        iterations: usize,
     },
     PageStarted {
         position: usize,
@@ -63,44 +81,43 @@ pub struct BookModels<'a> {
     pub model_ids: serde_json::Value,
 }
 
+/// The illustration half of [`BookModels`], all that drawing pages needs.
+pub struct DrawModels<'a> {
+    pub illustrator: &'a Illustrator<'a>,
+    pub model_ids: &'a serde_json::Value,
+}
+
+/// A new book as the user asked for it, checked by [`check_pages`] and [`check_illustration`].
+#[derive(Debug, Clone)]
+pub struct BookRequest {
+    pub prompt: String,
+    pub sampling: SamplingOptions,
+    pub illustration: IllustrateOptions,
+    pub pages: usize,
+    pub keep_frames: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BookError {
     #[error(transparent)]
     Ml(#[from] crate::ml::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error("book {book} has {count} pages; there is no page {page}")]
+    NoSuchPage {
+        book: i64,
+        /// 1-based, as the user counts.
+        page: usize,
+        count: usize,
+    },
     #[error("{0}")]
     Invalid(String),
 }
 
-/// Writes the story and picks its first `pages` sentences as pages.
-pub fn write_story(
-    models: &BookModels,
-    prompt: &str,
-    sampling: &SamplingOptions,
-    pages: usize,
-) -> Result<(String, Vec<String>), BookError> {
-    let opts = SamplingOptions {
-        num_sequences: 1,
-        trim_to_sentence: true,
-        ..sampling.clone()
-    };
-    let generation = generate(models.gpt2, models.gpt2_tokenizer, prompt, &opts, |_| {
-        ControlFlow::Continue(())
-    })?;
-    let seq = generation
-        .sequences
-        .into_iter()
-        .next()
-        .ok_or_else(|| BookError::Invalid("the story model wrote nothing".into()))?;
-    let mut sentences = seq.sentences;
-    sentences.truncate(pages.max(1));
-    if sentences.is_empty() {
-        return Err(BookError::Invalid(
-            "the story has no sentences to illustrate; try another prompt or seed".into(),
-        ));
+impl BookError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, BookError::Ml(crate::ml::Error::Cancelled))
     }
-    Ok((seq.text, sentences))
 }
 
 pub fn title_of(prompt: &str) -> String {
@@ -123,184 +140,4 @@ pub fn page_options(recipe: &BookRecipe, position: usize) -> IllustrateOptions {
         },
         ..recipe.illustration.clone()
     }
-}
-
-/// Illustrates one sentence and returns the PNG (with its recipe embedded) and the result.
-fn illustrate_page(
-    illustrator: &Illustrator,
-    model_ids: &serde_json::Value,
-    sentence: &str,
-    opts: &IllustrateOptions,
-    cancel: &AtomicBool,
-    mut on_step: impl FnMut(&StepReport),
-) -> Result<(Vec<u8>, Illustration), BookError> {
-    let result = illustrator.run(sentence, &ImageInputs::default(), opts, cancel, |r| {
-        on_step(&r)
-    })?;
-    let recipe = serde_json::json!({ "prompt": sentence, "options": opts, "models": model_ids });
-    let png = crate::ml::image_io::encode_png_with_text(
-        &result.image,
-        &[("storybook-recipe", &ascii_json(&recipe))],
-    )?;
-    Ok((png, result))
-}
-
-/// Creates a book from a prompt, saving each page as soon as it is done.
-pub fn create_book(
-    lib: &mut Library,
-    models: &BookModels,
-    prompt: &str,
-    recipe_in: (SamplingOptions, IllustrateOptions, usize, bool),
-    cancel: &AtomicBool,
-    mut on_event: impl FnMut(BookEvent),
-) -> Result<(i64, Vec<PageResult>), BookError> {
-    let (sampling, illustration, pages, keep_frames) = recipe_in;
-    let (story_text, sentences) = write_story(models, prompt, &sampling, pages)?;
-    on_event(BookEvent::StoryWritten {
-        sentences: &sentences,
-    });
-    let recipe = BookRecipe {
-        sampling: sampling.clone(),
-        illustration: illustration.clone(),
-        planned_sentences: sentences.clone(),
-        story_text,
-        keep_frames,
-    };
-    let book = NewBook {
-        title: title_of(prompt),
-        prompt: prompt.to_string(),
-        story_settings: serde_json::to_value(&recipe).unwrap_or_default(),
-        story_seed: sampling.seed,
-        style_prefix: illustration.style_prefix.clone(),
-        style_suffix: illustration.style_suffix.clone(),
-        model_ids: models.model_ids.clone(),
-        planned_pages: sentences.len(),
-    };
-    let id = lib.create_book(&book, &[])?;
-    let pages = resume_book(lib, models, id, cancel, on_event)?;
-    Ok((id, pages))
-}
-
-/// Illustrates and saves the pages a book still lacks; returns every page's result.
-pub fn resume_book(
-    lib: &mut Library,
-    models: &BookModels,
-    book_id: i64,
-    cancel: &AtomicBool,
-    mut on_event: impl FnMut(BookEvent),
-) -> Result<Vec<PageResult>, BookError> {
-    let book = lib.book(book_id)?;
-    let recipe: BookRecipe = serde_json::from_value(book.story_settings.clone())
-        .map_err(|e| BookError::Invalid(format!("book {book_id} has no resumable recipe ({e})")))?;
-    let mut results: Vec<PageResult> = book
-        .pages
-        .iter()
-        .map(|p| PageResult {
-            sentence: p.sentence.clone(),
-            similarity: p.similarity,
-        })
-        .collect();
-    for position in book.pages.len()..recipe.planned_sentences.len() {
-        let sentence = recipe.planned_sentences[position].clone();
-        on_event(BookEvent::PageStarted {
-            position,
-            sentence: &sentence,
-        });
-        let opts = page_options(&recipe, position);
-        let mut frames = Vec::new();
-        let (png, result) = illustrate_page(
-            &models.illustrator,
-            &models.model_ids,
-            &sentence,
-            &opts,
-            cancel,
-            |r| {
-                if recipe.keep_frames {
-                    if let Some(f) = r.frame {
-                        frames.push((r.step, f.clone()));
-                    }
-                }
-                on_event(BookEvent::Step {
-                    position,
-                    report: r,
-                });
-            },
-        )?;
-        lib.add_page(
-            book_id,
-            &NewPage {
-                sentence: sentence.clone(),
-                settings: serde_json::to_value(&opts).unwrap_or_default(),
-                seed: opts.seed,
-                iterations: result.iterations,
-                similarity: Some(result.final_similarity as f64),
-                png: Some(png),
-            },
-        )?;
-        for (step, frame) in frames {
-            let bytes = crate::ml::image_io::encode_png_with_text(&frame, &[])?;
-            lib.add_frame(book_id, position, step, &bytes)?;
-        }
-        on_event(BookEvent::PageSaved {
-            position,
-            similarity: result.final_similarity,
-        });
-        results.push(PageResult {
-            sentence,
-            similarity: Some(result.final_similarity as f64),
-        });
-    }
-    Ok(results)
-}
-
-/// Redraws one page with its recorded settings (and optionally a new seed), replacing it.
-pub fn regenerate_page(
-    lib: &mut Library,
-    illustrator: &Illustrator,
-    model_ids: &serde_json::Value,
-    book_id: i64,
-    position: usize,
-    seed: Option<u64>,
-    cancel: &AtomicBool,
-) -> Result<PageResult, BookError> {
-    let book = lib.book(book_id)?;
-    let page = book
-        .pages
-        .get(position)
-        .ok_or(crate::store::StoreError::PageOutOfRange {
-            book: book_id,
-            page: position,
-            count: book.pages.len(),
-        })?;
-    let mut opts: IllustrateOptions =
-        serde_json::from_value(page.settings.clone()).map_err(|e| {
-            BookError::Invalid(format!("page {position} has no recorded settings ({e})"))
-        })?;
-    if let Some(seed) = seed {
-        opts.seed = seed;
-    }
-    let (png, result) = illustrate_page(
-        illustrator,
-        model_ids,
-        &page.sentence,
-        &opts,
-        cancel,
-        |_| {},
-    )?;
-    lib.update_page(
-        book_id,
-        position,
-        &NewPage {
-            sentence: page.sentence.clone(),
-            settings: serde_json::to_value(&opts).unwrap_or_default(),
-            seed: opts.seed,
-            iterations: result.iterations,
-            similarity: Some(result.final_similarity as f64),
-            png: Some(png),
-        },
-    )?;
-    Ok(PageResult {
-        sentence: page.sentence.clone(),
-        similarity: Some(result.final_similarity as f64),
-    })
 }

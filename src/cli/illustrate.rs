@@ -10,13 +10,15 @@ use serde::Serialize;
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
 use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs};
-use crate::ml::image_io::{ascii_json, load_rgb, save_png_with_text};
+use crate::ml::image_io::{ascii_json, encode_png_with_text, load_rgb};
 use crate::ml::weights::ModelKind;
 
 #[derive(Debug, clap::Args)]
 pub struct IllustrateArgs {
     /// What to draw; `text:weight|other:-0.5` weighs several prompts.
     pub text: String,
+    /// Where to save the picture: .png (keeps the recipe inside) or .jpg. Checked before any
+    /// work starts.
     #[arg(long, value_name = "OUT.png")]
     pub out: PathBuf,
     /// CLIP folder (config.json, model.safetensors, tokenizer.json).
@@ -125,8 +127,57 @@ impl IllustrateArgs {
     }
 }
 
+/// The picture formats `--out` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PictureFormat {
+    Png,
+    Jpeg,
+}
+
+fn picture_format(out: &Path) -> anyhow::Result<PictureFormat> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(PictureFormat::Png),
+        Some("jpg" | "jpeg") => Ok(PictureFormat::Jpeg),
+        _ => anyhow::bail!(
+            "{} should end in .png (which keeps the recipe) or .jpg",
+            out.display()
+        ),
+    }
+}
+
+/// The picture as the bytes of its file; a PNG carries its recipe, a JPEG cannot.
+fn encode(
+    image: &image::RgbImage,
+    format: PictureFormat,
+    recipe: &serde_json::Value,
+) -> anyhow::Result<Vec<u8>> {
+    Ok(match format {
+        PictureFormat::Png => encode_png_with_text(
+            image,
+            &[
+                ("storybook-recipe", &ascii_json(recipe)),
+                ("Software", "Storybook Studio"),
+            ],
+        )?,
+        PictureFormat::Jpeg => {
+            let mut bytes = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92)
+                .encode_image(image)
+                .context("cannot encode the JPEG")?;
+            bytes
+        }
+    })
+}
+
 pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     let opts = args.options();
+    // Where the picture goes is checked first: a drawing must never be lost at the end.
+    crate::export::check_writable(&args.out).map_err(anyhow::Error::msg)?;
+    let format = picture_format(&args.out)?;
     // Inputs are read before the models so a bad file fails fast.
     let mut inputs = ImageInputs::default();
     if let Some(path) = &args.init_image {
@@ -177,9 +228,6 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
         }
     })?;
     bar.finish_and_clear();
-    if let Some(e) = frame_error {
-        anyhow::bail!(e);
-    }
     let recipe = serde_json::json!({
         "prompt": args.text,
         "options": opts,
@@ -189,14 +237,15 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
         },
         "engine": concat!("storybook-studio ", env!("CARGO_PKG_VERSION"), " (", env!("STORYBOOK_COMMIT"), ")"),
     });
-    save_png_with_text(
-        &result.image,
-        &args.out,
-        &[
-            ("storybook-recipe", &ascii_json(&recipe)),
-            ("Software", "Storybook Studio"),
-        ],
-    )?;
+    let bytes = encode(&result.image, format, &recipe)?;
+    crate::export::write_or_rescue(&args.out, &bytes, "picture").map_err(anyhow::Error::msg)?;
+    // The picture is saved before a failed frame is reported, so it is never lost to one.
+    if let Some(e) = frame_error {
+        anyhow::bail!(
+            "{e}; the picture itself was saved to {}",
+            args.out.display()
+        );
+    }
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }

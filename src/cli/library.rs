@@ -3,12 +3,53 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use anyhow::anyhow;
+
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::book::regenerate_page;
+use crate::book::{regenerate_page, BookError, DrawModels};
 use crate::ml::illustrate::Illustrator;
 use crate::ml::weights::ModelKind;
-use crate::store::BookSummary;
+use crate::store::{BookSummary, Create, Library, StoreError};
+use crate::story::printable;
+
+/// How a command treats a library file that does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Need {
+    /// Reading or changing books: the library must exist, except the default one, which is
+    /// started on first use. A mistyped --library path changes nothing on disk.
+    Existing,
+    /// Writing a new book: a library may be started in a folder that exists, or anywhere with
+    /// --create.
+    NewBook { create: bool },
+}
+
+/// Opens the library named by --library (or the default one) as `need` allows.
+pub(super) fn open_library(global: &GlobalArgs, need: Need) -> anyhow::Result<Library> {
+    let (path, chosen) = match &global.library {
+        Some(p) => (p.clone(), true),
+        None => (Library::default_path(), false),
+    };
+    let create = match (chosen, need) {
+        (false, _) => Create::WithFolders,
+        (true, Need::Existing) => Create::Never,
+        (true, Need::NewBook { create: false }) => Create::InExistingFolder,
+        (true, Need::NewBook { create: true }) => Create::WithFolders,
+    };
+    let existed = path.exists();
+    let lib = Library::open_with(&path, create).map_err(|e| match e {
+        StoreError::NoLibrary { .. } => anyhow!(
+            "{e}, or start one there with `storybook-studio book PROMPT --library {} --create`",
+            path.display()
+        ),
+        StoreError::NoFolder { .. } => anyhow!("{e}, or add --create to make the folder"),
+        e => e.into(),
+    })?;
+    if !existed && !global.json {
+        eprintln!("Started a new library at {}.", path.display());
+    }
+    Ok(lib)
+}
 
 #[derive(Debug, clap::Args)]
 pub struct LibraryArgs {
@@ -73,27 +114,51 @@ fn print_summaries(global: &GlobalArgs, books: &[BookSummary]) -> anyhow::Result
         println!("No books.");
     }
     for b in books {
-        let state = if b.page_count < b.planned_pages {
+        let state = if b.pages_to_add() > 0 {
             format!(
                 " (interrupted at {} of {}; resume with `book --resume {}`)",
                 b.page_count, b.planned_pages, b.id
             )
+        } else if b.unillustrated > 0 {
+            format!(
+                " ({} without a picture; `book --resume {}` draws them)",
+                plural(b.unillustrated, "page"),
+                b.id
+            )
         } else {
             String::new()
         };
-        println!("{:>5}  {}  [{} pages]{state}", b.id, b.title, b.page_count);
+        println!(
+            "{:>5}  {}  [{}]{state}",
+            b.id,
+            printable::line(&b.title),
+            plural(b.page_count, "page")
+        );
     }
     Ok(())
 }
 
-/// Converts a 1-based page number from the user to a position.
-fn position(page: usize) -> anyhow::Result<usize> {
-    page.checked_sub(1)
-        .ok_or_else(|| anyhow::anyhow!("pages are numbered from 1"))
+pub(super) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Converts a 1-based page number from the user to a position in a book of `count` pages.
+fn position(book: i64, page: usize, count: usize) -> anyhow::Result<usize> {
+    if page == 0 {
+        anyhow::bail!("pages are numbered from 1");
+    }
+    if page > count {
+        return Err(BookError::NoSuchPage { book, page, count }.into());
+    }
+    Ok(page - 1)
 }
 
 pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
-    let mut lib = global.open_library()?;
+    // Check what can be checked before the library is opened.
+    if let LibraryAction::Export { out, page, .. } = &args.action {
+        check_export(out, *page)?;
+    }
+    let mut lib = open_library(global, Need::Existing)?;
     match args.action {
         LibraryAction::List { offset, limit } => print_summaries(global, &lib.list(offset, limit)?),
         LibraryAction::Search { text } => print_summaries(global, &lib.search(&text, 100)?),
@@ -102,24 +167,41 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             if global.json {
                 return super::print_json(&book);
             }
-            println!("{} (book {id})\nprompt: {}", book.title, book.prompt);
+            println!(
+                "{} (book {id})\nprompt: {}",
+                printable::line(&book.title),
+                printable::line(&book.prompt)
+            );
             for p in &book.pages {
                 let sim = p
                     .similarity
                     .map(|s| format!("{s:.3}"))
                     .unwrap_or("-".into());
+                let picture = if p.png.is_some() { "" } else { ", no picture" };
                 println!(
-                    "{:>3}. {}  [seed {}, similarity {sim}]",
+                    "{:>3}. {}  [seed {}, similarity {sim}{picture}]",
                     p.position + 1,
-                    p.sentence,
+                    printable::line(&p.sentence),
                     p.seed
                 );
             }
-            if !book.is_complete() {
+            // Counts come from the same pages, so they can never read "4 of 3".
+            let planned = book.planned_pages.max(book.pages.len());
+            if book.pages.len() < planned {
                 println!(
-                    "Interrupted: {} of {} pages.",
-                    book.pages.len(),
-                    book.planned_pages
+                    "Interrupted: {} of {planned} pages saved; `book --resume {id}` finishes it.",
+                    book.pages.len()
+                );
+            }
+            if book.unillustrated() > 0 {
+                println!(
+                    "{} without a picture; `book --resume {id}` draws {}.",
+                    plural(book.unillustrated(), "page"),
+                    if book.unillustrated() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    }
                 );
             }
             Ok(())
@@ -133,7 +215,7 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
                 let page =
                     page.ok_or_else(|| anyhow::anyhow!("a GIF shows one page: add --page N"))?;
                 let frames: Vec<Vec<u8>> = lib
-                    .frames(id, position(page)?)?
+                    .frames(id, position(id, page, book.pages.len())?)?
                     .into_iter()
                     .map(|(_, png)| png)
                     .collect();
@@ -150,7 +232,7 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             Ok(())
         }
         LibraryAction::Rename { id, title } => {
-            lib.rename(id, &title)?;
+            lib.rename(id, title.trim())?;
             done(global, serde_json::json!({ "book_id": id, "title": title }))
         }
         LibraryAction::Duplicate { id } => {
@@ -171,16 +253,8 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             clip,
             vqgan,
         } => {
-            let pos = position(page)?;
             let book = lib.book(id)?;
-            if pos >= book.pages.len() {
-                return Err(crate::store::StoreError::PageOutOfRange {
-                    book: id,
-                    page: pos,
-                    count: book.pages.len(),
-                }
-                .into());
-            }
+            let pos = position(id, page, book.pages.len())?;
             let locator = global.locator();
             let device = crate::ml::device::open(&global.device)?;
             let mut dl = TerminalDownload::new(global.json);
@@ -195,21 +269,36 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
                 vqgan: &vq,
             };
             let cancel = AtomicBool::new(false);
-            let result = regenerate_page(
-                &mut lib,
-                &illustrator,
-                &book.model_ids,
-                id,
-                pos,
-                seed,
-                &cancel,
-            )?;
+            let models = DrawModels {
+                illustrator: &illustrator,
+                model_ids: &book.model_ids,
+            };
+            let result = regenerate_page(&mut lib, &models, id, pos, seed, &cancel)?;
             done(
                 global,
                 serde_json::json!({ "book_id": id, "page": page, "similarity": result.similarity }),
             )
         }
     }
+}
+
+/// An export's file name and --page agree, and the file can be written.
+fn check_export(out: &std::path::Path, page: Option<usize>) -> anyhow::Result<()> {
+    crate::export::check_writable(out).map_err(anyhow::Error::msg)?;
+    let is_gif = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if !is_gif {
+        crate::export::book_format(out)
+            .map_err(|e| anyhow!("{e}, or .gif for one page's progress"))?;
+        if page.is_some() {
+            anyhow::bail!(
+                "--page chooses the page of a .gif; {} holds the whole book, so leave --page out",
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn done(global: &GlobalArgs, value: serde_json::Value) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ mod embed;
 mod finetune;
 mod gui;
 mod illustrate;
+mod interrupt;
 mod library;
 mod models;
 mod progress;
@@ -52,14 +53,6 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    pub fn open_library(&self) -> anyhow::Result<crate::store::Library> {
-        let path = self
-            .library
-            .clone()
-            .unwrap_or_else(crate::store::Library::default_path);
-        Ok(crate::store::Library::open(&path)?)
-    }
-
     pub fn locator(&self) -> crate::ml::weights::Locator {
         crate::ml::weights::Locator::from_env(self.models.clone(), self.offline)
     }

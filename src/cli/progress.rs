@@ -1,6 +1,10 @@
-//! Terminal progress bars (indicatif) for downloads: bytes, rate and time left.
+//! Terminal progress (indicatif) for downloads (bytes, rate and time left) and for books
+//! (pages, steps, seconds per step and time left).
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::ml::weights::hub::DownloadProgress;
 
@@ -41,6 +45,189 @@ impl DownloadProgress for TerminalDownload {
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish();
+        }
+    }
+}
+
+/// A book's progress on stderr. On a terminal: a book line (pages done, time left for the whole
+/// book) over a bar for the page being drawn (step, seconds per step, time left). Elsewhere (a
+/// log file, a pipe): one plain line per page, and a step line at most every half minute.
+/// `--json` keeps stderr quiet.
+pub struct BookProgress {
+    quiet: bool,
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    total: usize,
+    to_draw: usize,
+    drawn: usize,
+    iterations: usize,
+    page_started: Instant,
+    last_line: Instant,
+    seconds_per_step: Option<f64>,
+}
+
+fn steps_label(seconds_per_step: f64) -> String {
+    if seconds_per_step >= 0.1 {
+        format!("{seconds_per_step:.2} s/step")
+    } else {
+        format!("{:.0} ms/step", seconds_per_step * 1000.0)
+    }
+}
+
+fn duration_label(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+impl BookProgress {
+    pub fn new(quiet: bool) -> Self {
+        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            // The bars join the display in `plan`, so none shows empty while the story is written.
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let book = ProgressBar::hidden();
+            book.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:24}] {msg}  eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            let page = ProgressBar::hidden();
+            page.set_style(
+                ProgressStyle::with_template(
+                    "  {prefix} [{bar:24}] {pos}/{len} steps  {sps}  eta {eta}  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "sps",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let sps = state.elapsed().as_secs_f64() / state.pos().max(1) as f64;
+                        let _ = w.write_str(&steps_label(sps));
+                    },
+                )
+                .progress_chars("=> "),
+            );
+            (multi, book, page)
+        });
+        Self {
+            quiet,
+            bars,
+            total: 0,
+            to_draw: 0,
+            drawn: 0,
+            iterations: 0,
+            page_started: Instant::now(),
+            last_line: Instant::now(),
+            seconds_per_step: None,
+        }
+    }
+
+    /// A line above the bars (or on its own without them).
+    pub fn message(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bars {
+            Some((multi, _, _)) => {
+                let _ = multi.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn plan(&mut self, book_id: i64, total: usize, to_draw: usize, iterations: usize) {
+        (self.total, self.to_draw, self.iterations) = (total, to_draw, iterations);
+        if let Some((multi, book, page)) = &self.bars {
+            if to_draw > 0 {
+                multi.add(book.clone());
+                multi.add(page.clone());
+            }
+            book.set_prefix(format!("Book {book_id}"));
+            book.set_length((to_draw * iterations) as u64);
+            book.set_position(0);
+            book.set_message(format!("{} of {total} pages done", total - to_draw));
+        } else if to_draw > 0 {
+            self.message(&format!(
+                "Book {book_id}: drawing {to_draw} of its {total} pages, {iterations} steps each."
+            ));
+        }
+    }
+
+    pub fn page_started(&mut self, position: usize, sentence: &str) {
+        self.page_started = Instant::now();
+        self.last_line = Instant::now();
+        let sentence = crate::story::printable::line(sentence);
+        let short: String = sentence.chars().take(48).collect();
+        let ellipsis = if sentence.chars().count() > 48 {
+            "…"
+        } else {
+            ""
+        };
+        match &self.bars {
+            Some((_, _, page)) => {
+                page.reset();
+                page.set_length(self.iterations as u64);
+                page.set_prefix(format!("Page {} of {}", position + 1, self.total));
+                page.set_message(format!("{short}{ellipsis}"));
+            }
+            None => self.message(&format!(
+                "Page {} of {}: {short}{ellipsis}",
+                position + 1,
+                self.total
+            )),
+        }
+    }
+
+    pub fn step(&mut self, step: usize, similarity: f32) {
+        let elapsed = self.page_started.elapsed().as_secs_f64();
+        let sps = elapsed / step.max(1) as f64;
+        self.seconds_per_step = Some(sps);
+        match &self.bars {
+            Some((_, book, page)) => {
+                page.set_position(step as u64);
+                book.set_position((self.drawn * self.iterations + step) as u64);
+            }
+            None if self.last_line.elapsed().as_secs() >= 30 => {
+                self.last_line = Instant::now();
+                let left = sps * (self.iterations.saturating_sub(step)) as f64;
+                self.message(&format!(
+                    "  step {step}/{}, {}, similarity {similarity:.3}, about {} left on this page",
+                    self.iterations,
+                    steps_label(sps),
+                    duration_label(left)
+                ));
+            }
+            None => {}
+        }
+    }
+
+    pub fn page_saved(&mut self, position: usize, similarity: f32) {
+        self.drawn += 1;
+        let sps = self.seconds_per_step.unwrap_or(0.0);
+        let left = sps * ((self.to_draw - self.drawn.min(self.to_draw)) * self.iterations) as f64;
+        let done = self.total - self.to_draw + self.drawn;
+        if let Some((_, book, _)) = &self.bars {
+            book.set_message(format!("{done} of {} pages done", self.total));
+        }
+        let rest = if self.drawn < self.to_draw {
+            format!("; about {} left for the book", duration_label(left))
+        } else {
+            String::new()
+        };
+        self.message(&format!(
+            "Page {} of {} saved (similarity {similarity:.3}, {}){rest}.",
+            position + 1,
+            self.total,
+            steps_label(sps)
+        ));
+    }
+
+    pub fn finish(&self) {
+        if let Some((multi, book, page)) = &self.bars {
+            page.finish_and_clear();
+            book.finish_and_clear();
+            let _ = multi.clear();
         }
     }
 }

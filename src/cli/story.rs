@@ -12,6 +12,7 @@ use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::Gpt2;
 use crate::ml::sampling::SamplingOptions;
 use crate::ml::weights::ModelKind;
+use crate::story::printable;
 
 #[derive(Debug, clap::Args)]
 pub struct StoryArgs {
@@ -73,6 +74,8 @@ impl StoryArgs {
 pub struct StoryModel {
     pub model: Gpt2,
     pub tokenizer: TextTokenizer,
+    /// The folder (or cache snapshot) the weights came from.
+    pub location: PathBuf,
 }
 
 pub fn load_story_model(
@@ -86,7 +89,11 @@ pub fn load_story_model(
     )?;
     let device = crate::ml::device::open(&global.device)?;
     let (model, tokenizer) = crate::ml::models::load::gpt2(&files, &device)?;
-    Ok(StoryModel { model, tokenizer })
+    Ok(StoryModel {
+        model,
+        tokenizer,
+        location: files.location,
+    })
 }
 
 pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
@@ -95,15 +102,20 @@ pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
     if args.prompt.trim().is_empty() {
         anyhow::bail!("the prompt is empty; type a few words to start the story");
     }
-    let StoryModel { model, tokenizer } = load_story_model(global, args.gpt2.as_deref())?;
+    let StoryModel {
+        model, tokenizer, ..
+    } = load_story_model(global, args.gpt2.as_deref())?;
     // One candidate streams to the terminal as it is written; several are printed at the end.
+    // The prompt is printed with the first new word, so an error before it prints nothing.
     let stream = !global.json && opts.num_sequences == 1;
-    if stream {
-        print!("{}", args.prompt);
-    }
+    let mut started = false;
     let generation = crate::ml::generate::generate(&model, &tokenizer, &args.prompt, &opts, |t| {
         if stream {
-            print!("{}", t.text);
+            if !started {
+                print!("{}", printable::prose(&args.prompt));
+                started = true;
+            }
+            print!("{}", printable::prose(t.text));
             let _ = std::io::stdout().flush();
         }
         ControlFlow::Continue(())
@@ -116,11 +128,16 @@ pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
         return super::print_json(&generation);
     }
     if stream {
+        if !started {
+            print!("{}", printable::prose(&args.prompt));
+        }
         println!();
-        println!("\n(as trimmed: {})", generation.sequences[0].text);
+        if let Some(seq) = generation.sequences.first() {
+            println!("\n(as trimmed: {})", printable::prose(&seq.text));
+        }
     } else {
         for (i, seq) in generation.sequences.iter().enumerate() {
-            println!("── Story {} ──\n{}\n", i + 1, seq.text);
+            println!("── Story {} ──\n{}\n", i + 1, printable::prose(&seq.text));
         }
     }
     eprintln!("{:.1} tokens/s", generation.tokens_per_second);

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use super::search::reindex;
 use super::{now_ms, thumbnail, Book, Library, NewBook, NewPage, Page, Result, StoreError};
 
-fn json(v: &serde_json::Value) -> String {
+pub(super) fn json(v: &serde_json::Value) -> String {
     if v.is_null() {
         "{}".into()
     } else {
@@ -18,7 +18,12 @@ fn parse_json(text: String) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
-fn insert_page(tx: &Transaction, book_id: i64, position: usize, page: &NewPage) -> Result<i64> {
+pub(super) fn insert_page(
+    tx: &Transaction,
+    book_id: i64,
+    position: usize,
+    page: &NewPage,
+) -> Result<i64> {
     tx.execute(
         "INSERT INTO pages (book_id, position, sentence, settings, seed, iterations, similarity)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -39,7 +44,7 @@ fn insert_page(tx: &Transaction, book_id: i64, position: usize, page: &NewPage) 
     Ok(page_id)
 }
 
-fn put_image(tx: &Transaction, page_id: i64, png: &[u8]) -> Result<()> {
+pub(super) fn put_image(tx: &Transaction, page_id: i64, png: &[u8]) -> Result<()> {
     let thumb = thumbnail::make(png).map_err(StoreError::Invalid)?;
     tx.execute(
         "INSERT OR REPLACE INTO images (page_id, png, thumbnail) VALUES (?1, ?2, ?3)",
@@ -48,7 +53,7 @@ fn put_image(tx: &Transaction, page_id: i64, png: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn touch(tx: &Transaction, book_id: i64) -> Result<()> {
+pub(super) fn touch(tx: &Transaction, book_id: i64) -> Result<()> {
     let n = tx.execute(
         "UPDATE books SET updated_at = max(?2, updated_at + 1) WHERE id = ?1",
         params![book_id, now_ms()],
@@ -59,12 +64,43 @@ fn touch(tx: &Transaction, book_id: i64) -> Result<()> {
     Ok(())
 }
 
-fn page_count(tx: &Transaction, book_id: i64) -> Result<usize> {
+pub(super) fn page_count(tx: &Transaction, book_id: i64) -> Result<usize> {
     Ok(tx.query_row(
         "SELECT count(*) FROM pages WHERE book_id = ?1",
         [book_id],
         |r| r.get::<_, i64>(0),
     )? as usize)
+}
+
+/// Inserts the book's own row and returns its id.
+pub(super) fn insert_book(tx: &Transaction, book: &NewBook, planned: usize) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO books (title, prompt, created_at, updated_at, story_settings, story_seed,
+                            style_prefix, style_suffix, model_ids, planned_pages)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            book.title,
+            book.prompt,
+            now_ms(),
+            json(&book.story_settings),
+            book.story_seed as i64,
+            book.style_prefix,
+            book.style_suffix,
+            json(&book.model_ids),
+            planned as i64
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Keeps `planned_pages` at least the number of saved pages.
+pub(super) fn raise_plan(tx: &Transaction, book_id: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE books SET planned_pages = max(planned_pages,
+             (SELECT count(*) FROM pages WHERE book_id = ?1)) WHERE id = ?1",
+        [book_id],
+    )?;
+    Ok(())
 }
 
 fn page_from_row(r: &Row) -> rusqlite::Result<Page> {
@@ -84,25 +120,8 @@ fn page_from_row(r: &Row) -> rusqlite::Result<Page> {
 impl Library {
     /// Saves a whole book with its pages in one transaction and returns its id.
     pub fn create_book(&mut self, book: &NewBook, pages: &[NewPage]) -> Result<i64> {
-        let now = now_ms();
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO books (title, prompt, created_at, updated_at, story_settings, story_seed,
-                                style_prefix, style_suffix, model_ids, planned_pages)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                book.title,
-                book.prompt,
-                now,
-                json(&book.story_settings),
-                book.story_seed as i64,
-                book.style_prefix,
-                book.style_suffix,
-                json(&book.model_ids),
-                book.planned_pages.max(pages.len()) as i64
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        let id = insert_book(&tx, book, book.planned_pages.max(pages.len()))?;
         for (i, page) in pages.iter().enumerate() {
             insert_page(&tx, id, i, page)?;
         }
@@ -112,11 +131,13 @@ impl Library {
     }
 
     /// Appends a finished page; a book being written is saved one page at a time this way.
+    /// A page beyond the plan raises the plan, so saved pages never outnumber planned ones.
     pub fn add_page(&mut self, book_id: i64, page: &NewPage) -> Result<usize> {
         let tx = self.conn.transaction()?;
         touch(&tx, book_id)?;
         let position = page_count(&tx, book_id)?;
         insert_page(&tx, book_id, position, page)?;
+        raise_plan(&tx, book_id)?;
         reindex(&tx, book_id)?;
         tx.commit()?;
         Ok(position)
@@ -219,7 +240,13 @@ impl Library {
         Ok(())
     }
 
+    /// Gives a book a new title; an empty or blank title is refused.
     pub fn rename(&mut self, book_id: i64, title: &str) -> Result<()> {
+        if title.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "a book's title cannot be empty; type a few words".into(),
+            ));
+        }
         let tx = self.conn.transaction()?;
         touch(&tx, book_id)?;
         tx.execute(

@@ -20,6 +20,25 @@ pub enum StoreError {
         supported: u32,
     },
 
+    #[error("there is no library at {}; check the path", path.display())]
+    NoLibrary { path: PathBuf },
+
+    #[error("there is no library at {} (the folder {} does not exist); check the path", path.display(), folder.display())]
+    NoFolder { path: PathBuf, folder: PathBuf },
+
+    #[error("book {book} is being written by another run (process {pid}, started {seconds} s ago); wait for it to finish, or stop it and resume the book again")]
+    BookBusy { book: i64, pid: u32, seconds: u64 },
+
+    #[error(
+        "another run took over book {book}, so this run stopped; the pages saved so far are kept"
+    )]
+    LeaseLost { book: i64 },
+
+    #[error(
+        "page {page} of book {book} was already saved by another run; nothing was overwritten"
+    )]
+    PageTaken { book: i64, page: usize },
+
     #[error("there is no book {0} in the library")]
     NoSuchBook(i64),
 

@@ -36,7 +36,9 @@ impl Library {
 const SUMMARY_COLUMNS: &str = "SELECT b.id, b.title, b.created_at, b.updated_at,
         (SELECT count(*) FROM pages p WHERE p.book_id = b.id), b.planned_pages,
         (SELECT i.thumbnail FROM pages p JOIN images i ON i.page_id = p.id
-         WHERE p.book_id = b.id ORDER BY p.position LIMIT 1)
+         WHERE p.book_id = b.id ORDER BY p.position LIMIT 1),
+        (SELECT count(*) FROM pages p LEFT JOIN images i ON i.page_id = p.id
+         WHERE p.book_id = b.id AND i.page_id IS NULL)
      FROM books b";
 
 fn summary_from_row(r: &Row) -> rusqlite::Result<BookSummary> {
@@ -48,5 +50,6 @@ fn summary_from_row(r: &Row) -> rusqlite::Result<BookSummary> {
         page_count: r.get::<_, i64>(4)? as usize,
         planned_pages: r.get::<_, i64>(5)? as usize,
         cover_thumbnail: r.get(6)?,
+        unillustrated: r.get::<_, i64>(7)? as usize,
     })
 }

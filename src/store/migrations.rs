@@ -55,7 +55,31 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (page_id, step)
     );
     "#,
+    // 3: one writer per book (a lease row, taken by `book` and `book --resume`), planned page
+    // counts that are never below the saved pages, and a search index that splits Chinese,
+    // Japanese and Korean text into characters (rebuilt in Rust by `after`, below).
+    r#"
+    CREATE TABLE leases (
+        book_id    INTEGER PRIMARY KEY REFERENCES books(id) ON DELETE CASCADE,
+        token      TEXT    NOT NULL,
+        pid        INTEGER NOT NULL,
+        proc_start TEXT    NOT NULL DEFAULT '',
+        taken_at   INTEGER NOT NULL,
+        renewed_at INTEGER NOT NULL
+    );
+    UPDATE books SET planned_pages =
+        max(planned_pages, (SELECT count(*) FROM pages p WHERE p.book_id = books.id));
+    "#,
 ];
+
+/// The part of a migration SQL cannot do, run in the same transaction right after
+/// migration `version` (1-based: the version it brings the database to).
+pub(super) fn after(version: u32, tx: &rusqlite::Transaction) -> super::Result<()> {
+    match version {
+        3 => super::search::reindex_all(tx),
+        _ => Ok(()),
+    }
+}
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;

@@ -4,11 +4,13 @@
 mod books;
 mod error;
 mod frames;
+mod lease;
 mod listing;
 mod migrations;
 mod open;
 mod search;
 pub mod thumbnail;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +18,10 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Result, StoreError};
+pub use lease::{Holder, Lease, LEASE_TTL_MS};
 pub use migrations::LATEST as SCHEMA_VERSION;
+pub use open::Create;
+pub use search::{fts_query, is_cjk, segment};
 
 /// An open library file.
 pub struct Library {
@@ -86,6 +91,11 @@ impl Book {
     pub fn is_complete(&self) -> bool {
         self.pages.len() >= self.planned_pages && self.pages.iter().all(|p| p.png.is_some())
     }
+
+    /// Saved pages without a picture.
+    pub fn unillustrated(&self) -> usize {
+        self.pages.iter().filter(|p| p.png.is_none()).count()
+    }
 }
 
 /// One row of the library list.
@@ -99,6 +109,15 @@ pub struct BookSummary {
     pub planned_pages: usize,
     #[serde(skip)]
     pub cover_thumbnail: Option<Vec<u8>>,
+    /// Saved pages that have no picture yet (`book --resume` draws them).
+    pub unillustrated: usize,
+}
+
+impl BookSummary {
+    /// Pages still to be added: never negative, however the plan and the pages disagree.
+    pub fn pages_to_add(&self) -> usize {
+        self.planned_pages.saturating_sub(self.page_count)
+    }
 }
 
 impl Library {

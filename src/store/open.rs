@@ -15,9 +15,25 @@ fn is_read_only(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly())
 }
 
+/// What opening does when there is no library file yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Refuse with "there is no library at PATH": a mistyped path changes nothing on disk.
+    Never,
+    /// Start a new library, but only in a folder that already exists.
+    InExistingFolder,
+    /// Start a new library, making its folders (the default library on first use).
+    WithFolders,
+}
+
 impl Library {
-    /// Opens `path`, creating a new library there if nothing exists, and migrates it.
+    /// Opens `path`, creating a new library (and its folders) if nothing exists, and migrates it.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, Create::WithFolders)
+    }
+
+    /// Opens `path`; whether a missing library is created, and where, is `create`'s choice.
+    pub fn open_with(path: &Path, create: Create) -> Result<Self> {
         let io = |source| StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -48,6 +64,20 @@ impl Library {
             }
         } else {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            match (create, dir) {
+                (Create::Never, _) => {
+                    return Err(StoreError::NoLibrary {
+                        path: path.to_path_buf(),
+                    })
+                }
+                (Create::InExistingFolder, Some(dir)) if !dir.is_dir() => {
+                    return Err(StoreError::NoFolder {
+                        path: path.to_path_buf(),
+                        folder: dir.to_path_buf(),
+                    })
+                }
+                _ => {}
+            }
             if let Some(dir) = dir {
                 if dir.exists() && is_read_only(dir) {
                     return Err(StoreError::ReadOnly {
@@ -106,6 +136,7 @@ impl Library {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            super::migrations::after((i + 1) as u32, &tx)?;
             tx.pragma_update(None, "user_version", (i + 1) as u32)?;
             tx.commit()?;
         }

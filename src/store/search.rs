@@ -1,33 +1,122 @@
 //! Full-text search over titles, sentences and prompts (FTS5), kept in step with every save.
+//!
+//! FTS5's unicode61 tokenizer splits words at spaces and punctuation, so a Chinese or Japanese
+//! sentence (no spaces) would be one long "word" that no search term matches. We index such
+//! text one character per token instead, and search for a run of those characters as a phrase:
+//! "灯笼" finds "一盏灯笼". Trigram tokenizing was not used because it cannot match two-character
+//! words, the most common length in Chinese.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{BookSummary, Library, Result};
+
+/// Chinese, Japanese and Korean characters: each is indexed and searched as its own token.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x11FF      // Hangul Jamo
+        | 0x2E80..=0x2FDF    // CJK radicals, Kangxi radicals
+        | 0x3040..=0x30FF    // Hiragana, Katakana
+        | 0x3100..=0x312F    // Bopomofo
+        | 0x3130..=0x318F    // Hangul compatibility Jamo
+        | 0x31A0..=0x31FF    // Bopomofo extended, CJK strokes, Katakana extensions
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F    // half-width Katakana
+        | 0x20000..=0x3134F  // CJK extensions B to G
+    )
+}
+
+/// `text` with a space on each side of every CJK character, as the index stores it.
+pub fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if is_cjk(c) {
+            out.push(' ');
+            out.push(c);
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Rewrites the search row of one book; call inside the transaction that changed it.
 pub(super) fn reindex(tx: &Transaction, book_id: i64) -> Result<()> {
     tx.execute("DELETE FROM book_search WHERE rowid = ?1", [book_id])?;
+    let row: Option<(String, String)> = tx
+        .query_row(
+            "SELECT title, prompt FROM books WHERE id = ?1",
+            [book_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((title, prompt)) = row else {
+        return Ok(());
+    };
+    let mut stmt =
+        tx.prepare_cached("SELECT sentence FROM pages WHERE book_id = ?1 ORDER BY position")?;
+    let sentences = stmt
+        .query_map([book_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .join(" ");
     tx.execute(
-        "INSERT INTO book_search (rowid, title, sentences, prompt)
-         SELECT b.id, b.title,
-                coalesce((SELECT group_concat(sentence, ' ') FROM
-                    (SELECT sentence FROM pages p WHERE p.book_id = b.id ORDER BY position)), ''),
-                b.prompt
-         FROM books b WHERE b.id = ?1",
-        [book_id],
+        "INSERT INTO book_search (rowid, title, sentences, prompt) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            book_id,
+            segment(&title),
+            segment(&sentences),
+            segment(&prompt)
+        ],
     )?;
     Ok(())
 }
 
+/// Rebuilds the whole index (the migration to schema 3 runs this once).
+pub(super) fn reindex_all(tx: &Transaction) -> Result<()> {
+    tx.execute("DELETE FROM book_search", [])?;
+    let ids = tx
+        .prepare("SELECT id FROM books")?
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for id in ids {
+        reindex(tx, id)?;
+    }
+    Ok(())
+}
+
 /// Turns what a user typed into an FTS5 query that cannot be a syntax error: every word is
-/// quoted (quotes doubled) and matched as a prefix, and all words must appear.
+/// quoted (quotes doubled) and matched as a prefix, a run of CJK characters is matched as a
+/// phrase of single characters, and all must appear.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.trim_matches('\'').is_empty())
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect();
+    let mut terms: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric() && c != '\'') {
+        // A word like "red灯笼" is two terms: the Latin part and the CJK run.
+        let mut run = String::new();
+        let mut run_is_cjk = false;
+        for c in word.chars() {
+            let cjk = is_cjk(c);
+            if cjk != run_is_cjk && !run.is_empty() {
+                push_term(&mut terms, &run, run_is_cjk);
+                run.clear();
+            }
+            run_is_cjk = cjk;
+            run.push(c);
+        }
+        push_term(&mut terms, &run, run_is_cjk);
+    }
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn push_term(terms: &mut Vec<String>, run: &str, cjk: bool) {
+    if cjk {
+        let chars: Vec<String> = run.chars().map(String::from).collect();
+        terms.push(format!("\"{}\"", chars.join(" ")));
+    } else if !run.trim_matches('\'').is_empty() {
+        terms.push(format!("\"{}\"*", run.replace('"', "\"\"")));
+    }
 }
 
 impl Library {
@@ -49,7 +138,7 @@ impl Library {
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::{fts_query, segment};
 
     #[test]
     fn user_text_becomes_a_safe_prefix_query() {
@@ -59,5 +148,16 @@ mod tests {
             "\"DROP\"* \"TABLE\"* \"books\"*"
         );
         assert_eq!(fts_query("  \" * ( ) ").as_deref(), None);
+    }
+
+    #[test]
+    fn cjk_runs_become_phrases_of_characters() {
+        assert_eq!(fts_query("灯笼").unwrap(), "\"灯 笼\"");
+        assert_eq!(
+            fts_query("red灯笼fox 狐").unwrap(),
+            "\"red\"* \"灯 笼\" \"fox\"* \"狐\""
+        );
+        assert_eq!(fts_query("ランタン").unwrap(), "\"ラ ン タ ン\"");
+        assert_eq!(segment("一盏灯笼。ok"), " 一  盏  灯  笼 。ok");
     }
 }

@@ -1,6 +1,7 @@
 //! Splits a story into sentences, one per page, the way a reader would: "Mr. Fox", "e.g. this",
 //! "J. R. R. Tolkien", "3.14" and "“Help!” she cried." stay whole; "!", "?", "…" and quotes
-//! around a sentence end are handled.
+//! around a sentence end are handled. Chinese and Japanese end marks (。！？ and their full- and
+//! half-width forms) end a sentence with no space after them, as those languages write.
 
 /// Titles and short forms after which a full stop never ends a sentence.
 const NEVER_ENDS: &[&str] = &[
@@ -8,8 +9,15 @@ const NEVER_ENDS: &[&str] = &[
     "hon", "fr", "sr", "jr", "e.g", "i.e", "vs", "cf", "approx", "fig", "no", "vol", "ch", "pp",
 ];
 
-const TERMINATORS: &[char] = &['.', '!', '?', '…'];
-const CLOSERS: &[char] = &['"', '\'', '”', '’', ')', ']', '»', '›'];
+const TERMINATORS: &[char] = &[
+    '.', '!', '?', '…', '。', '｡', '！', '？', '．', '‼', '⁇', '⁈', '⁉',
+];
+/// End marks of scripts written without spaces: the sentence ends right after them.
+const WIDE_TERMINATORS: &[char] = &['。', '｡', '！', '？', '‼', '⁇', '⁈', '⁉'];
+const CLOSERS: &[char] = &[
+    '"', '\'', '”', '’', ')', ']', '»', '›', '」', '』', '）', '］', '】', '〕', '〉', '》', '〟',
+    '＂', '＇',
+];
 
 /// Byte range of one sentence; `terminated` is false for a trailing fragment with no end mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +60,24 @@ fn spans(text: &str) -> Vec<Span> {
         while i < chars.len() && TERMINATORS.contains(&chars[i].1) {
             i += 1;
         }
+        let marks_end = i;
         while i < chars.len() && CLOSERS.contains(&chars[i].1) {
             i += 1;
         }
         let end = i;
+        // "它很高兴。她笑了" splits with no space, but a quote closed after the mark is dialogue
+        // that goes on: "“你好！”他说。" and "「助けて！」と叫んだ。" stay whole.
+        let wide = chars[run_start..marks_end]
+            .iter()
+            .any(|&(_, c)| WIDE_TERMINATORS.contains(&c))
+            && end == marks_end;
         let mut next = i;
         while next < chars.len() && chars[next].1.is_whitespace() {
             next += 1;
         }
         let at_end = next == chars.len();
         let spaced = next > end;
-        if at_end || (spaced && ends_sentence(&chars, run_start, end, next)) {
+        if at_end || (wide && !spaced) || (spaced && ends_sentence(&chars, run_start, end, next)) {
             out.push(Span {
                 start,
                 end: byte_at(end),
@@ -133,6 +148,15 @@ pub fn trim_to_last_sentence(text: &str, keep_at_least: usize) -> &str {
         Some(span) => text[..span.end].trim_end(),
         None => text,
     }
+}
+
+/// `text` up to the end of its last complete sentence, or `None` when no sentence in it ends.
+pub fn complete_sentences(text: &str) -> Option<&str> {
+    spans(text)
+        .iter()
+        .rev()
+        .find(|s| s.terminated)
+        .map(|s| text[..s.end].trim_end())
 }
 
 #[cfg(test)]
@@ -218,6 +242,32 @@ mod tests {
     }
 
     #[test]
+    fn chinese_and_japanese_end_marks() {
+        check(
+            "狐狸在雪地里找到了一盏灯笼。它很高兴。",
+            &["狐狸在雪地里找到了一盏灯笼。", "它很高兴。"],
+        );
+        check(
+            "きつねはランタンを見つけた！うれしかった？はい｡ おわり！",
+            &[
+                "きつねはランタンを見つけた！",
+                "うれしかった？",
+                "はい｡",
+                "おわり！",
+            ],
+        );
+        check(
+            "“你好！”他说。「助けて！」と叫んだ。",
+            &["“你好！”他说。", "「助けて！」と叫んだ。"],
+        );
+        check(
+            "It was late. 天黑了。Then dawn.",
+            &["It was late.", "天黑了。", "Then dawn."],
+        );
+        assert_eq!(trim_to_last_sentence("天黑了。月亮", 0), "天黑了。");
+    }
+
+    #[test]
     fn trimming_keeps_complete_sentences_and_the_prompt() {
         let text = "Once upon a time. A fox was born. It ran into the";
         assert_eq!(
@@ -227,5 +277,7 @@ mod tests {
         // The only sentence end lies inside the prompt: keep everything.
         assert_eq!(trim_to_last_sentence(text, 40), text);
         assert_eq!(trim_to_last_sentence("Done.", 2), "Done.");
+        assert_eq!(complete_sentences(" It ran. And then"), Some(" It ran."));
+        assert_eq!(complete_sentences(" and then"), None);
     }
 }

@@ -26,6 +26,13 @@ pub fn parse_prompts(spec: &str, prefix: &str, suffix: &str) -> Result<Vec<Weigh
                         "the weight of '{text}' is not a number"
                     )));
                 }
+                if weight == 0.0 {
+                    return Err(Error::Input(format!(
+                        "'{}' has weight 0, so it would count for nothing; give it a positive \
+                         weight to draw towards it or a negative one to push away from it",
+                        text.trim()
+                    )));
+                }
                 (text.trim(), weight)
             }
             _ => (part, 1.0),
@@ -39,6 +46,12 @@ pub fn parse_prompts(spec: &str, prefix: &str, suffix: &str) -> Result<Vec<Weigh
         });
     }
     Ok(out)
+}
+
+/// `text` written in the prompt syntax so that it is drawn as it is: a bar would split it and
+/// a trailing ":30." ("at 10:30.") would read as a weight. The result is one text of weight 1.
+pub fn literal(text: &str) -> String {
+    format!("{}:1", text.replace('|', "/"))
 }
 
 #[cfg(test)]
@@ -71,6 +84,19 @@ mod tests {
             ]
         );
         assert!(parse_prompts(":3", "", "").is_err());
+        let zero = parse_prompts("a fox:0", "", "").unwrap_err().to_string();
+        assert!(zero.contains("'a fox' has weight 0"), "{zero}");
+        assert!(parse_prompts("a fox:-0.0", "", "").is_err());
         assert!(parse_prompts("  |  ", "", "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_literal_sentence_is_one_text_of_weight_one() {
+        for sentence in ["We met at 10:30.", "Left | right", "A fox ran.", "Time:0"] {
+            let p = parse_prompts(&literal(sentence), "a ", "").unwrap();
+            assert_eq!(p.len(), 1, "{sentence}");
+            assert_eq!(p[0].weight, 1.0);
+            assert_eq!(p[0].text, format!("a {}", sentence.replace('|', "/")));
+        }
     }
 }

@@ -1,0 +1,251 @@
+//! Drawing a book's pages: a new book is created and leased, every page it still lacks (a
+//! planned sentence not saved yet, or a saved page without a picture) is illustrated and saved
+//! the moment it is done, and any page can be redrawn later with its recorded settings.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{page_options, title_of, BookError, BookEvent, BookRecipe, BookRequest, DrawModels};
+use super::{PageResult, Story};
+use crate::ml::illustrate::prompts::literal;
+use crate::ml::illustrate::StepReport;
+use crate::ml::illustrate::{IllustrateOptions, Illustration, Illustrator, ImageInputs};
+use crate::ml::image_io::ascii_json;
+use crate::store::{Lease, Library, NewBook, NewPage, StoreError};
+
+/// Illustrates one sentence and returns the PNG (with its recipe embedded) and the result.
+fn illustrate_page(
+    illustrator: &Illustrator,
+    model_ids: &serde_json::Value,
+    sentence: &str,
+    opts: &IllustrateOptions,
+    cancel: &AtomicBool,
+    mut on_step: impl FnMut(&StepReport),
+) -> Result<(Vec<u8>, Illustration), BookError> {
+    // The sentence is drawn as written: its colons and bars are not prompt syntax.
+    let result = illustrator.run(
+        &literal(sentence),
+        &ImageInputs::default(),
+        opts,
+        cancel,
+        |r| on_step(&r),
+    )?;
+    let recipe = serde_json::json!({ "prompt": sentence, "options": opts, "models": model_ids });
+    let png = crate::ml::image_io::encode_png_with_text(
+        &result.image,
+        &[("storybook-recipe", &ascii_json(&recipe))],
+    )?;
+    Ok((png, result))
+}
+
+/// Saves a new book (its story written, no page drawn yet) and takes its lease.
+pub fn start_book(
+    lib: &mut Library,
+    request: &BookRequest,
+    story: &Story,
+    model_ids: &serde_json::Value,
+) -> Result<(i64, Lease), BookError> {
+    let recipe = BookRecipe {
+        sampling: request.sampling.clone(),
+        illustration: request.illustration.clone(),
+        planned_sentences: story.sentences.clone(),
+        story_text: story.text.clone(),
+        keep_frames: request.keep_frames,
+    };
+    let book = NewBook {
+        title: title_of(&request.prompt),
+        prompt: request.prompt.clone(),
+        story_settings: serde_json::to_value(&recipe)
+            .map_err(|e| BookError::Invalid(format!("the recipe cannot be saved: {e}")))?,
+        story_seed: request.sampling.seed,
+        style_prefix: request.illustration.style_prefix.clone(),
+        style_suffix: request.illustration.style_suffix.clone(),
+        model_ids: model_ids.clone(),
+        planned_pages: story.sentences.len(),
+    };
+    Ok(lib.start_book(&book)?)
+}
+
+/// One page still to draw: where it goes, its sentence, and whether it is already saved
+/// (without a picture) or new.
+struct Todo {
+    position: usize,
+    sentence: String,
+    saved: bool,
+}
+
+/// Draws and saves every page the leased book lacks; returns every page's result.
+/// Pages that have a picture are never touched.
+pub fn draw_pages(
+    lib: &mut Library,
+    lease: &mut Lease,
+    models: &DrawModels,
+    cancel: &AtomicBool,
+    mut on_event: impl FnMut(BookEvent),
+) -> Result<Vec<PageResult>, BookError> {
+    let book_id = lease.book_id();
+    let book = lib.book(book_id)?;
+    let recipe = BookRecipe::of(&book)?;
+    let mut todo: Vec<Todo> = book
+        .pages
+        .iter()
+        .filter(|p| p.png.is_none())
+        .map(|p| Todo {
+            position: p.position,
+            sentence: p.sentence.clone(),
+            saved: true,
+        })
+        .collect();
+    for (position, sentence) in recipe
+        .planned_sentences
+        .iter()
+        .enumerate()
+        .skip(book.pages.len())
+    {
+        todo.push(Todo {
+            position,
+            sentence: sentence.clone(),
+            saved: false,
+        });
+    }
+    let positions: Vec<usize> = todo.iter().map(|t| t.position).collect();
+    on_event(BookEvent::Plan {
+        book_id,
+        total: book.pages.len().max(recipe.planned_sentences.len()),
+        to_draw: &positions,
+        iterations: recipe.illustration.iterations,
+    });
+    // The illustrator stops at the next step when this is set: by the user, or because the
+    // lease was lost to another run.
+    let stop = AtomicBool::new(false);
+    for page in todo {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(crate::ml::Error::Cancelled.into());
+        }
+        lease.renew()?;
+        on_event(BookEvent::PageStarted {
+            position: page.position,
+            sentence: &page.sentence,
+        });
+        let opts = page_options(&recipe, page.position);
+        let mut frames = Vec::new();
+        let mut lease_error = None;
+        let drawn = illustrate_page(
+            models.illustrator,
+            models.model_ids,
+            &page.sentence,
+            &opts,
+            &stop,
+            |r| {
+                if recipe.keep_frames {
+                    if let Some(f) = r.frame {
+                        frames.push((r.step, f.clone()));
+                    }
+                }
+                if let Err(e) = lease.renew() {
+                    lease_error.get_or_insert(e);
+                }
+                if cancel.load(Ordering::Relaxed) || lease_error.is_some() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                on_event(BookEvent::Step {
+                    position: page.position,
+                    report: r,
+                });
+            },
+        );
+        if let Some(e) = lease_error {
+            return Err(e.into());
+        }
+        let (png, result) = drawn?;
+        let new = NewPage {
+            sentence: page.sentence.clone(),
+            settings: serde_json::to_value(&opts).unwrap_or_default(),
+            seed: opts.seed,
+            iterations: result.iterations,
+            similarity: Some(result.final_similarity as f64),
+            png: Some(png),
+        };
+        if page.saved {
+            lib.fill_picture(lease, page.position, &new)?;
+        } else {
+            lib.add_page_at(lease, page.position, &new)?;
+        }
+        for (step, frame) in frames {
+            let bytes = crate::ml::image_io::encode_png_with_text(&frame, &[])?;
+            lib.add_frame(book_id, page.position, step, &bytes)?;
+        }
+        on_event(BookEvent::PageSaved {
+            position: page.position,
+            similarity: result.final_similarity,
+        });
+    }
+    Ok(lib
+        .book(book_id)?
+        .pages
+        .into_iter()
+        .map(|p| PageResult {
+            sentence: p.sentence,
+            similarity: p.similarity,
+        })
+        .collect())
+}
+
+/// Redraws one page with its recorded settings (and optionally a new seed), replacing it.
+/// `position` counts from 0; errors name the page as the user counts, from 1.
+pub fn regenerate_page(
+    lib: &mut Library,
+    models: &DrawModels,
+    book_id: i64,
+    position: usize,
+    seed: Option<u64>,
+    cancel: &AtomicBool,
+) -> Result<PageResult, BookError> {
+    let book = lib.book(book_id)?;
+    let page = book.pages.get(position).ok_or(BookError::NoSuchPage {
+        book: book_id,
+        page: position + 1,
+        count: book.pages.len(),
+    })?;
+    let mut opts: IllustrateOptions =
+        serde_json::from_value(page.settings.clone()).map_err(|e| {
+            BookError::Invalid(format!(
+                "page {} has no recorded settings ({e})",
+                position + 1
+            ))
+        })?;
+    if let Some(seed) = seed {
+        opts.seed = seed;
+    }
+    let (png, result) = illustrate_page(
+        models.illustrator,
+        models.model_ids,
+        &page.sentence,
+        &opts,
+        cancel,
+        |_| {},
+    )?;
+    lib.update_page(
+        book_id,
+        position,
+        &NewPage {
+            sentence: page.sentence.clone(),
+            settings: serde_json::to_value(&opts).unwrap_or_default(),
+            seed: opts.seed,
+            iterations: result.iterations,
+            similarity: Some(result.final_similarity as f64),
+            png: Some(png),
+        },
+    )
+    .map_err(|e| match e {
+        StoreError::PageOutOfRange { count, .. } => BookError::NoSuchPage {
+            book: book_id,
+            page: position + 1,
+            count,
+        },
+        e => e.into(),
+    })?;
+    Ok(PageResult {
+        sentence: page.sentence.clone(),
+        similarity: Some(result.final_similarity as f64),
+    })
+}
