@@ -8,6 +8,7 @@
 //! transformers both read.
 
 pub mod corpus;
+pub mod loss;
 pub mod schedule;
 
 use std::collections::HashMap;
@@ -159,15 +160,16 @@ impl Trainable {
 /// Mean next-token cross-entropy of blocks `[batch, block + 1]`.
 pub fn lm_loss(model: &Gpt2, blocks: &Tensor) -> Result<Tensor> {
     let (b, t1) = blocks.dims2()?;
+    if t1 < 2 {
+        return Err(Error::Input("a block needs at least 2 tokens".into()));
+    }
     let t = t1 - 1;
     let inputs = blocks.narrow(1, 0, t)?;
     let targets = blocks.narrow(1, 1, t)?.flatten_all()?;
-    let logits = model.forward(&inputs, &mut model.new_cache())?;
-    let vocab = logits.dim(2)?;
-    Ok(candle_nn::loss::cross_entropy(
-        &logits.reshape((b * t, vocab))?,
-        &targets,
-    )?)
+    let hidden = model.forward_hidden(&inputs, &mut model.new_cache())?;
+    // Logits straight as `[rows, vocab]`: a reshape of them would cost memory in the backward.
+    let logits = model.logits(&hidden.reshape((b * t, model.config().n_embd))?)?;
+    Ok(loss::cross_entropy(&logits, &targets)?)
 }
 
 fn batch_tensor(blocks: &[&Vec<u32>], device: &Device) -> Result<Tensor> {
