@@ -61,53 +61,120 @@ fn views<'a>(
     Ok((vocab, span, targets))
 }
 
-/// `max` and `logsumexp` of one row, accumulated in f64.
-fn log_sum_exp<T: Copy + Into<f64>>(row: &[T]) -> f64 {
-    let max = row
-        .iter()
-        .map(|&x| x.into())
-        .fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = row.iter().map(|&x| (x.into() - max).exp()).sum();
-    max + sum.ln()
+/// The float types the op takes. f32, the training type, uses the polynomial `exp` and eight
+/// accumulator lanes so the loops vectorise; f64 (for the gradient tests) uses the library's.
+trait Logit: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    fn to_f64(self) -> f64;
+    fn from_f64(x: f64) -> Self;
+    /// `e^(x - max)` for every `x` of `row`, written to `out` when given, and their sum.
+    fn exp_sum(row: &[Self], max: Self, out: Option<&mut [Self]>) -> f64;
+    fn max(row: &[Self]) -> Self;
 }
 
-fn mean_loss<T: Copy + Into<f64> + Sync>(logits: &[T], vocab: usize, targets: &[u32]) -> f64 {
+const LANES: usize = 8;
+
+impl Logit for f32 {
+    const ZERO: Self = 0.0;
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn exp_sum(row: &[f32], max: f32, out: Option<&mut [f32]>) -> f64 {
+        let mut lanes = [0f64; LANES];
+        let mut add = |i: usize, x: f32| {
+            let e = crate::ml::fast_math::exp(x - max);
+            lanes[i % LANES] += e as f64;
+            e
+        };
+        match out {
+            Some(out) => {
+                for (i, (o, &x)) in out.iter_mut().zip(row).enumerate() {
+                    *o = add(i, x);
+                }
+            }
+            None => {
+                for (i, &x) in row.iter().enumerate() {
+                    add(i, x);
+                }
+            }
+        }
+        lanes.iter().sum()
+    }
+    fn max(row: &[f32]) -> f32 {
+        let mut lanes = [f32::NEG_INFINITY; LANES];
+        let chunks = row.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (m, &x) in lanes.iter_mut().zip(c) {
+                *m = m.max(x);
+            }
+        }
+        lanes
+            .into_iter()
+            .chain(rest.iter().copied())
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+impl Logit for f64 {
+    const ZERO: Self = 0.0;
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn exp_sum(row: &[f64], max: f64, out: Option<&mut [f64]>) -> f64 {
+        match out {
+            Some(out) => {
+                let mut sum = 0.0;
+                for (o, &x) in out.iter_mut().zip(row) {
+                    *o = (x - max).exp();
+                    sum += *o;
+                }
+                sum
+            }
+            None => row.iter().map(|&x| (x - max).exp()).sum(),
+        }
+    }
+    fn max(row: &[f64]) -> f64 {
+        row.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// `log Σ e^x` of one row: its max plus the log of the shifted sum, so nothing overflows.
+/// A NaN anywhere in the row makes the sum NaN, so a diverged model shows as a NaN loss.
+fn log_sum_exp<T: Logit>(row: &[T]) -> f64 {
+    let max = T::max(row);
+    max.to_f64() + T::exp_sum(row, max, None).ln()
+}
+
+fn mean_loss<T: Logit>(logits: &[T], vocab: usize, targets: &[u32]) -> f64 {
     let total: f64 = logits
         .par_chunks(vocab)
         .zip(targets.par_iter())
-        .map(|(row, &t)| log_sum_exp(row) - row[t as usize].into())
+        .map(|(row, &t)| log_sum_exp(row) - row[t as usize].to_f64())
         .sum();
     total / targets.len() as f64
 }
 
-fn gradient<T: Copy + Into<f64> + Send + Sync>(
-    logits: &[T],
-    vocab: usize,
-    targets: &[u32],
-    scale: f64,
-    from: fn(f64) -> T,
-) -> Vec<T> {
-    let mut out = vec![from(0.0); logits.len()];
+/// `scale · (softmax(row) - one_hot(target))` for every row.
+fn gradient<T: Logit>(logits: &[T], vocab: usize, targets: &[u32], scale: f64) -> Vec<T> {
+    let mut out = vec![T::ZERO; logits.len()];
     out.par_chunks_mut(vocab)
         .zip(logits.par_chunks(vocab).zip(targets.par_iter()))
         .for_each(|(g, (row, &t))| {
             // One pass of exp: write the shifted exponentials, then normalise them in place.
-            let max = row
-                .iter()
-                .map(|&x| x.into())
-                .fold(f64::NEG_INFINITY, f64::max);
-            let mut sum = 0f64;
-            for (gi, &x) in g.iter_mut().zip(row) {
-                let e = (x.into() - max).exp();
-                sum += e;
-                *gi = from(e);
-            }
-            let k = scale / sum;
+            let max = T::max(row);
+            let k = scale / T::exp_sum(row, max, Some(g));
             for gi in g.iter_mut() {
-                *gi = from((*gi).into() * k);
+                *gi = T::from_f64(gi.to_f64() * k);
             }
-            let own = (row[t as usize].into() - max).exp() / sum;
-            g[t as usize] = from(scale * (own - 1.0));
+            let own = g[t as usize].to_f64();
+            g[t as usize] = T::from_f64(own - scale);
         });
     out
 }
@@ -166,12 +233,8 @@ impl CustomOp2 for CrossEntropyGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let (vocab, (a, b), targets) = views(s1, l1, s2, l2)?;
         let out = match s1 {
-            CpuStorage::F32(v) => {
-                CpuStorage::F32(gradient(&v[a..b], vocab, targets, self.scale, |x| x as f32))
-            }
-            CpuStorage::F64(v) => {
-                CpuStorage::F64(gradient(&v[a..b], vocab, targets, self.scale, |x| x))
-            }
+            CpuStorage::F32(v) => CpuStorage::F32(gradient(&v[a..b], vocab, targets, self.scale)),
+            CpuStorage::F64(v) => CpuStorage::F64(gradient(&v[a..b], vocab, targets, self.scale)),
             _ => candle_core::bail!("cross-entropy needs f32 or f64 logits"),
         };
         Ok((out, l1.shape().clone()))
