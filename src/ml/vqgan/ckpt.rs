@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::{Object, PthTensors, Stack};
+use candle_core::pickle::{Object, PthTensors, Stack, TensorInfo};
 use candle_core::Tensor;
 
+use crate::ml::safetensors_check::{Header, TensorInfo as SafetensorsInfo};
 use crate::ml::{Error, Result};
 
 fn fail(path: &Path, reason: impl Into<String>) -> Error {
@@ -59,7 +60,10 @@ fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
         fail(
             path,
-            format!("it is not a zip-format PyTorch checkpoint ({e}); re-save it with torch.save or convert it"),
+            format!(
+                "it is not a zip-format PyTorch checkpoint ({e}); it may be truncated or still \
+                 downloading, or need re-saving with torch.save"
+            ),
         )
     })?;
     let pkl_name = zip
@@ -84,6 +88,27 @@ fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
 
 /// Checks that `state_dict` holds only tensors and returns their names.
 fn validate(path: &Path) -> Result<Vec<String>> {
+    Ok(walk(path)?.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The names, dtypes and shapes of the `state_dict`'s tensors, from the pickle alone (no tensor
+/// data is read), after the same safety walk as [`read_state_dict`].
+pub fn read_header(path: &Path) -> Result<Header> {
+    let tensors = walk(path)?
+        .into_iter()
+        .map(|(name, info)| {
+            let info = SafetensorsInfo {
+                dtype: format!("{:?}", info.dtype).to_uppercase(),
+                shape: info.layout.dims().to_vec(),
+            };
+            (name, info)
+        })
+        .collect();
+    Ok(Header { tensors })
+}
+
+/// The safety walk: every `state_dict` entry is a tensor (or PyTorch's plain `_metadata`).
+fn walk(path: &Path) -> Result<Vec<(String, TensorInfo)>> {
     let (obj, dir) = read_pickle(path)?;
     let Object::Dict(top) = obj else {
         return Err(fail(
@@ -118,7 +143,7 @@ fn validate(path: &Path) -> Result<Vec<String>> {
         }
         let what = describe(&value);
         match value.into_tensor_info(key.clone(), &dir) {
-            Ok(Some(_)) => names.push(name.clone()),
+            Ok(Some(info)) => names.push((name.clone(), info)),
             _ => {
                 return Err(fail(
                     path,

@@ -135,6 +135,22 @@ pub fn ignorable(name: &str) -> bool {
     name.starts_with("loss.")
 }
 
+fn is_ckpt(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth")
+}
+
+/// Checks a checkpoint's keys and shapes against `cfg` without reading its tensors: the
+/// safetensors header, or the `.ckpt`'s pickle after the safety walk.
+pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<()> {
+    let header = if is_ckpt(path) {
+        ckpt::read_header(path)?
+    } else {
+        read_header(path)?
+    };
+    check_keys(path, &header, &expected_keys(cfg), ignorable)
+}
+
 /// The taming VQModel without its loss: encoder, quantizer and decoder.
 #[derive(Debug, Clone)]
 pub struct VqModel {
@@ -163,10 +179,7 @@ impl VqModel {
     /// Loads `model.safetensors` or the original Lightning `model.ckpt` (tensors only), after
     /// checking keys and shapes against `cfg`.
     pub fn from_file(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
-        let is_ckpt = path
-            .extension()
-            .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth");
-        if is_ckpt {
+        if is_ckpt(path) {
             let tensors = ckpt::read_state_dict(path)?;
             let header = Header {
                 tensors: tensors
@@ -189,8 +202,7 @@ impl VqModel {
             let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
             return Ok(Self::load(vb, cfg)?);
         }
-        let header = read_header(path)?;
-        check_keys(path, &header, &expected_keys(cfg), ignorable)?;
+        check_checkpoint(path, cfg)?;
         // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
         Ok(Self::load(vb, cfg)?)
