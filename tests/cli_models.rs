@@ -184,3 +184,115 @@ fn a_truncated_minilm_is_one_clear_sentence() {
         assert!(!err.contains("tensor computation failed"), "{err}");
     }
 }
+
+#[test]
+fn a_failed_models_download_says_how_to_place_the_files_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-models");
+    let d = dir.to_str().unwrap();
+    let out = studio(&["models", "download", "gpt2", "--models", d], tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("download of GPT-2") && err.contains("failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("run `storybook-studio models download"),
+        "{err}"
+    );
+    assert!(err.contains("network"), "{err}");
+    assert!(err.contains(&format!("put them in {d}/gpt2/")), "{err}");
+}
+
+#[test]
+fn the_advice_names_the_models_folder_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-models");
+    let d = dir.to_str().unwrap();
+    let out = studio(&["story", "Hi", "--models", d, "--offline"], tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("put them in {d}/gpt2/")), "{err}");
+    assert!(!err.contains("put them in models/"), "{err}");
+    // Without --models the folder searched is models/ in the working directory.
+    let out = studio(&["story", "Hi", "--offline"], tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("put them in models/gpt2/"), "{err}");
+}
+
+#[test]
+fn every_missing_model_is_named_not_only_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("out.png");
+    let p = png.to_str().unwrap();
+    let out = studio(
+        &["illustrate", "a fox", "--out", p, "--offline"],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("2 models this command needs are missing"),
+        "{err}"
+    );
+    for needle in [
+        "CLIP ViT-B/32 (image and text matcher) was not found",
+        "VQGAN f16-16384 (illustrator) was not found",
+        "models download clip",
+        "models download vqgan",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from: {err}");
+    }
+    assert_eq!(err.matches("offline mode").count(), 2, "{err}");
+
+    // One present, one missing: only the missing one is named.
+    let models = tmp.path().join("models-with-clip");
+    copy_fixture("clip-tiny", &models.join("clip"), &TRIO);
+    let m = models.to_str().unwrap();
+    let out = studio(
+        &[
+            "illustrate",
+            "a fox",
+            "--out",
+            p,
+            "--offline",
+            "--models",
+            m,
+        ],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("VQGAN f16-16384 (illustrator) was not found"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("CLIP ViT-B/32 (image and text matcher) was not"),
+        "{err}"
+    );
+    assert!(!err.contains("models this command needs"), "{err}");
+
+    // A folder given on the command line that does not exist counts as missing too.
+    let out = studio(
+        &[
+            "illustrate",
+            "a fox",
+            "--out",
+            p,
+            "--clip",
+            "/no/clip",
+            "--offline",
+        ],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 models this command needs are missing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/no/clip") && err.contains("models download vqgan"),
+        "{err}"
+    );
+}

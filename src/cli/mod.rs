@@ -9,6 +9,7 @@ mod gui;
 mod illustrate;
 mod library;
 mod models;
+mod needs;
 mod progress;
 mod story;
 mod words;
@@ -98,6 +99,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let json = cli.global.json;
+    let needed = needs::needed_models(cli.command.as_ref());
     let result = match cli.command {
         None => gui::run(&cli.global, gui::GuiArgs::default()),
         Some(Command::Gui(args)) => gui::run(&cli.global, args),
@@ -116,6 +118,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            let err = needs::name_every_missing_model(err, &needed, &cli.global.locator());
             if json {
                 let doc = serde_json::json!({ "error": format!("{err:#}") });
                 println!("{doc}");

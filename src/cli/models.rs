@@ -225,6 +225,9 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                             kind,
                             tried: Vec::new(),
                             download_error: Some(e),
+                            models_dir: locator.hand_placed_dir().to_path_buf(),
+                            // This was `models download`; running it again would fail the same way.
+                            suggest_download: false,
                         })?;
                 if !global.json {
                     println!("{kind}: {}", found.location.display());
