@@ -78,3 +78,32 @@ fn an_error_s_cause_is_printed_once() {
         1
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_studio_without_a_display_points_to_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
+        .current_dir(tmp.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env("XDG_DATA_HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: no display found; the CLI commands work without one: storybook-studio --help"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("DISPLAY"), "{err}");
+    assert!(
+        !err.contains(".cargo") && !err.contains("registry"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
