@@ -27,6 +27,20 @@ pub struct Config {
 impl Config {
     pub fn from_file(path: &Path) -> Result<Self> {
         let bert: bert::Config = crate::ml::config_file::read_json(path, |c: &bert::Config| {
+            use crate::ml::config_file::{check_sizes, most};
+            check_sizes(&[
+                ("vocab_size", c.vocab_size, most::VOCAB),
+                ("hidden_size", c.hidden_size, most::WIDTH),
+                ("num_hidden_layers", c.num_hidden_layers, most::LAYERS),
+                ("num_attention_heads", c.num_attention_heads, most::HEADS),
+                ("intermediate_size", c.intermediate_size, most::INNER),
+                (
+                    "max_position_embeddings",
+                    c.max_position_embeddings,
+                    most::POSITIONS,
+                ),
+                ("type_vocab_size", c.type_vocab_size, most::HEADS),
+            ])?;
             if c.hidden_size == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads.max(1)) {
                 return Err(format!(
                     "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -6,12 +6,13 @@
 //! object is refused by name rather than half-loaded.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use candle_core::pickle::{Object, PthTensors, Stack, TensorInfo};
 use candle_core::Tensor;
 
+use super::pickle_guard as guard;
 use crate::ml::safetensors_check::{Header, TensorInfo as SafetensorsInfo};
 use crate::ml::{Error, Result};
 
@@ -75,15 +76,37 @@ fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
     let entry = zip
         .by_name(&pkl_name)
         .map_err(|e| fail(path, format!("cannot read data.pkl: {e}")))?;
-    let mut reader = BufReader::new(entry);
-    let mut stack = Stack::empty();
-    stack
-        .read_loop(&mut reader)
-        .map_err(|e| fail(path, format!("the pickle cannot be read: {e}")))?;
-    let obj = stack
-        .finalize()
-        .map_err(|e| fail(path, format!("the pickle is empty: {e}")))?;
+    // A real data.pkl is kilobytes to a few megabytes; the tensors are stored beside it.
+    const MAX_PICKLE_BYTES: u64 = 256 << 20;
+    let mut pickle = Vec::new();
+    entry
+        .take(MAX_PICKLE_BYTES + 1)
+        .read_to_end(&mut pickle)
+        .map_err(|e| fail(path, format!("cannot read data.pkl: {e}")))?;
+    if pickle.len() as u64 > MAX_PICKLE_BYTES {
+        return Err(fail(path, "its data.pkl is larger than any checkpoint's"));
+    }
+    super::pickle_scan::check(&pickle).map_err(|reason| fail(path, reason))?;
+    let mut reader = std::io::Cursor::new(pickle);
+    let read = guard::catch(|| {
+        let mut stack = Stack::empty();
+        stack
+            .read_loop(&mut reader)
+            .map_err(|e| fail(path, format!("the pickle cannot be read: {e}")))?;
+        stack
+            .finalize()
+            .map_err(|e| fail(path, format!("the pickle is empty: {e}")))
+    });
+    let obj = read.unwrap_or_else(|| Err(malformed(path)))?;
     Ok((obj, dir))
+}
+
+/// The error for a pickle that made candle's reader panic.
+fn malformed(path: &Path) -> Error {
+    fail(
+        path,
+        "its pickle is malformed (it may be damaged, or not written by torch.save)",
+    )
 }
 
 /// Checks that `state_dict` holds only tensors and returns their names.
@@ -142,7 +165,8 @@ fn walk(path: &Path) -> Result<Vec<(String, TensorInfo)>> {
             continue;
         }
         let what = describe(&value);
-        match value.into_tensor_info(key.clone(), &dir) {
+        let info = guard::catch(|| value.into_tensor_info(key.clone(), &dir));
+        match info.ok_or_else(|| malformed(path))? {
             Ok(Some(info)) => names.push((name.clone(), info)),
             _ => {
                 return Err(fail(
@@ -160,12 +184,13 @@ fn walk(path: &Path) -> Result<Vec<(String, TensorInfo)>> {
 /// Every tensor of the checkpoint's `state_dict`, after the safety walk above.
 pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
     let names = validate(path)?;
-    let pth = PthTensors::new(path, Some("state_dict"))
+    let pth = guard::catch(|| PthTensors::new(path, Some("state_dict")))
+        .ok_or_else(|| malformed(path))?
         .map_err(|e| fail(path, format!("cannot index its tensors: {e}")))?;
     let mut tensors = HashMap::with_capacity(names.len());
     for name in names {
-        let tensor = pth
-            .get(&name)
+        let tensor = guard::catch(|| pth.get(&name))
+            .ok_or_else(|| malformed(path))?
             .map_err(|e| fail(path, format!("cannot read tensor '{name}': {e}")))?
             .ok_or_else(|| fail(path, format!("tensor '{name}' vanished while reading")))?;
         tensors.insert(name, tensor);

@@ -8,6 +8,8 @@
 mod blocks;
 pub mod ckpt;
 mod coder;
+mod pickle_guard;
+mod pickle_scan;
 mod resnet_op;
 mod upsample;
 
@@ -101,6 +103,20 @@ impl Config {
                 "ch, ch_mult, z_channels and n_embed must be non-empty".into()
             ));
         }
+        use crate::ml::config_file::{check_sizes, most};
+        let mut sizes = vec![
+            ("ch", d.ch, most::CHANNELS),
+            ("levels of ch_mult", d.ch_mult.len(), 8),
+            ("num_res_blocks", d.num_res_blocks.max(1), 64),
+            ("z_channels", d.z_channels, most::CHANNELS),
+            ("embed_dim", cfg.embed_dim, most::CHANNELS),
+            ("n_embed", cfg.n_embed, most::VOCAB),
+            ("resolution", d.resolution.max(1), most::IMAGE_SIDE),
+            ("in_channels", d.in_channels, 64),
+            ("out_ch", d.out_ch, 64),
+        ];
+        sizes.extend(d.ch_mult.iter().map(|&m| ("each ch_mult", m, 64)));
+        check_sizes(&sizes).map_err(bad)?;
         if !(d.ch * d.ch_mult.iter().min().copied().unwrap_or(0)).is_multiple_of(32) {
             return Err(bad(
                 "every level's channels must be a multiple of 32 (GroupNorm)".into(),
