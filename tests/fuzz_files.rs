@@ -84,6 +84,63 @@ fn ckpt_parts() -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     (pickle, rest)
 }
 
+/// Pickles assembled from opcodes with plausible arguments, including long runs of one opcode.
+fn pickle_program() -> impl Strategy<Value = Vec<u8>> {
+    let pieces: Vec<Vec<u8>> = [
+        &b"]"[..],
+        b"}",
+        b")",
+        b"(",
+        b"N",
+        b"a",
+        b"e",
+        b"s",
+        b"u",
+        b"t",
+        b"d",
+        b"R",
+        b"b",
+        b"Q",
+        b"\x85",
+        b"\x86",
+        b"\x87",
+        b"\x81",
+        b"h\x00",
+        b"h\x01",
+        b"q\x00",
+        b"q\x01",
+        b"K\x07",
+        b"J\x01\x00\x00\x80",
+        b"\x8a\x02\x01\x01",
+        b"\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01",
+        b"X\x01\x00\x00\x00w",
+        b"X\x0a\x00\x00\x00state_dict",
+        b"X\xff\xff\xff\xffab",
+        b"ctorch._utils\n_rebuild_tensor_v2\n",
+        b"ctorch\nFloatStorage\n",
+        b"ccollections\nOrderedDict\n",
+    ]
+    .iter()
+    .map(|p| p.to_vec())
+    .collect();
+    let single = (
+        proptest::sample::select(pieces),
+        prop_oneof![8 => Just(1usize), 1 => 1usize..5000],
+    )
+        .prop_map(|(p, times)| p.repeat(times));
+    // Two shapes of attack: lists nested k deep, and a list doubled k times through the memo.
+    let nest = (1usize..300_000).prop_map(|k| [b"]".repeat(k), b"a".repeat(k - 1)].concat());
+    let double =
+        (1usize..48).prop_map(|k| [b"]q\x00".to_vec(), b"(h\x00h\x00tq\x00".repeat(k)].concat());
+    let piece = prop_oneof![30 => single, 1 => nest, 1 => double];
+    proptest::collection::vec(piece, 0..64).prop_map(|parts| {
+        let mut out = vec![0x80, 2];
+        out.extend(parts.concat());
+        out.push(b'.');
+        out
+    })
+}
+
 fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options =
@@ -105,10 +162,12 @@ fn fuzz_pickle_walker() {
         .iter()
         .map(|n| std::fs::read(fixture(&format!("unsafe-ckpt/{n}.ckpt"))).unwrap())
         .collect();
-    // Mostly a mutated pickle in a well-formed zip (reaching the walker), sometimes a mutated
-    // zip (reaching the container reader).
+    // Mostly a mutated pickle in a well-formed zip (reaching the walker), then opcode
+    // sequences built from pickle's grammar (reaching nesting and memo copies that byte edits
+    // seldom make), sometimes a mutated zip (reaching the container reader).
     let inputs = prop_oneof![
         3 => mutated(vec![pickle]).prop_map(|p| (true, p)),
+        2 => pickle_program().prop_map(|p| (true, p)),
         1 => mutated(unsafe_ones).prop_map(|z| (false, z)),
     ];
     fuzz("pickle walker", inputs, |(is_pickle, bytes)| {

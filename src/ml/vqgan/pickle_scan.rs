@@ -5,8 +5,9 @@
 //! and copies a memoised object on every get. So a pickle of a million nested lists overflows
 //! the stack (an abort no `catch_unwind` can stop), and one that doubles a list through the memo
 //! thirty times asks for a billion nodes. Each object is modelled here by its depth and node
-//! count only, with the stack effect of each opcode candle knows; any opcode or state that
-//! candle itself refuses ends the dry run, leaving the refusal to candle.
+//! count only, with the stack effect each opcode has in candle 0.11's reader (which, unlike
+//! Python, reads `d` as an empty dict and lets a MARK be popped as a value). The dry run stops
+//! only where candle's reader stops with an error, leaving that refusal to candle.
 
 /// Deeper than any checkpoint (a state_dict entry nests under ten levels).
 pub const MAX_DEPTH: u32 = 512;
@@ -22,8 +23,8 @@ struct Shape {
 const LEAF: Shape = Shape { depth: 1, nodes: 1 };
 
 struct Machine {
-    /// `None` is a MARK.
-    stack: Vec<Option<Shape>>,
+    /// Each object, and whether it is a MARK.
+    stack: Vec<(Shape, bool)>,
     memo: std::collections::HashMap<u32, Shape>,
     built: u64,
 }
@@ -49,19 +50,20 @@ impl Machine {
 
     fn push(&mut self, shape: Shape) -> Verdict {
         self.add(shape)?;
-        self.stack.push(Some(shape));
+        self.stack.push((shape, false));
         Ok(())
     }
 
+    /// The top object, a MARK included (candle pops one like any value).
     fn pop(&mut self) -> Option<Shape> {
-        self.stack.pop().flatten()
+        self.stack.pop().map(|(shape, _)| shape)
     }
 
     fn pop_to_mark(&mut self) -> Option<Vec<Shape>> {
-        let mark = self.stack.iter().rposition(Option::is_none)?;
+        let mark = self.stack.iter().rposition(|&(_, is_mark)| is_mark)?;
         let items = self.stack.split_off(mark + 1);
         self.stack.pop();
-        items.into_iter().collect()
+        Some(items.into_iter().map(|(shape, _)| shape).collect())
     }
 
     /// A container holding `items`, pushed (or merged into the container on top).
@@ -72,14 +74,16 @@ impl Machine {
         }
     }
 
+    /// Items added to the container on top (candle refuses if it is not a list or dict; the
+    /// dry run goes on regardless, which can only overestimate).
     fn merge_into_last(&mut self, items: &[Shape]) -> Option<Verdict> {
-        let last = (*self.stack.last()?)?;
+        let (last, _) = *self.stack.last()?;
         let inner = Self::holding(items);
         let merged = Shape {
             depth: last.depth.max(inner.depth),
             nodes: last.nodes + inner.nodes - 1,
         };
-        *self.stack.last_mut()? = Some(merged);
+        *self.stack.last_mut()? = (merged, false);
         Some(self.add(Shape {
             depth: merged.depth,
             nodes: 0,
@@ -151,12 +155,13 @@ fn run(m: &mut Machine, bytes: &[u8]) -> Option<Verdict> {
                 }
                 m.push(LEAF)
             }
-            b'N' | 0x88 | 0x89 | b')' | b']' | b'}' => m.push(LEAF),
+            // candle reads `d` (DICT) as EMPTY_DICT.
+            b'N' | 0x88 | 0x89 | b')' | b']' | b'}' | b'd' => m.push(LEAF),
             b'(' => {
-                m.stack.push(None);
-                Ok(())
+                m.stack.push((LEAF, true));
+                m.add(LEAF)
             }
-            b't' | b'd' => {
+            b't' => {
                 let items = m.pop_to_mark()?;
                 m.push(Machine::holding(&items))
             }
@@ -200,7 +205,7 @@ fn run(m: &mut Machine, bytes: &[u8]) -> Option<Verdict> {
                 } else {
                     u32_at(bytes, &mut at)?
                 };
-                let shape = (*m.stack.last()?)?;
+                let (shape, _) = *m.stack.last()?;
                 m.memo.insert(id, shape);
                 m.add(shape)
             }
