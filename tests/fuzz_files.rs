@@ -324,3 +324,38 @@ fn fuzz_png_text_round_trip() {
         },
     );
 }
+
+/// Small pictures in every format the commands accept, for the decoder target.
+fn image_seeds() -> Vec<Vec<u8>> {
+    let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(6, 4, |x, y| {
+        image::Rgba([x as u8 * 40, y as u8 * 60, 90, 128 + x as u8])
+    }));
+    let mut seeds: Vec<Vec<u8>> = ["cmyk.jpg", "exif-rotate-90.jpg"]
+        .iter()
+        .map(|n| std::fs::read(fixture(&format!("images/{n}"))).unwrap())
+        .collect();
+    for format in [
+        image::ImageFormat::Gif,
+        image::ImageFormat::Bmp,
+        image::ImageFormat::WebP,
+    ] {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, format).unwrap();
+        seeds.push(bytes.into_inner());
+    }
+    seeds.push(common::images::animated_gif());
+    seeds.push(common::images::png_bomb());
+    seeds
+}
+
+#[test]
+fn fuzz_image_decoding() {
+    fuzz("image decoding", mutated(image_seeds()), |bytes| {
+        if let Ok(img) = decode_rgb(&bytes) {
+            let (w, h) = img.dimensions();
+            prop_assert!(w > 0 && h > 0);
+            prop_assert!(w <= storybook_studio::ml::image_io::MAX_SIDE);
+        }
+        Ok(())
+    });
+}
