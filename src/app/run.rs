@@ -24,6 +24,9 @@ pub fn run(make_config: impl Fn() -> StudioConfig) -> anyhow::Result<()> {
     };
     match attempt(eframe::Renderer::Wgpu) {
         Ok(()) => Ok(()),
+        // The event loop itself could not start: there is no display to open a window on, and
+        // winit cannot start another loop in this process, so OpenGL would fail the same way.
+        Err(eframe::Error::WinitEventLoop(e)) => Err(no_display(&e.to_string())),
         Err(wgpu_err) => {
             eprintln!("warning: the wgpu renderer could not start ({wgpu_err}); trying OpenGL");
             attempt(eframe::Renderer::Glow).map_err(|e| {
@@ -31,4 +34,17 @@ pub fn run(make_config: impl Fn() -> StudioConfig) -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// The sentence for a machine without a display, with winit's reason but not the source path
+/// it starts with (`os error at ~/.cargo/registry/…/mod.rs:765: neither … DISPLAY is set.`).
+fn no_display(reason: &str) -> anyhow::Error {
+    let reason = reason
+        .rsplit(": ")
+        .next()
+        .unwrap_or(reason)
+        .trim_end_matches('.');
+    anyhow::anyhow!(
+        "no display found; the CLI commands work without one: storybook-studio --help ({reason})"
+    )
 }

@@ -10,6 +10,7 @@ mod illustrate;
 mod interrupt;
 mod library;
 mod models;
+mod needs;
 mod progress;
 mod story;
 mod words;
@@ -88,9 +89,13 @@ pub enum Command {
 
 /// Parses arguments, runs the command and turns any error into one printed sentence.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return argument_error(err),
+    };
     init_tracing();
     let json = cli.global.json;
+    let needed = needs::needed_models(cli.command.as_ref());
     let result = match cli.command {
         None => gui::run(&cli.global, gui::GuiArgs::default()),
         Some(Command::Gui(args)) => gui::run(&cli.global, args),
@@ -109,14 +114,60 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            let err = needs::name_every_missing_model(err, &needed, &cli.global.locator());
+            let message = sentence(&err);
             if json {
-                let doc = serde_json::json!({ "error": format!("{err:#}") });
-                println!("{doc}");
+                println!("{}", serde_json::json!({ "error": message }));
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose words are already there:
+/// many errors quote their cause, and `{:#}` would print it twice.
+fn sentence(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Whether `--json` was given, read from the raw arguments when they did not parse.
+fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A command line clap refused. `--help` and `--version` print as usual; a real error is printed
+/// by clap on stderr and, under `--json`, also as `{"error": ...}` on stdout. Clap's exit code
+/// (2 for usage errors) is kept either way.
+fn argument_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) || !json_requested()
+    {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    println!("{}", serde_json::json!({ "error": message }));
+    let _ = err.print();
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }
 
 fn init_tracing() {

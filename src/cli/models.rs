@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::weights::ModelKind;
+use crate::ml::weights::{LocateError, ModelFiles, ModelKind};
 
 #[derive(Debug, clap::Args)]
 pub struct ModelsArgs {
@@ -38,6 +38,9 @@ pub enum ModelsAction {
 struct ModelStatus {
     model: String,
     name: &'static str,
+    /// `found` (usable), `damaged` (present but its loader would refuse it) or `missing`.
+    status: &'static str,
+    /// Whether the commands can use it: true only for `found`.
     found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     origin: Option<String>,
@@ -47,6 +50,43 @@ struct ModelStatus {
     bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+}
+
+impl ModelStatus {
+    /// A model whose files are all there, checked as its loader checks them (config, weights
+    /// header, tokenizer) so a truncated or garbled file shows as damaged, with the reason.
+    fn present(model: String, name: &'static str, files: &ModelFiles, origin: String) -> Self {
+        let problem = crate::ml::models::load::check(files)
+            .err()
+            .map(|e| e.to_string());
+        Self {
+            model,
+            name,
+            status: if problem.is_some() {
+                "damaged"
+            } else {
+                "found"
+            },
+            found: problem.is_none(),
+            origin: Some(origin),
+            location: Some(files.location.display().to_string()),
+            bytes: Some(files.total_bytes()),
+            problem,
+        }
+    }
+
+    fn missing(kind: ModelKind, err: &LocateError) -> Self {
+        Self {
+            model: kind.to_string(),
+            name: kind.display_name(),
+            status: "missing",
+            found: false,
+            origin: None,
+            location: None,
+            bytes: None,
+            problem: Some(err.to_string()),
+        }
+    }
 }
 
 /// Other GPT-2 folders beside the standard ones (fine-tuned models), usable with `--gpt2 DIR`.
@@ -76,21 +116,39 @@ fn extra_story_models(locator: &crate::ml::weights::Locator) -> Vec<ModelStatus>
             }
             let origin = crate::ml::weights::Origin::ModelsDir;
             if let Ok(found) = crate::ml::weights::from_folder(ModelKind::Gpt2, &dir, origin) {
-                if crate::ml::models::gpt2::Config::from_file(&dir.join("config.json")).is_ok() {
-                    out.push(ModelStatus {
-                        model: format!("gpt2:{name}"),
-                        name: "GPT-2, fine-tuned (use with --gpt2)",
-                        found: true,
-                        origin: Some("fine-tuned".into()),
-                        location: Some(found.location.display().to_string()),
-                        bytes: Some(found.total_bytes()),
-                        problem: None,
-                    });
-                }
+                out.push(ModelStatus::present(
+                    format!("gpt2:{name}"),
+                    "GPT-2, fine-tuned (use with --gpt2)",
+                    &found,
+                    "fine-tuned".into(),
+                ));
             }
         }
     }
     out
+}
+
+fn print_statuses(statuses: &[ModelStatus]) {
+    for s in statuses {
+        let place = match (&s.location, &s.origin) {
+            (Some(loc), Some(origin)) => format!("{loc} ({origin})"),
+            _ => String::new(),
+        };
+        let mb = s.bytes.unwrap_or(0) as f64 / 1e6;
+        match s.status {
+            "found" => println!("{:8} found    {mb:>8.1} MB  {place}", s.model),
+            "damaged" => println!(
+                "{:8} damaged  {mb:>8.1} MB  {place}\n  {}\n",
+                s.model,
+                s.problem.as_deref().unwrap_or("")
+            ),
+            _ => println!(
+                "{:8} missing\n{}\n",
+                s.model,
+                s.problem.as_deref().unwrap_or("")
+            ),
+        }
+    }
 }
 
 fn kinds(which: &str) -> anyhow::Result<Vec<ModelKind>> {
@@ -106,48 +164,23 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
     let locator = global.locator();
     match args.action {
         ModelsAction::List => {
-            let statuses: Vec<ModelStatus> = ModelKind::ALL
+            let mut statuses: Vec<ModelStatus> = ModelKind::ALL
                 .into_iter()
                 .map(|kind| match locator.find_local(kind, None) {
-                    Ok(found) => ModelStatus {
-                        model: kind.to_string(),
-                        name: kind.display_name(),
-                        found: true,
-                        origin: Some(found.origin.to_string()),
-                        location: Some(found.location.display().to_string()),
-                        bytes: Some(found.total_bytes()),
-                        problem: None,
-                    },
-                    Err(err) => ModelStatus {
-                        model: kind.to_string(),
-                        name: kind.display_name(),
-                        found: false,
-                        origin: None,
-                        location: None,
-                        bytes: None,
-                        problem: Some(err.to_string()),
-                    },
+                    Ok(found) => ModelStatus::present(
+                        kind.to_string(),
+                        kind.display_name(),
+                        &found,
+                        found.origin.to_string(),
+                    ),
+                    Err(err) => ModelStatus::missing(kind, &err),
                 })
                 .collect();
-            let mut statuses = statuses;
             statuses.extend(extra_story_models(&locator));
             if global.json {
                 return super::print_json(&statuses);
             }
-            for s in &statuses {
-                match (&s.location, &s.origin, s.bytes) {
-                    (Some(loc), Some(origin), Some(bytes)) => println!(
-                        "{:8} found  {:>8.1} MB  {loc} ({origin})",
-                        s.model,
-                        bytes as f64 / 1e6
-                    ),
-                    _ => println!(
-                        "{:8} missing\n{}\n",
-                        s.model,
-                        s.problem.as_deref().unwrap_or("")
-                    ),
-                }
-            }
+            print_statuses(&statuses);
             Ok(())
         }
         ModelsAction::ConvertVqgan {

@@ -112,6 +112,9 @@ pub fn encode_png_with_text(img: &RgbImage, text: &[(&str, &str)]) -> Result<Vec
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         for (key, value) in text {
+            check_text_chunk(key, value).map_err(|reason| {
+                Error::Input(format!("cannot store '{key}' in the PNG: {reason}"))
+            })?;
             encoder
                 .add_text_chunk(key.to_string(), value.to_string())
                 .map_err(|e| Error::Input(format!("cannot store '{key}' in the PNG: {e}")))?;
@@ -127,6 +130,23 @@ pub fn encode_png_with_text(img: &RgbImage, text: &[(&str, &str)]) -> Result<Vec
             .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
     }
     Ok(out)
+}
+
+/// The PNG rules for a tEXt chunk, which the encoder does not enforce but readers do (a reader
+/// drops a chunk whose keyword breaks them; found by fuzzing): a keyword of 1 to 79 printable
+/// Latin-1 characters without leading, trailing or double spaces, and Latin-1 text without NUL.
+fn check_text_chunk(key: &str, value: &str) -> std::result::Result<(), String> {
+    let printable = |c: char| matches!(c as u32, 32..=126 | 161..=255);
+    if key.is_empty() || key.chars().count() > 79 || !key.chars().all(printable) {
+        return Err("a key must be 1 to 79 printable Latin-1 characters".into());
+    }
+    if key.starts_with(' ') || key.ends_with(' ') || key.contains("  ") {
+        return Err("a key may not start or end with a space, or hold two in a row".into());
+    }
+    if value.chars().any(|c| c == '\0' || c as u32 > 255) {
+        return Err("the text must be Latin-1 without NUL characters".into());
+    }
+    Ok(())
 }
 
 /// Reads the text chunks of a PNG (tEXt, zTXt and iTXt) as key/value pairs.

@@ -8,6 +8,7 @@
 //! transformers both read.
 
 pub mod corpus;
+pub mod loss;
 pub mod schedule;
 
 use std::collections::HashMap;
@@ -148,26 +149,58 @@ impl Trainable {
             .collect();
         drop(data);
         let tmp = dir.join("model.safetensors.partial");
-        candle_core::safetensors::save(&tensors, &tmp)?;
-        std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: dir.to_path_buf(),
             source,
-        })
+        };
+        let mode = new_file_permissions(dir).map_err(io)?;
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        std::fs::set_permissions(&tmp, mode).map_err(io)?;
+        std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(io)
     }
+}
+
+/// The permissions a new file in `dir` gets (0666 less the umask on Unix). safetensors writes
+/// through a private temporary file (0600), which would hide the model from other users and
+/// from backups that run under another account.
+fn new_file_permissions(dir: &Path) -> std::io::Result<std::fs::Permissions> {
+    let probe = dir.join(".model.safetensors.mode");
+    let mode = std::fs::File::create(&probe)?.metadata()?.permissions();
+    std::fs::remove_file(&probe)?;
+    Ok(mode)
+}
+
+/// A loss that is not a number, or so large that its perplexity overflows (above ~709 nats per
+/// token, where an untrained model is near ln(vocab), about 11): training has blown up.
+fn is_diverged(loss: f64) -> bool {
+    !loss.exp().is_finite()
+}
+
+/// The error for a loss that is no longer a number: training stops, and says what is kept.
+fn diverged(what: &str, value: f64, epoch: usize, lr: f64, kept: Option<(usize, &Path)>) -> Error {
+    let kept = match kept {
+        Some((e, dir)) => format!("; the model from epoch {e} is kept in {}", dir.display()),
+        None => "; no model was saved".into(),
+    };
+    Error::Input(format!(
+        "training diverged in epoch {epoch}: the {what} became {value:.4e}; \
+         try a lower learning rate than {lr}{kept}"
+    ))
 }
 
 /// Mean next-token cross-entropy of blocks `[batch, block + 1]`.
 pub fn lm_loss(model: &Gpt2, blocks: &Tensor) -> Result<Tensor> {
     let (b, t1) = blocks.dims2()?;
+    if t1 < 2 {
+        return Err(Error::Input("a block needs at least 2 tokens".into()));
+    }
     let t = t1 - 1;
     let inputs = blocks.narrow(1, 0, t)?;
     let targets = blocks.narrow(1, 1, t)?.flatten_all()?;
-    let logits = model.forward(&inputs, &mut model.new_cache())?;
-    let vocab = logits.dim(2)?;
-    Ok(candle_nn::loss::cross_entropy(
-        &logits.reshape((b * t, vocab))?,
-        &targets,
-    )?)
+    let hidden = model.forward_hidden(&inputs, &mut model.new_cache())?;
+    // Logits straight as `[rows, vocab]`: a reshape of them would cost memory in the backward.
+    let logits = model.logits(&hidden.reshape((b * t, model.config().n_embd))?)?;
+    Ok(loss::cross_entropy(&logits, &targets)?)
 }
 
 fn batch_tensor(blocks: &[&Vec<u32>], device: &Device) -> Result<Tensor> {
@@ -236,7 +269,10 @@ pub fn train(
             "the corpus leaves no block to train on".into(),
         ));
     }
-    let batch = opts.batch_size.max(1);
+    if opts.batch_size == 0 {
+        return Err(Error::Input("the batch size must be at least 1".into()));
+    }
+    let batch = opts.batch_size;
     let steps_per_epoch = corpus.train.len().div_ceil(batch);
     let total_steps = steps_per_epoch * opts.epochs;
     let warmup = (total_steps as f64 * opts.warmup).round() as usize;
@@ -252,6 +288,8 @@ pub fn train(
     let mut reports = Vec::new();
     let mut best = f64::INFINITY;
     let mut since_best = 0;
+    // The epoch whose weights are in `out_dir`, named if training diverges later.
+    let mut kept: Option<(usize, &Path)> = None;
     let mut step = 0;
     let started = Instant::now();
     let mut tokens_seen = 0usize;
@@ -266,6 +304,9 @@ pub fn train(
             let blocks: Vec<&Vec<u32>> = chunk.iter().map(|&i| &corpus.train[i]).collect();
             let loss = lm_loss(&trainable.model, &batch_tensor(&blocks, device)?)?;
             let value = loss.to_scalar::<f32>()? as f64;
+            if is_diverged(value) {
+                return Err(diverged("training loss", value, epoch, opts.lr, kept));
+            }
             let mut grads = loss.backward()?;
             clip_gradients(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
             adam.set_learning_rate(schedule::learning_rate(
@@ -290,12 +331,16 @@ pub fn train(
         }
         let train_loss = loss_sum / loss_n.max(1) as f64;
         let val_loss = evaluate(&trainable.model, &corpus.val, batch, device)?;
+        if let Some(v) = val_loss.filter(|&v| is_diverged(v)) {
+            return Err(diverged("validation loss", v, epoch, opts.lr, kept));
+        }
         let score = val_loss.unwrap_or(train_loss);
         let improved = score < best;
         if improved {
             best = score;
             since_best = 0;
             trainable.save(out_dir)?;
+            kept = Some((epoch, out_dir));
         } else {
             since_best += 1;
         }
@@ -311,4 +356,34 @@ pub fn train(
         }
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_divergence_names_the_kept_epoch_or_that_nothing_was_saved() {
+        let kept = diverged(
+            "validation loss",
+            f64::INFINITY,
+            3,
+            0.5,
+            Some((2, Path::new("ft"))),
+        );
+        let text = kept.to_string();
+        assert!(text.contains("epoch 3") && text.contains("inf"), "{text}");
+        assert!(is_diverged(f64::NAN) && is_diverged(f64::INFINITY) && is_diverged(7.5e11));
+        assert!(!is_diverged(10.8) && !is_diverged(700.0) && !is_diverged(-1.0));
+        assert!(
+            text.contains("the model from epoch 2 is kept in ft"),
+            "{text}"
+        );
+        let none = diverged("training loss", f64::NAN, 1, 1000.0, None).to_string();
+        assert!(
+            none.contains("NaN") && none.contains("no model was saved"),
+            "{none}"
+        );
+        assert!(none.contains("lower learning rate than 1000"), "{none}");
+    }
 }

@@ -9,8 +9,8 @@ use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::{self, Gpt2};
 use crate::ml::models::minilm::{self, MiniLm};
 use crate::ml::models::vqgan::{self, VqModel};
-use crate::ml::weights::ModelFiles;
-use crate::ml::Result;
+use crate::ml::weights::{ModelFiles, ModelKind};
+use crate::ml::{Error, Result};
 
 pub fn gpt2(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
@@ -45,4 +45,40 @@ pub fn minilm(files: &ModelFiles, device: &Device) -> Result<MiniLm> {
         files.require("tokenizer.json")?,
         device,
     )
+}
+
+/// Checks a model's files the way its loader does, reading only configs, headers and
+/// tokenizers (no tensor data): `Err` is the sentence its loader would give.
+pub fn check(files: &ModelFiles) -> Result<()> {
+    match files.kind {
+        ModelKind::Gpt2 => {
+            let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
+            gpt2::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
+            TextTokenizer::from_file(files.require("tokenizer.json")?)?;
+        }
+        ModelKind::Clip => {
+            let cfg = clip::Config::from_file(files.require("config.json")?)?;
+            clip::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
+            let context = cfg.text_config.max_position_embeddings;
+            ClipTokenizer::from_file(files.require("tokenizer.json")?, context)?;
+        }
+        ModelKind::Vqgan => {
+            let cfg = vqgan::Config::from_yaml_file(files.require("model.yaml")?)?;
+            let weights = match files.get("model.safetensors") {
+                Some(p) => p,
+                None => files.require("model.ckpt")?,
+            };
+            vqgan::check_checkpoint(weights, &cfg)?;
+        }
+        ModelKind::Minilm => {
+            let cfg = minilm::Config::from_file(files.require("config.json")?)?;
+            minilm::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
+            let tokenizer = files.require("tokenizer.json")?;
+            tokenizers::Tokenizer::from_file(tokenizer).map_err(|e| Error::Tokenizer {
+                path: tokenizer.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    Ok(())
 }

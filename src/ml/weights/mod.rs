@@ -9,6 +9,7 @@ pub mod config_file;
 pub mod download;
 pub mod hub;
 mod kinds;
+mod locate_error;
 pub mod safetensors_check;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use hf_hub::{Cache, Repo, RepoType};
 
 use kinds::file_groups;
 pub use kinds::{HubSource, ModelFile, ModelKind};
+pub use locate_error::LocateError;
 
 /// Which step of the search found a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,52 +77,6 @@ impl ModelFiles {
             .map(|m| m.len())
             .sum()
     }
-}
-
-/// Why a model could not be found: every place tried, and how to get it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LocateError {
-    #[error("{} was not found at {}: {reason}", kind.display_name(), path.display())]
-    Explicit {
-        kind: ModelKind,
-        path: PathBuf,
-        reason: String,
-    },
-    #[error("{}", not_found_message(*kind, tried, download_error.as_deref()))]
-    NotFound {
-        kind: ModelKind,
-        tried: Vec<String>,
-        download_error: Option<String>,
-    },
-}
-
-fn not_found_message(kind: ModelKind, tried: &[String], download_error: Option<&str>) -> String {
-    let hub = kind.hub();
-    let files: Vec<&str> = kind.download_files().iter().map(|f| f.remote).collect();
-    let mut msg = format!("{} was not found. Looked in:", kind.display_name());
-    for (i, place) in tried.iter().enumerate() {
-        msg.push_str(&format!("\n  {}. {place}", i + 1));
-    }
-    if let Some(err) = download_error {
-        msg.push_str(&format!(
-            "\n  {}. a download from the Hugging Face hub, which failed: {err}",
-            tried.len() + 1
-        ));
-    }
-    msg.push_str(&format!(
-        "\nTo fix it, run `storybook-studio models download {kind}`, or fetch {} from \
-         https://huggingface.co/{} (revision {}) and put them in models/{}/ as {}.",
-        files.join(", "),
-        hub.repo,
-        hub.revision,
-        kind.dir_name(),
-        file_groups(kind)
-            .iter()
-            .map(|names| names.join(" or "))
-            .collect::<Vec<_>>()
-            .join(" + ")
-    ));
-    msg
 }
 
 /// The search order and its switches; build one per command from flags and environment.
@@ -185,11 +141,29 @@ impl Locator {
                 )),
             }
         }
-        Err(LocateError::NotFound {
+        Err(self.not_found(kind, tried, None))
+    }
+
+    /// The folder where a user can put a model's files by hand: `--models DIR`, else `models/`.
+    pub fn hand_placed_dir(&self) -> &Path {
+        self.models_dir.as_deref().unwrap_or(&self.local_dir)
+    }
+
+    /// A "not found" error with the advice for this locator's folders.
+    pub fn not_found(
+        &self,
+        kind: ModelKind,
+        tried: Vec<String>,
+        download_error: Option<String>,
+    ) -> LocateError {
+        LocateError::NotFound {
             kind,
             tried,
-            download_error: None,
-        })
+            // Right after a download failed, running `models download` again is no advice.
+            suggest_download: download_error.is_none(),
+            download_error,
+            models_dir: self.hand_placed_dir().to_path_buf(),
+        }
     }
 
     /// The full search, downloading as a last resort when allowed.
@@ -209,11 +183,7 @@ impl Locator {
         if !self.allow_download {
             let mut tried = tried.clone();
             tried.push("no download: offline mode (--offline or HF_HUB_OFFLINE=1)".into());
-            return Err(LocateError::NotFound {
-                kind,
-                tried,
-                download_error: None,
-            });
+            return Err(self.not_found(kind, tried, None));
         }
         self.download(kind, tried.clone(), progress)
     }
@@ -232,11 +202,7 @@ impl Locator {
             self.hf_cache.as_deref(),
             progress,
         )
-        .map_err(|e| LocateError::NotFound {
-            kind,
-            tried,
-            download_error: Some(e),
-        })?;
+        .map_err(|e| self.not_found(kind, tried, Some(e)))?;
         Ok(ModelFiles {
             kind,
             origin: Origin::Downloaded,

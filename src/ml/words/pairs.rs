@@ -130,6 +130,8 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
     let mut row = Vec::new();
     let mut field = String::new();
     let mut quoted = false;
+    // Whether the current field opened a quote, so a last field `""` still counts as a field.
+    let mut was_quoted = false;
     let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
     while let Some(c) = chars.next() {
         match (quoted, c) {
@@ -139,12 +141,19 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
             }
             (true, '"') => quoted = false,
             (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '"') if field.is_empty() => {
+                quoted = true;
+                was_quoted = true;
+            }
+            (false, ',') => {
+                row.push(std::mem::take(&mut field));
+                was_quoted = false;
+            }
             (false, '\r') => {}
             (false, '\n') => {
                 row.push(std::mem::take(&mut field));
                 rows.push(std::mem::take(&mut row));
+                was_quoted = false;
             }
             (false, c) => field.push(c),
         }
@@ -152,7 +161,7 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
     if quoted {
         return Err("a quoted field is never closed".into());
     }
-    if !field.is_empty() || !row.is_empty() {
+    if !field.is_empty() || !row.is_empty() || was_quoted {
         row.push(field);
         rows.push(row);
     }
@@ -169,5 +178,14 @@ mod tests {
         assert_eq!(rows[1], vec!["a", "red, \"big\"\nfox"]);
         assert_eq!(rows[2], vec!["b", "plain"]);
         assert!(parse_csv("a,\"open").is_err());
+    }
+
+    /// Found by fuzzing: a last line holding only `""` was dropped instead of read as one empty
+    /// field.
+    #[test]
+    fn a_last_empty_quoted_field_is_kept() {
+        assert_eq!(parse_csv("\"\"").unwrap(), vec![vec![String::new()]]);
+        assert_eq!(parse_csv("a\n\"\"").unwrap(), vec![vec!["a"], vec![""]]);
+        assert_eq!(parse_csv("").unwrap(), Vec::<Vec<String>>::new());
     }
 }

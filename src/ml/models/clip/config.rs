@@ -109,8 +109,39 @@ impl Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        use crate::ml::weights::config_file::{check_sizes, most};
         let t = &self.text_config;
         let v = &self.vision_config;
+        check_sizes(&[
+            ("text vocab_size", t.vocab_size, most::VOCAB),
+            ("text hidden_size", t.hidden_size, most::WIDTH),
+            ("text intermediate_size", t.intermediate_size, most::INNER),
+            ("text num_hidden_layers", t.num_hidden_layers, most::LAYERS),
+            (
+                "text num_attention_heads",
+                t.num_attention_heads,
+                most::HEADS,
+            ),
+            (
+                "max_position_embeddings",
+                t.max_position_embeddings,
+                most::POSITIONS,
+            ),
+            ("vision hidden_size", v.hidden_size, most::WIDTH),
+            ("vision intermediate_size", v.intermediate_size, most::INNER),
+            (
+                "vision num_hidden_layers",
+                v.num_hidden_layers,
+                most::LAYERS,
+            ),
+            (
+                "vision num_attention_heads",
+                v.num_attention_heads,
+                most::HEADS,
+            ),
+            ("image_size", v.image_size, most::IMAGE_SIDE),
+            ("projection_dim", self.projection_dim, most::WIDTH),
+        ])?;
         for (name, width, heads) in [
             ("text", t.hidden_size, t.num_attention_heads),
             ("vision", v.hidden_size, v.num_attention_heads),

@@ -65,16 +65,15 @@ impl Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        let sizes = [
-            ("vocab_size", self.vocab_size),
-            ("n_positions", self.n_positions),
-            ("n_embd", self.n_embd),
-            ("n_layer", self.n_layer),
-            ("n_head", self.n_head),
-        ];
-        if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{name} must be positive"));
-        }
+        use crate::ml::weights::config_file::{check_sizes, most};
+        check_sizes(&[
+            ("vocab_size", self.vocab_size, most::VOCAB),
+            ("n_positions", self.n_positions, most::POSITIONS),
+            ("n_embd", self.n_embd, most::WIDTH),
+            ("n_layer", self.n_layer, most::LAYERS),
+            ("n_head", self.n_head, most::HEADS),
+            ("n_inner", self.inner_dim(), most::INNER),
+        ])?;
         if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(format!(
                 "n_embd ({}) must be divisible by n_head ({})",
@@ -89,7 +88,7 @@ impl Config {
     }
 
     pub fn inner_dim(&self) -> usize {
-        self.n_inner.unwrap_or(4 * self.n_embd)
+        self.n_inner.unwrap_or(self.n_embd.saturating_mul(4))
     }
 
     pub fn head_dim(&self) -> usize {

@@ -249,6 +249,11 @@ impl Gpt2 {
 
     /// Projects hidden states `[.., n_embd]` onto the vocabulary.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        // Rows in, rows out, with no reshape: each reshape of vocabulary-sized logits costs two
+        // more vocabulary-sized buffers in a backward pass (fine-tuning's loss uses this).
+        if hidden.rank() == 2 {
+            return Ok(hidden.matmul(&self.lm_head.t()?)?);
+        }
         let e = self.cfg.n_embd;
         let rows = hidden.elem_count() / e;
         let mut dims = hidden.dims().to_vec();

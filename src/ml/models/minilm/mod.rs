@@ -5,12 +5,14 @@
 //! the model's `1_Pooling` (mean) and `Normalize` modules. The encoder is candle-transformers'
 //! BERT, which loads the checkpoint's `embeddings.*` / `encoder.*` names unchanged.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{self, BertModel};
 
+use crate::ml::weights::safetensors_check::{check_keys, read_header, Header};
 use crate::ml::{Error, Result};
 
 /// sentence-transformers' `max_seq_length` for this model, `[CLS]` and `[SEP]` included.
@@ -26,6 +28,20 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self> {
         let bert: bert::Config =
             crate::ml::weights::config_file::read_json(path, |c: &bert::Config| {
+                use crate::ml::weights::config_file::{check_sizes, most};
+                check_sizes(&[
+                    ("vocab_size", c.vocab_size, most::VOCAB),
+                    ("hidden_size", c.hidden_size, most::WIDTH),
+                    ("num_hidden_layers", c.num_hidden_layers, most::LAYERS),
+                    ("num_attention_heads", c.num_attention_heads, most::HEADS),
+                    ("intermediate_size", c.intermediate_size, most::INNER),
+                    (
+                        "max_position_embeddings",
+                        c.max_position_embeddings,
+                        most::POSITIONS,
+                    ),
+                    ("type_vocab_size", c.type_vocab_size, most::HEADS),
+                ])?;
                 if c.hidden_size == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads.max(1))
                 {
                     return Err(format!(
@@ -38,6 +54,76 @@ impl Config {
         let max_seq_len = MAX_SEQ_LEN.min(bert.max_position_embeddings);
         Ok(Self { bert, max_seq_len })
     }
+}
+
+/// The key prefix a checkpoint uses: none (sentence-transformers' file), or the model type
+/// (`bert.`) as candle's BERT loader also accepts.
+fn key_prefix(header: &Header, cfg: &Config) -> String {
+    let typed = cfg.bert.model_type.as_deref().map(|t| format!("{t}."));
+    typed
+        .filter(|p| {
+            let word = format!("{p}embeddings.word_embeddings.weight");
+            header.tensors.contains_key(&word)
+        })
+        .unwrap_or_default()
+}
+
+/// Every weight candle's `BertModel` reads, with its shape, under `prefix`.
+pub fn expected_keys(cfg: &Config, prefix: &str) -> BTreeMap<String, Vec<usize>> {
+    let c = &cfg.bert;
+    let (h, inner) = (c.hidden_size, c.intermediate_size);
+    let mut keys = BTreeMap::new();
+    let mut add = |name: String, shape: Vec<usize>| {
+        keys.insert(format!("{prefix}{name}"), shape);
+    };
+    let e = "embeddings";
+    add(format!("{e}.word_embeddings.weight"), vec![c.vocab_size, h]);
+    add(
+        format!("{e}.position_embeddings.weight"),
+        vec![c.max_position_embeddings, h],
+    );
+    add(
+        format!("{e}.token_type_embeddings.weight"),
+        vec![c.type_vocab_size, h],
+    );
+    for i in 0..c.num_hidden_layers {
+        let l = format!("encoder.layer.{i}");
+        for (name, d_out, d_in) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", inner, h),
+            ("output.dense", h, inner),
+        ] {
+            add(format!("{l}.{name}.weight"), vec![d_out, d_in]);
+            add(format!("{l}.{name}.bias"), vec![d_out]);
+        }
+        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            add(format!("{l}.{ln}.weight"), vec![h]);
+            add(format!("{l}.{ln}.bias"), vec![h]);
+        }
+    }
+    for s in ["weight", "bias"] {
+        add(format!("{e}.LayerNorm.{s}"), vec![h]);
+    }
+    keys
+}
+
+/// Checks a MiniLM checkpoint's header (truncation, keys, shapes) against its config, as the
+/// other models' loaders do, so a damaged file is a sentence rather than a loader error.
+pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<()> {
+    let header = read_header(path)?;
+    let prefix = key_prefix(&header, cfg);
+    // The pooler and the position-id buffer are in the published file but not used here; so
+    // are a masked-LM head's tensors outside the prefix.
+    let ignorable = |name: &str| {
+        let Some(inner) = name.strip_prefix(prefix.as_str()) else {
+            return true;
+        };
+        inner.starts_with("pooler.") || inner == "embeddings.position_ids"
+    };
+    check_keys(path, &header, &expected_keys(cfg, &prefix), ignorable)
 }
 
 pub struct MiniLm {
@@ -78,6 +164,7 @@ impl MiniLm {
         tokenizer: &Path,
         device: &Device,
     ) -> Result<Self> {
+        check_checkpoint(weights, cfg)?;
         // SAFETY: the file is memory-mapped read-only and is not modified while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device)? };
         Self::load(vb, cfg, tokenizer)

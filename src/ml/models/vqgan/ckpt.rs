@@ -6,12 +6,14 @@
 //! object is refused by name rather than half-loaded.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::{Object, PthTensors, Stack};
+use candle_core::pickle::{Object, PthTensors, Stack, TensorInfo};
 use candle_core::Tensor;
 
+use super::pickle_guard as guard;
+use crate::ml::weights::safetensors_check::{Header, TensorInfo as SafetensorsInfo};
 use crate::ml::{Error, Result};
 
 fn fail(path: &Path, reason: impl Into<String>) -> Error {
@@ -59,7 +61,10 @@ fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
         fail(
             path,
-            format!("it is not a zip-format PyTorch checkpoint ({e}); re-save it with torch.save or convert it"),
+            format!(
+                "it is not a zip-format PyTorch checkpoint ({e}); it may be truncated or still \
+                 downloading, or need re-saving with torch.save"
+            ),
         )
     })?;
     let pkl_name = zip
@@ -71,19 +76,62 @@ fn read_pickle(path: &Path) -> Result<(Object, PathBuf)> {
     let entry = zip
         .by_name(&pkl_name)
         .map_err(|e| fail(path, format!("cannot read data.pkl: {e}")))?;
-    let mut reader = BufReader::new(entry);
-    let mut stack = Stack::empty();
-    stack
-        .read_loop(&mut reader)
-        .map_err(|e| fail(path, format!("the pickle cannot be read: {e}")))?;
-    let obj = stack
-        .finalize()
-        .map_err(|e| fail(path, format!("the pickle is empty: {e}")))?;
+    // A real data.pkl is kilobytes to a few megabytes; the tensors are stored beside it.
+    const MAX_PICKLE_BYTES: u64 = 256 << 20;
+    let mut pickle = Vec::new();
+    entry
+        .take(MAX_PICKLE_BYTES + 1)
+        .read_to_end(&mut pickle)
+        .map_err(|e| fail(path, format!("cannot read data.pkl: {e}")))?;
+    if pickle.len() as u64 > MAX_PICKLE_BYTES {
+        return Err(fail(path, "its data.pkl is larger than any checkpoint's"));
+    }
+    super::pickle_scan::check(&pickle).map_err(|reason| fail(path, reason))?;
+    let mut reader = std::io::Cursor::new(pickle);
+    let read = guard::catch(|| {
+        let mut stack = Stack::empty();
+        stack
+            .read_loop(&mut reader)
+            .map_err(|e| fail(path, format!("the pickle cannot be read: {e}")))?;
+        stack
+            .finalize()
+            .map_err(|e| fail(path, format!("the pickle is empty: {e}")))
+    });
+    let obj = read.unwrap_or_else(|| Err(malformed(path)))?;
     Ok((obj, dir))
+}
+
+/// The error for a pickle that made candle's reader panic.
+fn malformed(path: &Path) -> Error {
+    fail(
+        path,
+        "its pickle is malformed (it may be damaged, or not written by torch.save)",
+    )
 }
 
 /// Checks that `state_dict` holds only tensors and returns their names.
 fn validate(path: &Path) -> Result<Vec<String>> {
+    Ok(walk(path)?.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The names, dtypes and shapes of the `state_dict`'s tensors, from the pickle alone (no tensor
+/// data is read), after the same safety walk as [`read_state_dict`].
+pub fn read_header(path: &Path) -> Result<Header> {
+    let tensors = walk(path)?
+        .into_iter()
+        .map(|(name, info)| {
+            let info = SafetensorsInfo {
+                dtype: format!("{:?}", info.dtype).to_uppercase(),
+                shape: info.layout.dims().to_vec(),
+            };
+            (name, info)
+        })
+        .collect();
+    Ok(Header { tensors })
+}
+
+/// The safety walk: every `state_dict` entry is a tensor (or PyTorch's plain `_metadata`).
+fn walk(path: &Path) -> Result<Vec<(String, TensorInfo)>> {
     let (obj, dir) = read_pickle(path)?;
     let Object::Dict(top) = obj else {
         return Err(fail(
@@ -117,8 +165,9 @@ fn validate(path: &Path) -> Result<Vec<String>> {
             continue;
         }
         let what = describe(&value);
-        match value.into_tensor_info(key.clone(), &dir) {
-            Ok(Some(_)) => names.push(name.clone()),
+        let info = guard::catch(|| value.into_tensor_info(key.clone(), &dir));
+        match info.ok_or_else(|| malformed(path))? {
+            Ok(Some(info)) => names.push((name.clone(), info)),
             _ => {
                 return Err(fail(
                     path,
@@ -135,12 +184,13 @@ fn validate(path: &Path) -> Result<Vec<String>> {
 /// Every tensor of the checkpoint's `state_dict`, after the safety walk above.
 pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
     let names = validate(path)?;
-    let pth = PthTensors::new(path, Some("state_dict"))
+    let pth = guard::catch(|| PthTensors::new(path, Some("state_dict")))
+        .ok_or_else(|| malformed(path))?
         .map_err(|e| fail(path, format!("cannot index its tensors: {e}")))?;
     let mut tensors = HashMap::with_capacity(names.len());
     for name in names {
-        let tensor = pth
-            .get(&name)
+        let tensor = guard::catch(|| pth.get(&name))
+            .ok_or_else(|| malformed(path))?
             .map_err(|e| fail(path, format!("cannot read tensor '{name}': {e}")))?
             .ok_or_else(|| fail(path, format!("tensor '{name}' vanished while reading")))?;
         tensors.insert(name, tensor);

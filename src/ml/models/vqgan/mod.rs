@@ -8,6 +8,8 @@
 mod blocks;
 pub mod ckpt;
 mod coder;
+mod pickle_guard;
+mod pickle_scan;
 mod resnet_op;
 mod upsample;
 
@@ -125,6 +127,20 @@ impl Config {
                 "ch, ch_mult, z_channels and n_embed must be non-empty".into()
             ));
         }
+        use crate::ml::weights::config_file::{check_sizes, most};
+        let mut sizes = vec![
+            ("ch", d.ch, most::CHANNELS),
+            ("levels of ch_mult", d.ch_mult.len(), 8),
+            ("num_res_blocks", d.num_res_blocks.max(1), 64),
+            ("z_channels", d.z_channels, most::CHANNELS),
+            ("embed_dim", cfg.embed_dim, most::CHANNELS),
+            ("n_embed", cfg.n_embed, most::VOCAB),
+            ("resolution", d.resolution.max(1), most::IMAGE_SIDE),
+            ("in_channels", d.in_channels, 64),
+            ("out_ch", d.out_ch, 64),
+        ];
+        sizes.extend(d.ch_mult.iter().map(|&m| ("each ch_mult", m, 64)));
+        check_sizes(&sizes).map_err(bad)?;
         if !(d.ch * d.ch_mult.iter().min().copied().unwrap_or(0)).is_multiple_of(32) {
             return Err(bad(
                 "every level's channels must be a multiple of 32 (GroupNorm)".into(),
@@ -157,6 +173,22 @@ pub fn expected_keys(cfg: &Config) -> BTreeMap<String, Vec<usize>> {
 /// Training-only tensors that real checkpoints carry (LPIPS, discriminator).
 pub fn ignorable(name: &str) -> bool {
     name.starts_with("loss.")
+}
+
+fn is_ckpt(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth")
+}
+
+/// Checks a checkpoint's keys and shapes against `cfg` without reading its tensors: the
+/// safetensors header, or the `.ckpt`'s pickle after the safety walk.
+pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<()> {
+    let header = if is_ckpt(path) {
+        ckpt::read_header(path)?
+    } else {
+        read_header(path)?
+    };
+    check_header(path, &header, cfg)
 }
 
 /// Checks a checkpoint's names and shapes against `cfg`, under its key prefix; tensors outside
@@ -231,10 +263,7 @@ impl VqModel {
     /// Loads `model.safetensors` or the original Lightning `model.ckpt` (tensors only), after
     /// checking keys and shapes against `cfg`.
     pub fn from_file(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
-        let is_ckpt = path
-            .extension()
-            .is_some_and(|e| e == "ckpt" || e == "pt" || e == "pth");
-        if is_ckpt {
+        if is_ckpt(path) {
             let tensors = inference_tensors(path, ckpt::read_state_dict(path)?, cfg)?
                 .into_iter()
                 .map(|(k, t)| Ok((k, t.to_device(device)?)))
@@ -242,8 +271,7 @@ impl VqModel {
             let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
             return Ok(Self::load(vb, cfg)?);
         }
-        let header = read_header(path)?;
-        check_header(path, &header, cfg)?;
+        check_checkpoint(path, cfg)?;
         // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
         let vb = match cfg.key_prefix.strip_suffix('.') {
