@@ -222,7 +222,9 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     anyhow::bail!("downloads are off (--offline or HF_HUB_OFFLINE=1)");
                 }
                 let mut progress = TerminalDownload::new(global.json);
-                let found = locator.download(kind, Vec::new(), &mut progress)?;
+                let found = locator
+                    .download(kind, Vec::new(), &mut progress)
+                    .map_err(LocateError::without_download_advice)?;
                 if !global.json {
                     println!("{kind}: {}", found.location.display());
                 }

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+pub use super::hf_cache::cached;
+use super::hf_cache::{place, repo_dir};
 use super::hub::DownloadProgress;
+use super::hub_http::{get, range_start, Meta};
 
 /// One file to fetch: where it lives on the hub and what it must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,31 +100,6 @@ impl Hub {
             self.endpoint, file.repo, file.revision, file.path
         )
     }
-}
-
-/// The folder of one repository in the cache: `models--org--name`.
-pub fn repo_dir(cache: &Path, repo: &str) -> PathBuf {
-    cache.join(format!("models--{}", repo.replace('/', "--")))
-}
-
-/// The cached copy of `file`, if a finished one is there: through `refs/<revision>` (or the
-/// commit itself) to `snapshots/<commit>/<path>`.
-pub fn cached(cache: &Path, file: &RemoteFile) -> Option<PathBuf> {
-    let dir = repo_dir(cache, &file.repo);
-    let commit = if is_commit(&file.revision) {
-        file.revision.clone()
-    } else {
-        std::fs::read_to_string(dir.join("refs").join(&file.revision))
-            .ok()?
-            .trim()
-            .to_string()
-    };
-    let path = dir.join("snapshots").join(commit).join(&file.path);
-    path.is_file().then_some(path)
-}
-
-fn is_commit(revision: &str) -> bool {
-    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What the download thread reports back.
@@ -219,110 +197,6 @@ fn partial_key(file: &RemoteFile) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Response metadata gathered across redirects: the hub puts the commit and the LFS etag on
-/// its own answer, before it sends the client on to the file store.
-#[derive(Default)]
-struct Meta {
-    commit: Option<String>,
-    etag: Option<String>,
-}
-
-fn header_value(resp: &ureq::Response, name: &str) -> Option<String> {
-    resp.header(name)
-        .map(|v| {
-            v.trim()
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .to_string()
-        })
-        .filter(|v| !v.is_empty())
-}
-
-/// GETs `url` from byte `offset` on, following redirects by hand so `Range` goes along.
-fn get(url: &str, offset: u64, meta: &mut Meta) -> Result<ureq::Response, DownloadError> {
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout_connect(Duration::from_secs(15))
-        .timeout_read(Duration::from_secs(30))
-        .build();
-    let mut url = url.to_string();
-    for _ in 0..8 {
-        let mut req = agent.get(&url);
-        if offset > 0 {
-            req = req.set("Range", &format!("bytes={offset}-"));
-        }
-        let resp = match req.call() {
-            Ok(resp) => resp,
-            Err(ureq::Error::Status(status, resp)) => {
-                if status == 416 {
-                    return Ok(resp);
-                }
-                return Err(DownloadError::Http { url, status });
-            }
-            Err(e) => {
-                return Err(DownloadError::Network {
-                    url,
-                    reason: e.to_string(),
-                })
-            }
-        };
-        if meta.commit.is_none() {
-            meta.commit = header_value(&resp, "x-repo-commit");
-        }
-        if meta.etag.is_none() {
-            meta.etag =
-                header_value(&resp, "x-linked-etag").or_else(|| header_value(&resp, "etag"));
-        }
-        if (300..400).contains(&resp.status()) {
-            let Some(location) = resp.header("location") else {
-                return Err(DownloadError::Network {
-                    url,
-                    reason: format!("HTTP {} without a location", resp.status()),
-                });
-            };
-            url = join_url(&url, location);
-            continue;
-        }
-        return Ok(resp);
-    }
-    Err(DownloadError::Network {
-        url,
-        reason: "too many redirects".into(),
-    })
-}
-
-fn join_url(base: &str, location: &str) -> String {
-    if location.contains("://") {
-        return location.to_string();
-    }
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map(|i| scheme_end + i)
-        .unwrap_or(base.len());
-    if location.starts_with('/') {
-        format!("{}{location}", &base[..host_end])
-    } else {
-        let dir_end = base
-            .rfind('/')
-            .filter(|&i| i >= host_end)
-            .unwrap_or(host_end);
-        format!("{}/{location}", &base[..dir_end])
-    }
-}
-
-/// The first byte of a `206` answer, from `content-range: bytes START-END/TOTAL`.
-fn range_start(resp: &ureq::Response) -> Option<u64> {
-    let v = resp.header("content-range")?;
-    v.trim()
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Hashes what an earlier try left, so the final hash covers the whole file.
@@ -453,88 +327,4 @@ fn transfer(
         }
     }
     place(&dir, file, &partial, &actual, &meta)
-}
-
-/// Moves a verified download to `blobs/<etag>` and links `snapshots/<commit>/<path>` to it.
-fn place(
-    dir: &Path,
-    file: &RemoteFile,
-    partial: &Path,
-    sha256: &str,
-    meta: &Meta,
-) -> Result<PathBuf, DownloadError> {
-    let commit = if is_commit(&file.revision) {
-        file.revision.clone()
-    } else {
-        meta.commit
-            .clone()
-            .unwrap_or_else(|| file.revision.replace('/', "_"))
-    };
-    // Python names a blob by the hub's etag, which is the sha256 for large (LFS) files.
-    let blob_name = meta
-        .etag
-        .clone()
-        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .unwrap_or_else(|| sha256.to_string());
-    let blob = dir.join("blobs").join(&blob_name);
-    std::fs::rename(partial, &blob).map_err(io(&blob))?;
-    let link = dir.join("snapshots").join(&commit).join(&file.path);
-    if let Some(parent) = link.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    let _ = std::fs::remove_file(&link);
-    link_blob(&blob, &link, file.path.matches('/').count())?;
-    let refs = dir.join("refs").join(&file.revision);
-    if let Some(parent) = refs.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    std::fs::write(&refs, &commit).map_err(io(&refs))?;
-    Ok(link)
-}
-
-#[cfg(unix)]
-fn link_blob(blob: &Path, link: &Path, depth: usize) -> Result<(), DownloadError> {
-    // Relative, as huggingface_hub makes them: up out of snapshots/<commit>/<dirs…>.
-    let mut target = PathBuf::from("..");
-    for _ in 0..depth + 1 {
-        target.push("..");
-    }
-    target.push("blobs");
-    target.push(blob.file_name().unwrap_or_default());
-    std::os::unix::fs::symlink(&target, link).map_err(io(link))
-}
-
-#[cfg(not(unix))]
-fn link_blob(blob: &Path, link: &Path, _depth: usize) -> Result<(), DownloadError> {
-    std::fs::copy(blob, link).map(|_| ()).map_err(io(link))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_locations_join_like_a_browser() {
-        let base = "http://127.0.0.1:9/org/repo/resolve/main/a/b.ckpt";
-        assert_eq!(join_url(base, "/cdn/x"), "http://127.0.0.1:9/cdn/x");
-        assert_eq!(
-            join_url(base, "c.ckpt"),
-            "http://127.0.0.1:9/org/repo/resolve/main/a/c.ckpt"
-        );
-        assert_eq!(
-            join_url(base, "https://cdn.example/x"),
-            "https://cdn.example/x"
-        );
-    }
-
-    #[test]
-    fn the_cache_layout_is_the_hubs() {
-        let cache = Path::new("/c");
-        assert_eq!(
-            repo_dir(cache, "Somnai/pytti-vqgan-checkpoints"),
-            Path::new("/c/models--Somnai--pytti-vqgan-checkpoints")
-        );
-        assert!(is_commit("debc22c8f285c7734980c464ff992d335dde6e9a"));
-        assert!(!is_commit("main"));
-    }
 }

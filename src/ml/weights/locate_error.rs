@@ -28,6 +28,18 @@ pub enum LocateError {
 }
 
 impl LocateError {
+    /// The same error without the advice to run `models download`: for when that very command
+    /// just failed, and running it again would fail the same way.
+    pub fn without_download_advice(mut self) -> Self {
+        if let Self::NotFound {
+            suggest_download, ..
+        } = &mut self
+        {
+            *suggest_download = false;
+        }
+        self
+    }
+
     pub fn kind(&self) -> ModelKind {
         match self {
             Self::Explicit { kind, .. } | Self::NotFound { kind, .. } => *kind,

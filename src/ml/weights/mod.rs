@@ -7,7 +7,9 @@
 
 pub mod config_file;
 pub mod download;
+mod hf_cache;
 pub mod hub;
+mod hub_http;
 mod kinds;
 mod locate_error;
 pub mod safetensors_check;
@@ -159,10 +161,9 @@ impl Locator {
         LocateError::NotFound {
             kind,
             tried,
-            // Right after a download failed, running `models download` again is no advice.
-            suggest_download: download_error.is_none(),
             download_error,
             models_dir: self.hand_placed_dir().to_path_buf(),
+            suggest_download: true,
         }
     }
 
