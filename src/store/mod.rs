@@ -3,6 +3,7 @@
 
 pub mod bench;
 mod books;
+pub mod draft;
 mod error;
 mod frames;
 mod listing;
