@@ -16,6 +16,7 @@ pub fn engine(dir: &Path) -> EngineSettings {
         gpt2: Some(fixture("gpt2-tiny")),
         clip: Some(fixture("clip-tiny")),
         vqgan: Some(fixture("vqgan-tiny")),
+        minilm: None,
         offline: true,
         device: "cpu".into(),
         library: Some(dir.join("library.sqlite")),
