@@ -93,7 +93,13 @@ impl LibraryJobs {
                 for (i, page) in pages.iter().enumerate() {
                     match stored.pages.get(i) {
                         Some(old) => {
-                            let page = keep_stored_picture(page, &stored.pages);
+                            let mut page = keep_stored_picture(page, &stored.pages);
+                            // The studio holds similarity as f32: the same number read back
+                            // keeps the stored digits.
+                            if page.similarity.map(|s| s as f32) == old.similarity.map(|s| s as f32)
+                            {
+                                page.similarity = old.similarity;
+                            }
                             if page.png == old.png {
                                 // The picture did not change: leave it, and its kept frames.
                                 lib.update_page_text(id, i, &page)?;

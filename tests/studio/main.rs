@@ -5,6 +5,11 @@
 mod common;
 mod harness;
 
+mod dialogs;
 mod flows;
+mod keeping;
+mod layout;
 mod library;
+mod models;
+mod queue;
 mod responsiveness;

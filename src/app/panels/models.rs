@@ -37,7 +37,10 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
             ui.horizontal_wrapped(|ui| {
                 if let Some(path) = &row.explicit {
                     ui.weak(format!("Folder set in Settings: {}", path.display()));
-                    if ui.button("Clear this setting").clicked() {
+                    if ui
+                        .button(format!("Clear the {} setting", row.kind))
+                        .clicked()
+                    {
                         actions.push(Action::ClearModelPath(row.kind));
                     }
                 } else if row.found.is_none()

@@ -62,7 +62,13 @@ pub fn write_ui(
 }
 
 /// Whether the models a story and its pictures need are present, on the first screen.
+/// Always one child ui, whatever it holds, so the widgets below keep their ids when the rows
+/// arrive.
 fn models_line_ui(ui: &mut egui::Ui, models: &ModelsView, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| models_line_inner_ui(ui, models, actions));
+}
+
+fn models_line_inner_ui(ui: &mut egui::Ui, models: &ModelsView, actions: &mut Vec<Action>) {
     if models.rows.is_empty() {
         ui.weak("Looking for the models…");
         return;
@@ -77,19 +83,17 @@ fn models_line_ui(ui: &mut egui::Ui, models: &ModelsView, actions: &mut Vec<Acti
             _ => None,
         })
         .collect();
-    ui.horizontal_wrapped(|ui| {
-        if missing.is_empty() {
-            ui.weak("Models: GPT-2, CLIP and VQGAN are ready.");
-        } else {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("Missing models: {}.", missing.join(", ")),
-            );
-            if ui.button("Open Models").clicked() {
-                actions.push(Action::SwitchTab(Tab::Models));
-            }
+    if missing.is_empty() {
+        ui.weak("Models: GPT-2, CLIP and VQGAN are ready.");
+    } else {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Missing models: {}.", missing.join(", ")),
+        );
+        if ui.button("Open Models").clicked() {
+            actions.push(Action::SwitchTab(Tab::Models));
         }
-    });
+    }
 }
 
 fn options_ui(ui: &mut egui::Ui, state: &mut State) {
