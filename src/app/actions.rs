@@ -160,8 +160,10 @@ pub fn send(app: &mut StudioApp, command: Command) {
 fn generate(app: &mut StudioApp) {
     let prompt = app.state.prompt.trim().to_string();
     if prompt.is_empty() {
-        app.notices
-            .error("The prompt is empty; type a few words to start the story.");
+        app.notices.keyed_error(
+            super::notices::NoticeKey::EmptyPrompt,
+            "The prompt is empty; type a few words to start the story.",
+        );
         return;
     }
     let options = SamplingOptions {

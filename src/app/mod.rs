@@ -246,6 +246,9 @@ impl eframe::App for StudioApp {
             self.pending.push(Action::UseImage(image));
         }
         self.close_requested(ctx);
+        if !self.state.prompt.trim().is_empty() {
+            self.notices.clear_key(NoticeKey::EmptyPrompt);
+        }
         if let Some(due) = self.keep_draft(false) {
             ctx.request_repaint_after(due);
         }

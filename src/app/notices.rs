@@ -16,6 +16,8 @@ const MAX_ROWS: usize = 4;
 pub enum NoticeKey {
     /// A job found this model missing; cleared once the Models scan finds it.
     Model(ModelKind),
+    /// Generate was clicked with no prompt; cleared once one is typed.
+    EmptyPrompt,
 }
 
 #[derive(Debug, Clone, PartialEq)]

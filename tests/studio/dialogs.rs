@@ -230,3 +230,20 @@ fn a_long_notice_is_dismissable_at_800_px() {
     click(&mut h, "2 more");
     assert_eq!(h.query_all_by_label("Dismiss").count(), 5);
 }
+
+#[test]
+fn the_empty_prompt_notice_goes_once_a_prompt_is_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.step();
+    click(&mut h, "Generate");
+    assert!(h.query_by_label_contains("The prompt is empty").is_some());
+    click(&mut h, "Story prompt");
+    h.get_by_label("Story prompt").type_text("A fox");
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("The prompt is empty").is_none(),
+        "{:?}",
+        h.state().notices.items
+    );
+}

@@ -5,6 +5,7 @@
 mod common;
 mod harness;
 
+mod command_line;
 mod dialogs;
 mod flows;
 mod keeping;

@@ -19,7 +19,7 @@ pub fn top_bar_ui(
         }
         ui.separator();
         if let Some(text) = busy {
-            ui.label(format!("⏳ {text}"));
+            ui.label(format!("• {text}"));
         }
         if unsaved {
             ui.weak("Unsaved edits")

@@ -34,7 +34,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         }
         if let Some(s) = &view.status {
             // A still marker: a spinner would repaint the window every frame.
-            ui.label(format!("⏳ {s}"));
+            ui.label(format!("• {s}"));
         }
     });
     if let Some(r) = &view.prompt {
