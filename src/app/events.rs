@@ -47,6 +47,8 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 v.shown = Some(page);
                 v.outcome = Some(RunOutcome::Running);
                 v.curve.clear();
+                // The last preview belongs to the page before; none beats a wrong caption.
+                v.preview = None;
             }
             if let Some(p) = app.pages.get_mut(page) {
                 p.status = PageStatus::Running;

@@ -247,3 +247,42 @@ fn the_empty_prompt_notice_goes_once_a_prompt_is_typed() {
         h.state().notices.items
     );
 }
+
+#[test]
+fn closing_with_unsaved_edits_asks_and_discard_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.state_mut().pages = vec![PageView::new("Not saved yet.")];
+    h.step();
+    let close_request = |h: &mut egui_kittest::Harness<'static, _>| {
+        h.input_mut()
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .events
+            .push(egui::ViewportEvent::Close);
+        h.step();
+    };
+    close_request(&mut h);
+    let cancelled = h.output().viewport_output[&egui::ViewportId::ROOT]
+        .commands
+        .contains(&egui::ViewportCommand::CancelClose);
+    assert!(cancelled, "the close waits for an answer");
+    h.run_steps(2);
+    assert!(h.query_by_label(QUESTION).is_some());
+    click(&mut h, "Cancel");
+    h.run_steps(2);
+    assert!(h.query_by_label(QUESTION).is_none());
+    assert_eq!(sentences(h.state()), ["Not saved yet."]);
+
+    close_request(&mut h);
+    h.run_steps(2);
+    h.get_by_label("Discard").click();
+    h.step();
+    let closing = h.output().viewport_output[&egui::ViewportId::ROOT]
+        .commands
+        .contains(&egui::ViewportCommand::Close);
+    assert!(closing, "Discard lets the window close");
+    assert!(h.state().pages.is_empty(), "and the edits are dropped");
+    assert!(h.state().keeping.quitting);
+}
