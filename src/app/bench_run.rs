@@ -33,7 +33,7 @@ pub fn logic(app: &mut StudioApp, ctx: &egui::Context) {
     }
     let Some((started, frames_before)) = plan.started else {
         // Once the kept draft is read, so it cannot replace the page afterwards.
-        if app.keeping.draft_ready {
+        if app.keeping.draft_read {
             plan.started = Some((Instant::now(), app.frame_times.len()));
             let seed = app.state.illustration.seed;
             app.state.illustration = super::presets::draft();

@@ -240,6 +240,7 @@ fn draft_loaded(
     ctx: &egui::Context,
     result: Result<Option<Box<OpenedBook>>, String>,
 ) {
+    app.keeping.draft_read = true;
     match result {
         Ok(kept) => {
             if let Some(book) = kept {

@@ -35,6 +35,8 @@ pub struct Keeping {
     /// The draft file has been read (so writing cannot overwrite a draft not yet shown), and
     /// can be written.
     pub draft_ready: bool,
+    /// The answer to reading the draft file has come, usable or not.
+    pub draft_read: bool,
     pub kept_at: Option<Instant>,
     /// The user agreed to close; the close request is let through.
     pub quitting: bool,

@@ -14,7 +14,8 @@ pub struct GuiArgs {
     pub screenshot: Option<PathBuf>,
     #[arg(long, default_value_t = 10, requires = "screenshot")]
     pub frames: u64,
-    /// Start from default settings instead of the remembered ones (and no book in progress).
+    /// Start from default settings instead of the remembered ones (the book in progress kept
+    /// beside the library still comes back).
     #[arg(long)]
     pub fresh: bool,
     /// Open this library book (`library list` shows the ids); asks first if the book in
