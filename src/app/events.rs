@@ -13,7 +13,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             Job::Story => app.story.status = Some(text),
             Job::Illustrate { .. } => app.illustrate.status = Some(text),
             Job::Words => app.words.status = Some(text),
-            Job::Models | Job::Library => {}
+            Job::Models | Job::Library | Job::Draft => {}
         },
         Event::StoryToken { sequence, text } => {
             if let Some(c) = app.story.candidates.get_mut(sequence) {
@@ -263,6 +263,6 @@ fn clear_status(app: &mut StudioApp, job: Job) {
         Job::Story => app.story.status = None,
         Job::Illustrate { .. } => app.illustrate.status = None,
         Job::Words => app.words.status = None,
-        Job::Models | Job::Library => {}
+        Job::Models | Job::Library | Job::Draft => {}
     }
 }

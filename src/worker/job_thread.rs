@@ -160,6 +160,7 @@ fn job_of(command: &Command) -> Job {
         Command::Illustrate { page, .. } => Job::Illustrate { page: *page },
         Command::LoadImage(_) | Command::Prompt { .. } | Command::Poem { .. } => Job::Words,
         Command::Configure(_) | Command::ScanModels | Command::Download(_) => Job::Models,
+        Command::LoadDraft | Command::SaveDraft { .. } => Job::Draft,
         _ => Job::Library,
     }
 }

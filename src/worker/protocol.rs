@@ -124,10 +124,14 @@ pub struct ModelRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Job {
     Story,
-    Illustrate { page: usize },
+    Illustrate {
+        page: usize,
+    },
     Words,
     Models,
     Library,
+    /// Keeping the book in progress in the draft file.
+    Draft,
 }
 
 #[derive(Debug, Clone)]

@@ -182,3 +182,28 @@ fn an_edited_page_keeps_its_picture_marked_stale_through_save_and_restart() {
     assert_eq!(after[1].0, "Ships came home at dawn.");
     assert_eq!(after[1].1, before[1].1, "the picture was kept, not erased");
 }
+
+#[test]
+fn a_foreign_draft_file_is_one_notice_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = engine(dir.path()).library.unwrap();
+    let draft = DraftStore::path_for(&library);
+    std::fs::write(&draft, b"somebody else's notes").unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    wait_for(&mut h, "the draft's answer", LIMIT, |a| {
+        a.keeping.draft_read
+    });
+    assert!(
+        h.state()
+            .notices
+            .items
+            .iter()
+            .any(|n| n.is_error && n.text.contains("is not the studio's draft file")),
+        "{:?}",
+        h.state().notices.items
+    );
+    h.state_mut().pages = vec![storybook_studio::app::draft::PageView::new("New words.")];
+    h.run_steps(3);
+    drop(close(h));
+    assert_eq!(std::fs::read(&draft).unwrap(), b"somebody else's notes");
+}
