@@ -30,8 +30,8 @@ fn answer(app: &mut StudioApp, ctx: &egui::Context, purpose: PickPurpose, picked
         Ok(None) => {}
         Err(why) => {
             app.notices.info(format!(
-                "The system file dialog cannot be used here ({why}); choose the file in the \
-                 studio's own browser instead."
+                "The system file dialog cannot be used here ({why}), so the studio's own file \
+                 browser is open."
             ));
             let start = app
                 .state

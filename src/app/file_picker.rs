@@ -56,7 +56,7 @@ fn unavailable() -> Option<String> {
     if bus || on_path("zenity") {
         None
     } else {
-        Some("no system file dialog is available (no desktop portal session and no zenity)".into())
+        Some("no desktop portal session and no zenity".into())
     }
 }
 

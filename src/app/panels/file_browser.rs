@@ -64,14 +64,26 @@ pub fn file_browser_ui(
                 }
             }
         });
-        let (dir, _) = browser.split();
-        let suggestions = browser.suggestions();
+        let (dir, typed) = browser.split();
+        let mut suggestions = browser.suggestions();
+        let matched = !suggestions.is_empty() || typed.is_empty();
+        if !matched {
+            // Nothing starts with the typed name (a new file's name, say): show the folder.
+            let text = std::mem::replace(&mut browser.text, format!("{}/", dir.display()));
+            suggestions = browser.suggestions();
+            browser.text = text;
+        }
         egui::ScrollArea::vertical()
             .max_height(180.0)
             .auto_shrink([false, true])
             .show(ui, |ui| {
+                if !matched {
+                    ui.weak(format!(
+                        "Nothing here starts with “{typed}”; the folder holds:"
+                    ));
+                }
                 if suggestions.is_empty() {
-                    ui.weak("Nothing here matches.");
+                    ui.weak("(nothing to choose here)");
                 }
                 for entry in suggestions {
                     let shown = if entry.is_dir {
