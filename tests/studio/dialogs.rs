@@ -11,7 +11,7 @@ use storybook_studio::store::Library;
 
 use super::common::fixture;
 use super::harness::{
-    click, close, config, engine, reopen, saved_book, studio, studio_sized, wait_for,
+    click, click_settled, close, config, engine, reopen, saved_book, studio, studio_sized, wait_for,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -126,8 +126,7 @@ fn a_failing_file_picker_shows_a_notice_and_the_path_field() {
     let images = fixture("clip-tiny/images");
     // Type the folder and part of the name, complete it, and open.
     h.state_mut().browser.as_mut().unwrap().text = format!("{}/circle_256", images.display());
-    h.step();
-    click(&mut h, "Complete");
+    click_settled(&mut h, "Complete");
     assert_eq!(
         h.state().browser.as_ref().unwrap().text,
         images.join("circle_256x256.png").display().to_string()
@@ -162,12 +161,10 @@ fn the_file_browser_refuses_a_wrong_path_with_a_sentence() {
     h.run_steps(2);
     h.state_mut().browser.as_mut().unwrap().text =
         dir.path().join("not-a-folder").display().to_string();
-    h.step();
-    click(&mut h, "Use this folder");
+    click_settled(&mut h, "Use this folder");
     assert!(h.query_by_label_contains("There is no folder at").is_some());
     h.state_mut().browser.as_mut().unwrap().text = dir.path().display().to_string();
-    h.step();
-    click(&mut h, "Use this folder");
+    click_settled(&mut h, "Use this folder");
     assert!(h.state().browser.is_none());
     assert_eq!(
         h.state().state.engine.models_dir.as_deref(),

@@ -159,6 +159,22 @@ impl egui::DroppedFile for DroppedPath {
     }
 }
 
+/// Clicks `label` once its place has settled: a dialog whose contents changed is re-centred
+/// over a few frames, and kittest clicks where the widget was last drawn.
+pub fn click_settled(harness: &mut Harness<'static, StudioApp>, label: &str) {
+    use egui_kittest::kittest::Queryable;
+    let mut last = harness.get_by_label(label).rect();
+    for _ in 0..20 {
+        harness.step();
+        let now = harness.get_by_label(label).rect();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    click(harness, label);
+}
+
 /// Clicks the widget labelled `label` and runs the two frames that apply and then show it.
 pub fn click(harness: &mut Harness<'static, StudioApp>, label: &str) {
     use egui_kittest::kittest::Queryable;

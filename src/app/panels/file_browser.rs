@@ -91,7 +91,11 @@ pub fn file_browser_ui(
                     } else {
                         entry.name.clone()
                     };
-                    if ui.selectable_label(false, shown).clicked() {
+                    // Cut long names short, so the dialog keeps its width.
+                    if ui
+                        .add(egui::Button::selectable(false, shown).truncate())
+                        .clicked()
+                    {
                         let path = dir.join(&entry.name);
                         if entry.is_dir {
                             browser.enter(&path);
