@@ -21,7 +21,7 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
     ];
     for (name, old, new) in paths {
         if old != new {
-            changes.push(format!("{name} {}", path(new)));
+            changes.push(format!("{name} set to {}", path(new)));
         }
     }
     if before.offline != after.offline {
@@ -37,7 +37,7 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         } else {
             &after.device
         };
-        changes.push(format!("device {device}"));
+        changes.push(format!("device set to {device}"));
     }
     changes
 }
@@ -57,8 +57,11 @@ mod tests {
         };
         assert_eq!(
             describe(&before, &after),
-            ["GPT-2 folder /models/mine", "never download: on"]
+            ["GPT-2 folder set to /models/mine", "never download: on"]
         );
-        assert_eq!(describe(&after, &before)[0], "GPT-2 folder the default");
+        assert_eq!(
+            describe(&after, &before)[0],
+            "GPT-2 folder set to the default"
+        );
     }
 }

@@ -171,7 +171,7 @@ fn the_file_browser_refuses_a_wrong_path_with_a_sentence() {
         Some(dir.path())
     );
     assert!(
-        h.query_by_label_contains("Settings applied: models folder")
+        h.query_by_label_contains("Settings applied: models folder set to")
             .is_some(),
         "Apply says what it applied"
     );

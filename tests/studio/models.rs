@@ -72,7 +72,7 @@ fn a_wrong_folder_in_settings_is_named_and_its_notice_clears_once_found() {
     assert!(
         app.notices.items.iter().any(|n| n
             .text
-            .contains("Settings applied: GPT-2 folder the default")),
+            .contains("Settings applied: GPT-2 folder set to the default")),
         "{:?}",
         app.notices.items
     );

@@ -34,21 +34,25 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
                     );
                 }
             }
-            ui.horizontal_wrapped(|ui| {
-                if let Some(path) = &row.explicit {
-                    ui.weak(format!("Folder set in Settings: {}", path.display()));
-                    if ui
-                        .button(format!("Clear the {} setting", row.kind))
-                        .clicked()
+            // Only a row with something to offer gets a line of buttons.
+            let offers = row.explicit.is_some() || row.found.is_none();
+            if offers {
+                ui.horizontal_wrapped(|ui| {
+                    if let Some(path) = &row.explicit {
+                        ui.weak(format!("Folder set in Settings: {}", path.display()));
+                        if ui
+                            .button(format!("Clear the {} setting", row.kind))
+                            .clicked()
+                        {
+                            actions.push(Action::ClearModelPath(row.kind));
+                        }
+                    } else if row.found.is_none()
+                        && ui.button(format!("Download {}", row.kind)).clicked()
                     {
-                        actions.push(Action::ClearModelPath(row.kind));
+                        actions.push(Action::Download(row.kind));
                     }
-                } else if row.found.is_none()
-                    && ui.button(format!("Download {}", row.kind)).clicked()
-                {
-                    actions.push(Action::Download(row.kind));
-                }
-            });
+                });
+            }
             if let Some((kind, file, done, total)) = &view.downloading {
                 if *kind == row.kind {
                     let f = *done as f32 / (*total).max(1) as f32;
