@@ -5,6 +5,7 @@
 //! draft in one transaction; pictures are stored once per content hash, so saving the same
 //! pictures again writes only the text.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -98,8 +99,12 @@ impl DraftStore {
             source,
         };
         if path.exists() {
-            let bytes = std::fs::read(path).map_err(io)?;
-            if !bytes.is_empty() && !bytes.starts_with(SQLITE_MAGIC) {
+            // The header only: the file holds every picture of the book.
+            let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
+            std::fs::File::open(path)
+                .and_then(|f| f.take(SQLITE_MAGIC.len() as u64).read_to_end(&mut head))
+                .map_err(io)?;
+            if !head.is_empty() && head != SQLITE_MAGIC {
                 return Err(DraftError::Foreign {
                     path: path.to_path_buf(),
                 });
