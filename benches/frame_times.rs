@@ -30,6 +30,7 @@ fn main() {
         gpt2: Some(fixture("gpt2-tiny")),
         clip: Some(fixture("clip-tiny")),
         vqgan: Some(fixture("vqgan-tiny")),
+        minilm: None,
         offline: true,
         device: "cpu".into(),
         library: Some(dir.path().join("library.sqlite")),

@@ -1,6 +1,11 @@
-//! What panels ask for, applied after layout so no panel changes state mid-frame.
+//! What panels ask for, applied after layout so no panel changes state mid-frame. The book's
+//! own actions (save, open, new, the unsaved-edits question, the illustration queue) are in
+//! `book_actions`; choosing files (system dialog or the in-app browser) in `file_actions`.
 
-use super::draft::{apply_edit, pages_of, to_draft, PageEdit, PageStatus};
+use super::book_actions;
+use super::draft::{apply_edit, pages_of, PageEdit};
+use super::file_actions;
+use super::keeping::Replace;
 use super::state::Tab;
 use super::StudioApp;
 use crate::worker::{Command, ImageSource, ModelKind, PoemOptions, SamplingOptions};
@@ -9,9 +14,12 @@ use crate::worker::{Command, ImageSource, ModelKind, PoemOptions, SamplingOption
 #[derive(Debug, Clone)]
 pub enum Action {
     SwitchTab(Tab),
-    Dismiss(usize),
+    Dismiss(u64),
     Send(Command),
+    /// Stops the running job and drops the illustrations queued behind it.
     Cancel,
+    /// Stops the page being illustrated; the queue goes on with the next.
+    CancelPage,
     Generate,
     PickCandidate(usize),
     EditPages(PageEdit),
@@ -38,6 +46,15 @@ pub enum Action {
     Download(ModelKind),
     ChooseModelsFolder,
     ApplyEngineSettings,
+    /// Forget the folder set in Settings for a model, so the usual places are searched.
+    ClearModelPath(ModelKind),
+    /// The unsaved-edits question's answers.
+    UnsavedSave(Replace),
+    UnsavedDiscard(Replace),
+    UnsavedCancel,
+    /// The in-app file browser's answers.
+    BrowserAccept,
+    BrowserCancel,
 }
 
 pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
@@ -53,83 +70,45 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
                 );
             }
         }
-        Action::Dismiss(i) => {
-            if i < app.notices.items.len() {
-                app.notices.items.remove(i);
-            }
-        }
+        Action::Dismiss(id) => app.notices.dismiss(id),
         Action::Send(command) => send(app, command),
-        Action::Cancel => app.worker.cancel(),
-        Action::Generate => {
-            let prompt = app.state.prompt.trim().to_string();
-            if prompt.is_empty() {
-                app.notices
-                    .error("The prompt is empty; type a few words to start the story.");
-                return;
-            }
-            let options = SamplingOptions {
-                banned_words: app
-                    .state
-                    .banned
-                    .split(',')
-                    .map(|w| w.trim().to_string())
-                    .filter(|w| !w.is_empty())
-                    .collect(),
-                ..app.state.sampling.clone()
-            };
-            if let Err(e) = options.validate() {
-                app.notices.error(e);
-                return;
-            }
-            app.story.candidates = vec![prompt.clone(); options.num_sequences];
-            app.story.generating = true;
-            send(app, Command::Generate { prompt, options });
-        }
+        Action::Cancel => book_actions::cancel_all(app),
+        Action::CancelPage => app.worker.cancel_current(),
+        Action::Generate => generate(app),
         Action::PickCandidate(i) => {
             if let Some(text) = app.story.candidates.get(i).cloned() {
                 app.state.story = text.clone();
                 app.pages = pages_of(&text);
                 app.state.book_id = None;
+                app.illustrate.forget_run();
+                app.story.picked = Some(i);
+                app.story.scroll_to_pages = true;
             }
         }
         Action::EditPages(edit) => apply_edit(&mut app.pages, edit),
-        Action::IllustratePage(i) => queue_page(app, i, false),
-        Action::RedoPage(i) => queue_page(app, i, true),
-        Action::IllustrateAll => {
-            for i in 0..app.pages.len() {
-                if app.pages[i].status != PageStatus::Done {
-                    queue_page(app, i, false);
-                }
-            }
-        }
-        Action::SaveBook => {
-            let draft = to_draft(
-                app.state.book_id,
-                &app.state.prompt,
-                &app.state.story,
-                &app.state.sampling,
-                &app.state.illustration,
-                &app.pages,
-            );
-            send(app, Command::SaveBook(Box::new(draft)));
-        }
+        Action::IllustratePage(i) => book_actions::queue_page(app, i, false),
+        Action::RedoPage(i) => book_actions::queue_page(app, i, true),
+        Action::IllustrateAll => book_actions::illustrate_all(app),
+        Action::SaveBook => book_actions::save_book(app),
         Action::ExportCurrent => match app.state.book_id {
             Some(id) => apply(app, ctx, Action::ExportBook(id)),
             None => app
                 .notices
                 .error("Save the book to the library first, then export it."),
         },
-        Action::NewBook => {
-            app.pages.clear();
-            app.state.story.clear();
-            app.state.book_id = None;
-            app.story.candidates.clear();
+        Action::NewBook => book_actions::replace_book(app, ctx, Replace::NewBook),
+        Action::OpenBook(id) => book_actions::replace_book(app, ctx, Replace::OpenBook(id)),
+        Action::UnsavedSave(next) => book_actions::save_then(app, ctx, next),
+        Action::UnsavedDiscard(next) => {
+            app.keeping.asking = None;
+            book_actions::perform(app, ctx, next, true);
         }
-        Action::OpenImage => {
-            if let Some(path) = app.picker.open_image() {
-                apply(app, ctx, Action::UseImage(ImageSource::Path(path)));
-            }
-        }
+        Action::UnsavedCancel => app.keeping.asking = None,
+        Action::OpenImage => file_actions::open_image(app, ctx),
+        Action::ExportBook(id) => file_actions::export_book(app, ctx, id),
+        Action::ChooseModelsFolder => file_actions::choose_models_folder(app, ctx),
+        Action::BrowserAccept => file_actions::browser_accept(app, ctx),
+        Action::BrowserCancel => app.browser = None,
         Action::UseImage(image) => {
             app.state.tab = Tab::Words;
             app.words.image = Some(image.clone());
@@ -138,32 +117,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
             app.words.poem = None;
             send(app, Command::LoadImage(image));
         }
-        Action::RunPrompt | Action::RunPoem => {
-            let Some(image) = app.words.image.clone() else {
-                app.notices
-                    .error("Drop an image on the window, or choose one with Open…, first.");
-                return;
-            };
-            let command = if matches!(action, Action::RunPrompt) {
-                Command::Prompt {
-                    image,
-                    mode: app.state.prompt_mode,
-                    top: app.state.prompt_top.max(1),
-                }
-            } else {
-                Command::Poem {
-                    image,
-                    options: PoemOptions {
-                        lines: app.state.poem_lines.max(1),
-                        candidates: app.state.poem_candidates.max(1),
-                        seed: app.state.sampling.seed,
-                        temperature: 0.9,
-                    },
-                }
-            };
-            app.words.status = Some("Starting…".into());
-            send(app, command);
-        }
+        Action::RunPrompt | Action::RunPoem => words(app, matches!(action, Action::RunPrompt)),
         Action::UseAsStoryPrompt(text) => {
             app.state.prompt = text;
             app.state.tab = Tab::Write;
@@ -175,7 +129,6 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
                 query: app.library.query.clone(),
             },
         ),
-        Action::OpenBook(id) => send(app, Command::OpenBook(id)),
         Action::DuplicateBook(id) => send(app, Command::DuplicateBook(id)),
         Action::AskDelete(id) => app.library.confirm_delete = Some(id),
         Action::CancelDelete => app.library.confirm_delete = None,
@@ -183,59 +136,98 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
             app.library.confirm_delete = None;
             send(app, Command::DeleteBook(id));
         }
-        Action::ExportBook(id) => {
-            if let Some(path) = app.picker.save_file("book.html") {
-                send(app, Command::ExportBook { id, path });
-            }
-        }
         Action::Download(kind) => send(app, Command::Download(kind)),
-        Action::ChooseModelsFolder => {
-            if let Some(dir) = app.picker.pick_folder() {
-                app.state.engine.models_dir = Some(dir);
-                apply(app, ctx, Action::ApplyEngineSettings);
+        Action::ApplyEngineSettings => apply_engine_settings(app),
+        Action::ClearModelPath(kind) => {
+            let e = &mut app.state.engine;
+            match kind {
+                ModelKind::Gpt2 => e.gpt2 = None,
+                ModelKind::Clip => e.clip = None,
+                ModelKind::Vqgan => e.vqgan = None,
+                ModelKind::Minilm => e.minilm = None,
             }
-        }
-        Action::ApplyEngineSettings => {
-            send(app, Command::Configure(app.state.engine.clone()));
-            send(app, Command::ScanModels);
+            apply_engine_settings(app);
         }
     }
 }
 
-fn send(app: &mut StudioApp, command: Command) {
+pub fn send(app: &mut StudioApp, command: Command) {
     if let Err(e) = app.worker.send(command) {
         app.notices.error(e);
     }
 }
 
-fn queue_page(app: &mut StudioApp, i: usize, new_seed: bool) {
-    let Some(page) = app.pages.get_mut(i) else {
-        return;
-    };
-    if page.sentence.trim().is_empty() {
-        app.notices
-            .error(format!("Page {} has no text to illustrate.", i + 1));
+fn generate(app: &mut StudioApp) {
+    let prompt = app.state.prompt.trim().to_string();
+    if prompt.is_empty() {
+        app.notices.keyed_error(
+            super::notices::NoticeKey::EmptyPrompt,
+            "The prompt is empty; type a few words to start the story.",
+        );
         return;
     }
-    let base = &app.state.illustration;
-    let seed = if new_seed {
-        // A new seed the user can read back and reuse: the last one plus a large odd step.
-        page.seed.wrapping_add(0x9E37_79B9).max(1)
-    } else if page.seed != 0 {
-        page.seed
+    let options = SamplingOptions {
+        banned_words: app
+            .state
+            .banned
+            .split(',')
+            .map(|w| w.trim().to_string())
+            .filter(|w| !w.is_empty())
+            .collect(),
+        ..app.state.sampling.clone()
+    };
+    if let Err(e) = options.validate() {
+        app.notices.error(e);
+        return;
+    }
+    app.story.candidates = vec![prompt.clone(); options.num_sequences];
+    app.story.prompt_used = prompt.clone();
+    app.story.picked = None;
+    app.story.generating = true;
+    send(app, Command::Generate { prompt, options });
+}
+
+fn words(app: &mut StudioApp, prompt: bool) {
+    let Some(image) = app.words.image.clone() else {
+        app.notices
+            .error("Drop an image on the window, or choose one with Open…, first.");
+        return;
+    };
+    let command = if prompt {
+        Command::Prompt {
+            image,
+            mode: app.state.prompt_mode,
+            top: app.state.prompt_top.max(1),
+        }
     } else {
-        base.seed.wrapping_add(i as u64)
+        Command::Poem {
+            image,
+            options: PoemOptions {
+                lines: app.state.poem_lines.max(1),
+                candidates: app.state.poem_candidates.max(1),
+                seed: app.state.sampling.seed,
+                temperature: 0.9,
+            },
+        }
     };
-    page.seed = seed;
-    page.status = PageStatus::Queued;
-    let options = crate::worker::IllustrateOptions {
-        seed,
-        ..base.clone()
-    };
-    let command = Command::Illustrate {
-        page: i,
-        sentence: page.sentence.clone(),
-        options,
-    };
+    app.words.status = Some("Starting…".into());
     send(app, command);
+}
+
+/// Sends the settings to the engine and library, looks for the models again, and says what
+/// changed since the last Apply.
+fn apply_engine_settings(app: &mut StudioApp) {
+    let now = app.state.engine.clone();
+    let changes = super::settings_diff::describe(&app.models.applied, &now);
+    send(app, Command::Configure(now.clone()));
+    send(app, Command::ScanModels);
+    app.models.applied = now;
+    app.notices.info(if changes.is_empty() {
+        "Settings applied; nothing had changed. The models were looked for again.".to_string()
+    } else {
+        format!(
+            "Settings applied: {}. The models were looked for again.",
+            changes.join("; ")
+        )
+    });
 }

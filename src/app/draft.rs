@@ -1,5 +1,8 @@
 //! The book being made: its pages and where each stands, with the page edits of the Write panel
-//! (split, merge, move, delete, add) as plain functions on the page list.
+//! (split, merge, move, delete, add) as plain functions on the page list. An edit never drops a
+//! picture: a page whose text changed keeps it, marked stale, until it is redrawn.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::story::sentences::split_sentences;
 use crate::worker::{BookDraft, DraftPage, IllustrateOptions};
@@ -38,6 +41,16 @@ pub struct PageView {
     pub seed: u64,
     pub iterations: usize,
     pub similarity: Option<f32>,
+    /// The text the picture was drawn for.
+    pub drawn_for: Option<String>,
+    /// Tells one picture from the next without comparing bytes (0: none yet).
+    pub picture_id: u64,
+}
+
+/// A number no picture has had before in this run.
+pub fn next_picture_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl PageView {
@@ -48,12 +61,22 @@ impl PageView {
         }
     }
 
-    /// The text changed, so its picture no longer belongs to it.
-    fn reset_picture(&mut self) {
-        self.png = None;
-        self.texture = None;
-        self.status = PageStatus::NotStarted;
-        self.similarity = None;
+    /// It has a picture, drawn for text that has since changed.
+    pub fn is_stale(&self) -> bool {
+        self.png.is_some()
+            && self
+                .drawn_for
+                .as_deref()
+                .is_some_and(|d| d.trim() != self.sentence.trim())
+    }
+
+    /// What the page list shows: its status, or that its picture no longer matches its text.
+    pub fn status_label(&self) -> String {
+        if self.status == PageStatus::Done && self.is_stale() {
+            "picture out of date: the text changed after it was drawn".into()
+        } else {
+            self.status.label()
+        }
     }
 }
 
@@ -74,7 +97,13 @@ pub fn apply_edit(pages: &mut Vec<PageView>, edit: PageEdit) {
         PageEdit::Split(i) if i < n => {
             let parts = split_text(&pages[i].sentence);
             if parts.len() > 1 {
-                let new: Vec<PageView> = parts.into_iter().map(PageView::new).collect();
+                // The first part keeps the picture (now stale); the others start without one.
+                let mut parts = parts.into_iter();
+                let mut first = pages[i].clone();
+                first.sentence = parts.next().unwrap_or_default();
+                let new: Vec<PageView> = std::iter::once(first)
+                    .chain(parts.map(PageView::new))
+                    .collect();
                 pages.splice(i..=i, new);
             }
         }
@@ -82,7 +111,11 @@ pub fn apply_edit(pages: &mut Vec<PageView>, edit: PageEdit) {
             let next = pages.remove(i + 1);
             let page = &mut pages[i];
             page.sentence = format!("{} {}", page.sentence.trim(), next.sentence.trim());
-            page.reset_picture();
+            if page.png.is_none() && next.png.is_some() {
+                // Keep whichever picture there is; it is stale until redrawn.
+                let sentence = std::mem::take(&mut page.sentence);
+                *page = PageView { sentence, ..next };
+            }
         }
         PageEdit::MoveUp(i) if i > 0 && i < n => pages.swap(i, i - 1),
         PageEdit::MoveDown(i) if i + 1 < n => pages.swap(i, i + 1),
@@ -156,9 +189,31 @@ pub fn to_draft(
                 seed: p.seed,
                 iterations: p.iterations,
                 similarity: p.similarity,
+                drawn_for: p.drawn_for.clone(),
             })
             .collect(),
     }
+}
+
+/// A cheap digest of the book in progress: it changes with any edit or new picture, so the
+/// studio can tell unsaved edits and a draft that needs keeping without comparing pictures.
+pub fn fingerprint(book_id: Option<i64>, story: &str, pages: &[PageView]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        // A separator, so "ab" + "c" differs from "a" + "bc".
+        h = (h ^ 0xff).wrapping_mul(0x100_0000_01b3);
+    };
+    eat(&book_id.unwrap_or(-1).to_le_bytes());
+    eat(story.as_bytes());
+    for p in pages {
+        eat(p.sentence.as_bytes());
+        eat(&p.picture_id.to_le_bytes());
+        eat(&p.seed.to_le_bytes());
+    }
+    h
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Applying what the worker reports to the studio's state, once per frame.
 
-use super::draft::PageStatus;
+use super::draft::{next_picture_id, PageStatus};
+use super::notices::NoticeKey;
 use super::state::Tab;
-use super::{textures, StudioApp};
-use crate::worker::{Event, Job};
+use super::views::RunOutcome;
+use super::{book_actions, textures, StudioApp};
+use crate::worker::{Event, Job, OpenedBook};
 
 pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
     match event {
@@ -11,7 +13,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             Job::Story => app.story.status = Some(text),
             Job::Illustrate { .. } => app.illustrate.status = Some(text),
             Job::Words => app.words.status = Some(text),
-            Job::Models | Job::Library => {}
+            Job::Models | Job::Library | Job::Draft => {}
         },
         Event::StoryToken { sequence, text } => {
             if let Some(c) = app.story.candidates.get_mut(sequence) {
@@ -39,42 +41,75 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             preview,
             ..
         } => {
-            if app.illustrate.running != Some(page) {
-                app.illustrate.running = Some(page);
-                app.illustrate.curve.clear();
+            let v = &mut app.illustrate;
+            if v.running != Some(page) || v.outcome != Some(RunOutcome::Running) {
+                v.running = Some(page);
+                v.shown = Some(page);
+                v.outcome = Some(RunOutcome::Running);
+                v.curve.clear();
+                // The last preview belongs to the page before; none beats a wrong caption.
+                v.preview = None;
             }
             if let Some(p) = app.pages.get_mut(page) {
                 p.status = PageStatus::Running;
             }
-            app.illustrate.step = step;
-            app.illustrate.iterations = iterations;
-            app.illustrate.eta_seconds =
-                Some(seconds_per_step * (iterations - step.min(iterations)) as f64);
-            app.illustrate.curve.push([step as f64, similarity as f64]);
+            v.step = step;
+            v.iterations = iterations;
+            v.eta_seconds = Some(seconds_per_step * (iterations - step.min(iterations)) as f64);
+            v.curve.push([step as f64, similarity as f64]);
             if let Some(picture) = preview {
-                app.illustrate.preview_hash = textures::hash(&picture);
-                app.illustrate.preview_count += 1;
-                app.illustrate.preview = Some(textures::load(ctx, "preview", &picture));
+                v.preview_hash = textures::hash(&picture);
+                v.preview_count += 1;
+                v.preview_step = step;
+                v.preview = Some(textures::load(ctx, "preview", &picture));
             }
         }
         Event::PageDone {
             page,
+            sentence,
             png,
             picture,
             options,
             similarity,
             iterations,
+            seconds_per_step,
         } => {
-            if let Some(p) = app.pages.get_mut(page) {
-                p.texture = Some(textures::load(ctx, &format!("page-{page}"), &picture));
+            app.illustrate.seconds_per_step = Some(seconds_per_step);
+            // The page may have moved while it was drawn; find it by its text.
+            let target = match app.pages.get(page) {
+                Some(p) if p.sentence == sentence => Some(page),
+                _ => app
+                    .pages
+                    .iter()
+                    .position(|p| {
+                        p.sentence == sentence
+                            && matches!(p.status, PageStatus::Queued | PageStatus::Running)
+                    })
+                    .or((page < app.pages.len()).then_some(page)),
+            };
+            if let Some(p) = target.and_then(|i| app.pages.get_mut(i)) {
+                p.picture_id = next_picture_id();
+                p.texture = Some(textures::load(
+                    ctx,
+                    &format!("picture-{}", p.picture_id),
+                    &picture,
+                ));
                 p.png = Some(png);
                 p.seed = options.seed;
                 p.options = Some(options);
                 p.similarity = Some(similarity);
                 p.iterations = iterations;
+                p.drawn_for = Some(sentence);
                 p.status = PageStatus::Done;
             }
-            app.illustrate.preview = Some(textures::load(ctx, "preview", &picture));
+            let v = &mut app.illustrate;
+            v.preview = Some(textures::load(ctx, "preview", &picture));
+            v.preview_step = iterations;
+            v.step = iterations;
+            v.eta_seconds = None;
+            if v.shown == Some(page) {
+                v.outcome = Some(RunOutcome::Done);
+            }
         }
         Event::ImageLoaded { name, picture } => {
             app.words.image_name = Some(name);
@@ -88,7 +123,17 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             app.words.poem = Some(*r);
             app.words.status = None;
         }
-        Event::Models(rows) => app.models.rows = rows,
+        Event::Models(rows) => {
+            for row in rows.iter().filter(|r| r.found.is_some()) {
+                app.notices.clear_key(NoticeKey::Model(row.kind));
+                if app.models.message_kind == Some(row.kind) {
+                    app.models.message = None;
+                    app.models.message_kind = None;
+                }
+            }
+            app.models.rows = rows;
+            app.models.downloading = None;
+        }
         Event::DownloadProgress {
             kind,
             file,
@@ -109,37 +154,21 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 .collect();
         }
         Event::BookOpened(book) => {
-            let (draft, pictures) = *book;
-            app.state.book_id = draft.book_id;
-            app.state.prompt = draft.prompt;
-            app.state.story = draft.story;
-            app.pages = draft
-                .pages
-                .into_iter()
-                .zip(pictures.into_iter().chain(std::iter::repeat(None)))
-                .enumerate()
-                .map(|(i, (p, picture))| super::draft::PageView {
-                    status: if p.png.is_some() {
-                        PageStatus::Done
-                    } else {
-                        PageStatus::NotStarted
-                    },
-                    texture: picture.map(|pic| textures::load(ctx, &format!("page-{i}"), &pic)),
-                    sentence: p.sentence,
-                    png: p.png,
-                    options: p.settings,
-                    seed: p.seed,
-                    iterations: p.iterations,
-                    similarity: p.similarity,
-                })
-                .collect();
-            app.story.read_page = 0;
-            app.state.tab = Tab::Read;
+            app.load_book(ctx, *book);
+            app.state.tab = app.open_tab.take().unwrap_or(Tab::Read);
         }
+        Event::DraftLoaded(result) => draft_loaded(app, ctx, result),
         Event::BookSaved { id } => {
             app.state.book_id = Some(id);
+            if let Some(fp) = app.keeping.saving.take() {
+                // What was sent is saved; edits made while it was saving are not.
+                app.keeping.saved = fp;
+            }
             app.notices
                 .info(format!("Saved to the library as book {id}."));
+            if let Some(next) = app.keeping.after_save.take() {
+                book_actions::perform(app, ctx, next, false);
+            }
         }
         Event::BookDeleted { id } => {
             if app.state.book_id == Some(id) {
@@ -150,12 +179,19 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
         Event::Cancelled { job } => {
             if let Job::Illustrate { page } = job {
                 if let Some(p) = app.pages.get_mut(page) {
-                    p.status = PageStatus::Cancelled;
+                    if matches!(p.status, PageStatus::Queued | PageStatus::Running) {
+                        p.status = PageStatus::Cancelled;
+                    }
                 }
-                app.illustrate.running = None;
+                if app.illustrate.running == Some(page) {
+                    app.illustrate.running = None;
+                    app.illustrate.outcome = Some(RunOutcome::Cancelled);
+                }
+                app.illustrate.page_ended();
             }
             if job == Job::Story {
                 app.story.generating = false;
+                app.story.drop_empty_candidates();
             }
             clear_status(app, job);
         }
@@ -164,25 +200,61 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 if app.illustrate.running == Some(page) {
                     app.illustrate.running = None;
                 }
+                app.illustrate.page_ended();
             }
-            if job == Job::Story {
+            if job == Job::Story && app.story.generating {
+                // It ended without candidates (a missing model, an error): no empty cards.
                 app.story.generating = false;
+                app.story.drop_empty_candidates();
             }
             clear_status(app, job);
         }
-        Event::ModelMissing { message, .. } => {
+        Event::ModelMissing { kind, message } => {
             app.models.message = Some(message.clone());
+            app.models.message_kind = Some(kind);
             app.state.tab = Tab::Models;
-            app.notices.error(message);
+            app.notices.keyed_error(NoticeKey::Model(kind), message);
         }
         Event::Error { job, message } => {
             if let Job::Illustrate { page } = job {
                 if let Some(p) = app.pages.get_mut(page) {
                     p.status = PageStatus::Failed(message.clone());
                 }
+                if app.illustrate.shown == Some(page) {
+                    app.illustrate.outcome = Some(RunOutcome::Failed);
+                }
+            }
+            if job == Job::Library && app.keeping.saving.take().is_some() {
+                // The save failed: whatever was to follow it waits for the user.
+                app.keeping.after_save = None;
             }
             app.notices.error(message);
         }
+    }
+}
+
+/// The book in progress from the last run: shown unless the user already changed the book,
+/// and from now on kept as it changes.
+fn draft_loaded(
+    app: &mut StudioApp,
+    ctx: &egui::Context,
+    result: Result<Option<Box<OpenedBook>>, String>,
+) {
+    app.keeping.draft_read = true;
+    match result {
+        Ok(kept) => {
+            if let Some(book) = kept {
+                if app.book_fingerprint() == app.keeping.started_with {
+                    app.load_book(ctx, *book);
+                }
+            }
+            app.keeping.draft_ready = true;
+            app.keeping.kept = app.draft_fingerprint();
+        }
+        Err(message) => app.notices.error(message),
+    }
+    if let Some(id) = app.keeping.open_on_start.take() {
+        book_actions::replace_book(app, ctx, super::keeping::Replace::OpenBook(id));
     }
 }
 
@@ -191,6 +263,6 @@ fn clear_status(app: &mut StudioApp, job: Job) {
         Job::Story => app.story.status = None,
         Job::Illustrate { .. } => app.illustrate.status = None,
         Job::Words => app.words.status = None,
-        Job::Models | Job::Library => {}
+        Job::Models | Job::Library | Job::Draft => {}
     }
 }

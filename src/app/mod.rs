@@ -3,26 +3,37 @@
 //! frame in `logic`. This module talks to the engine only through [`crate::worker`].
 
 pub mod actions;
+pub mod bench_run;
+pub mod book_actions;
 pub mod draft;
 pub mod events;
+pub mod file_actions;
+pub mod file_browser;
 pub mod file_picker;
+pub mod keeping;
 pub mod notices;
 pub mod panels;
 pub mod presets;
 pub mod run;
 pub mod screenshot;
+pub mod settings_diff;
 pub mod state;
 pub mod textures;
 pub mod views;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::worker::{EngineSettings, JobsFactory, Worker};
+use crate::worker::{Command, EngineSettings, JobsFactory, Worker};
 use actions::Action;
 use draft::PageView;
 use file_picker::FilePicker;
+use notices::NoticeKey;
 use state::{State, Tab};
 use views::{IllustrateView, LibraryView, ModelsView, StoryView, WordsView};
+
+/// The most often worker events repaint the window (about 15 frames a second): progress reads
+/// just as well, and a software renderer leaves the engine its CPU.
+pub const REPAINT_INTERVAL: Duration = Duration::from_millis(66);
 
 /// How the studio starts: the engine settings, and for tests a fake engine and file picker.
 pub struct StudioConfig {
@@ -33,6 +44,12 @@ pub struct StudioConfig {
     /// Start from defaults instead of what eframe storage remembers.
     pub fresh_state: bool,
     pub screenshot: Option<screenshot::Plan>,
+    /// Open this library book once started (asking first if the book in progress has unsaved
+    /// edits), and show `tab` (`gui --open-book ID --tab NAME`).
+    pub open_book: Option<i64>,
+    pub tab: Option<Tab>,
+    /// Illustrate one page with the Draft preset, report its speed and close (the benchmark).
+    pub bench: Option<bench_run::Plan>,
 }
 
 impl Default for StudioConfig {
@@ -43,6 +60,9 @@ impl Default for StudioConfig {
             picker: Box::new(file_picker::SystemPicker),
             fresh_state: false,
             screenshot: None,
+            open_book: None,
+            tab: None,
+            bench: None,
         }
     }
 }
@@ -58,7 +78,13 @@ pub struct StudioApp {
     pub models: ModelsView,
     pub notices: notices::Notices,
     pub picker: Box<dyn FilePicker>,
+    /// The in-app file browser, open when the system dialog could not be used.
+    pub browser: Option<file_browser::FileBrowser>,
+    pub keeping: keeping::Keeping,
     pub screenshot: Option<screenshot::Plan>,
+    pub bench: Option<bench_run::Plan>,
+    /// The tab to show when the book asked for on the command line opens.
+    pub open_tab: Option<Tab>,
     /// CPU time of each `ui` call, newest last (the frame-time benchmark reads it).
     pub frame_times: Vec<f32>,
     pending: Vec<Action>,
@@ -76,8 +102,13 @@ impl StudioApp {
         if let Some(engine) = config.engine {
             state.engine = engine;
         }
+        if let Some(tab) = config.tab {
+            state.tab = tab;
+        }
         let ctx = cc.egui_ctx.clone();
-        let repaint: crate::worker::Repaint = std::sync::Arc::new(move || ctx.request_repaint());
+        // Never a repaint per event: at most one per REPAINT_INTERVAL, however many arrive.
+        let repaint: crate::worker::Repaint =
+            std::sync::Arc::new(move || ctx.request_repaint_after(REPAINT_INTERVAL));
         let worker = match config.jobs {
             Some((ml, lib)) => Worker::spawn(ml, lib, repaint),
             None => Worker::real(state.engine.clone(), repaint),
@@ -88,6 +119,10 @@ impl StudioApp {
             .map(|p| PageView::new(p.sentence.clone()))
             .collect();
         let mut app = Self {
+            models: ModelsView {
+                applied: state.engine.clone(),
+                ..ModelsView::default()
+            },
             state,
             worker,
             pages,
@@ -95,38 +130,34 @@ impl StudioApp {
             illustrate: IllustrateView::default(),
             words: WordsView::default(),
             library: LibraryView::default(),
-            models: ModelsView::default(),
             notices: notices::Notices::default(),
             picker: config.picker,
+            browser: None,
+            keeping: keeping::Keeping::default(),
             screenshot: config.screenshot,
+            bench: config.bench,
+            open_tab: config.open_book.and(config.tab),
             frame_times: Vec::new(),
             pending: Vec::new(),
         };
-        app.pending
-            .push(Action::Send(crate::worker::Command::ScanModels));
-        app.pending
-            .push(Action::Send(crate::worker::Command::ListBooks {
+        app.keeping.started_with = app.book_fingerprint();
+        app.keeping.saved = if app.state.unsaved {
+            0
+        } else {
+            app.keeping.started_with
+        };
+        app.keeping.open_on_start = config.open_book;
+        // The kept book first, so nothing is written over it before it is read.
+        for command in [
+            Command::LoadDraft,
+            Command::ScanModels,
+            Command::ListBooks {
                 query: String::new(),
-            }));
+            },
+        ] {
+            app.pending.push(Action::Send(command));
+        }
         app
-    }
-
-    fn tabs_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            for tab in Tab::ALL {
-                if ui
-                    .selectable_label(self.state.tab == tab, tab.label())
-                    .clicked()
-                {
-                    self.pending.push(Action::SwitchTab(tab));
-                }
-            }
-            ui.separator();
-            if let Some(text) = self.busy_text() {
-                ui.spinner();
-                ui.label(text);
-            }
-        });
     }
 
     fn busy_text(&self) -> Option<String> {
@@ -139,9 +170,13 @@ impl StudioApp {
 
     fn panel_ui(&mut self, ui: &mut egui::Ui) {
         let actions = match self.state.tab {
-            Tab::Write => {
-                panels::write::write_ui(ui, &mut self.state, &mut self.pages, &self.story)
-            }
+            Tab::Write => panels::write::write_ui(
+                ui,
+                &mut self.state,
+                &mut self.pages,
+                &mut self.story,
+                &self.models,
+            ),
             Tab::Illustrate => panels::illustrate::illustrate_ui(
                 ui,
                 &mut self.state,
@@ -157,6 +192,31 @@ impl StudioApp {
             Tab::Settings => panels::settings::settings_ui(ui, &mut self.state),
         };
         self.pending.extend(actions);
+    }
+
+    /// The modal questions and the file browser, over every panel.
+    fn dialogs_ui(&mut self, ctx: &egui::Context) {
+        if let Some(id) = self.library.confirm_delete {
+            let actions = panels::library::confirm_delete_ui(ctx, &self.library, id);
+            self.pending.extend(actions);
+        }
+        if let Some(next) = self.keeping.asking {
+            self.pending.extend(panels::unsaved::unsaved_ui(ctx, next));
+        }
+        if let Some(browser) = &mut self.browser {
+            let actions =
+                panels::file_browser::file_browser_ui(ctx, browser, &self.state.recent_folders);
+            self.pending.extend(actions);
+        }
+    }
+
+    /// Closing the window with unsaved edits asks first; the close goes ahead once answered.
+    fn close_requested(&mut self, ctx: &egui::Context) {
+        let wants_close = ctx.input(|i| i.viewport().close_requested());
+        if wants_close && !self.keeping.quitting && self.has_unsaved_edits() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.keeping.asking = Some(keeping::Replace::Quit);
+        }
     }
 }
 
@@ -185,27 +245,45 @@ impl eframe::App for StudioApp {
         if let Some(image) = dropped.into_iter().next() {
             self.pending.push(Action::UseImage(image));
         }
+        self.close_requested(ctx);
+        if !self.state.prompt.trim().is_empty() {
+            self.notices.clear_key(NoticeKey::EmptyPrompt);
+        }
+        if let Some(due) = self.keep_draft(false) {
+            ctx.request_repaint_after(due);
+        }
+        let now = ctx.input(|i| i.time);
+        if let Some(left) = self.notices.expire(now) {
+            ctx.request_repaint_after(Duration::from_secs_f64(left.max(0.05)));
+        }
+        bench_run::logic(self, ctx);
         screenshot::logic(self, ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
-        egui::Panel::top("tabs").show(ui, |ui| self.tabs_ui(ui));
+        let busy = self.busy_text();
+        let unsaved = self.has_unsaved_edits();
+        egui::Panel::top("tabs").show(ui, |ui| {
+            let actions = panels::top_bar::top_bar_ui(ui, self.state.tab, busy, unsaved);
+            self.pending.extend(actions);
+        });
+        let on_models = self.state.tab == Tab::Models;
         if !self.notices.items.is_empty() {
             egui::Panel::bottom("notices").show(ui, |ui| {
-                if let Some(i) = self.notices.ui(ui) {
-                    self.pending.push(Action::Dismiss(i));
+                // The Models panel shows a missing model in its row; no second copy below it.
+                let hide =
+                    |n: &notices::Notice| on_models && matches!(n.key, Some(NoticeKey::Model(_)));
+                if let Some(id) = self.notices.ui(ui, hide) {
+                    self.pending.push(Action::Dismiss(id));
                 }
             });
         }
         egui::CentralPanel::default_margins().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| self.panel_ui(ui));
         });
-        if let Some(id) = self.library.confirm_delete {
-            let actions = panels::library::confirm_delete_ui(ui.ctx(), &self.library, id);
-            self.pending.extend(actions);
-        }
         let ctx = ui.ctx().clone();
+        self.dialogs_ui(&ctx);
         for action in std::mem::take(&mut self.pending) {
             actions::apply(self, &ctx, action);
         }
@@ -224,6 +302,9 @@ impl eframe::App for StudioApp {
                 sentence: p.sentence.clone(),
             })
             .collect();
+        self.state.unsaved = self.has_unsaved_edits();
+        // The pictures go to the draft file beside the library, never into eframe storage.
+        let _ = self.keep_draft(true);
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
     }
 }

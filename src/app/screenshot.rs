@@ -1,5 +1,6 @@
 //! `--screenshot PATH --frames N`: render N frames in a real window, save the window as a PNG
-//! and close, so CI and the README can look at the real studio.
+//! and close, so CI and the README can look at the real studio. It waits (up to twenty times
+//! N frames) for the work sent at start, such as opening a book, so the shot shows its result.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,8 @@ pub struct Plan {
     pub path: PathBuf,
     pub frames: u64,
     seen: u64,
+    /// Frames in a row with no command still running.
+    idle: u64,
     requested: bool,
     /// Filled by the screenshot callback: the outcome, as a sentence on failure.
     outcome: Arc<Mutex<Option<Result<(), String>>>>,
@@ -21,6 +24,7 @@ impl Plan {
             path,
             frames: frames.max(1),
             seen: 0,
+            idle: 0,
             requested: false,
             outcome: Arc::new(Mutex::new(None)),
         }
@@ -32,8 +36,14 @@ pub fn ui(app: &mut StudioApp, ctx: &egui::Context) {
         return;
     };
     plan.seen += 1;
+    plan.idle = if app.worker.is_busy() {
+        0
+    } else {
+        plan.idle + 1
+    };
     ctx.request_repaint();
-    if plan.seen >= plan.frames && !plan.requested {
+    let settled = plan.idle >= 3 || plan.seen >= plan.frames.saturating_mul(20);
+    if plan.seen >= plan.frames && settled && !plan.requested {
         plan.requested = true;
         let path = plan.path.clone();
         let outcome = plan.outcome.clone();
@@ -54,6 +64,7 @@ pub fn logic(app: &mut StudioApp, ctx: &egui::Context) {
             Ok(()) => eprintln!("screenshot saved to {}", plan.path.display()),
             Err(e) => eprintln!("error: {e}"),
         }
+        app.keeping.quitting = true;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
 }

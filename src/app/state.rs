@@ -1,6 +1,8 @@
 //! What the studio remembers between runs (through eframe storage), kept apart from runtime-only
 //! state such as textures, progress and the worker.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::worker::{EngineSettings, IllustrateOptions, PromptMode, SamplingOptions};
@@ -28,6 +30,23 @@ impl Tab {
         Tab::Settings,
     ];
 
+    /// The name `gui --tab` takes.
+    pub fn from_name(name: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Write => "write",
+            Tab::Illustrate => "illustrate",
+            Tab::Read => "read",
+            Tab::Words => "words",
+            Tab::Library => "library",
+            Tab::Models => "models",
+            Tab::Settings => "settings",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Tab::Write => "Write",
@@ -41,7 +60,9 @@ impl Tab {
     }
 }
 
-/// A page as it is persisted: its text and, once saved, where its picture lives (the library).
+/// A page's text as eframe storage keeps it. Pictures are never kept here: the book in progress,
+/// pictures and all, is kept in the draft file beside the library (see `keeping`); this text is
+/// what comes back if that file cannot be read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SavedPage {
@@ -67,6 +88,10 @@ pub struct State {
     pub book_id: Option<i64>,
     pub story: String,
     pub pages: Vec<SavedPage>,
+    /// The book in progress had edits not saved to the library.
+    pub unsaved: bool,
+    /// Folders files were recently chosen in, newest first (the in-app file browser's list).
+    pub recent_folders: Vec<PathBuf>,
 }
 
 impl Default for State {
@@ -86,6 +111,8 @@ impl Default for State {
             book_id: None,
             story: String::new(),
             pages: Vec::new(),
+            unsaved: false,
+            recent_folders: Vec::new(),
         }
     }
 }

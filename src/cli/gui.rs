@@ -3,30 +3,56 @@
 use std::path::PathBuf;
 
 use super::GlobalArgs;
-use crate::app::{screenshot, StudioConfig};
+use crate::app::state::Tab;
+use crate::app::{bench_run, screenshot, StudioConfig};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct GuiArgs {
-    /// Render FRAMES frames, save the window as a PNG here, and quit (for smoke tests).
+    /// Render FRAMES frames, save the window as a PNG here, and quit (for smoke tests). It
+    /// waits for the work started with the window (such as --open-book) before the shot.
     #[arg(long, value_name = "PATH")]
     pub screenshot: Option<PathBuf>,
     #[arg(long, default_value_t = 10, requires = "screenshot")]
     pub frames: u64,
-    /// Start from default settings instead of the remembered ones.
+    /// Start from default settings instead of the remembered ones (the book in progress kept
+    /// beside the library still comes back).
     #[arg(long)]
     pub fresh: bool,
+    /// Open this library book (`library list` shows the ids); asks first if the book in
+    /// progress has unsaved edits.
+    #[arg(long, value_name = "ID")]
+    pub open_book: Option<i64>,
+    /// Start on this tab: write, illustrate, read, words, library, models or settings.
+    #[arg(long, value_name = "NAME", value_parser = parse_tab)]
+    pub tab: Option<Tab>,
+    /// Illustrate TEXT with the Draft preset, print seconds per step as JSON, and quit
+    /// (bench/studio_vs_cli.sh).
+    #[arg(long, value_name = "TEXT", hide = true)]
+    pub bench_draft: Option<String>,
+}
+
+fn parse_tab(name: &str) -> Result<Tab, String> {
+    Tab::from_name(&name.to_lowercase()).ok_or_else(|| {
+        let names: Vec<&str> = Tab::ALL.iter().map(|t| t.name()).collect();
+        format!(
+            "there is no tab {name:?}; choose one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 pub fn run(global: &GlobalArgs, args: GuiArgs) -> anyhow::Result<()> {
     let engine_override = engine_from_flags(global);
-    let fresh = args.fresh || args.screenshot.is_some();
     crate::app::run::run(|| StudioConfig {
         engine: engine_override.clone(),
-        fresh_state: fresh,
+        fresh_state: args.fresh,
         screenshot: args
             .screenshot
             .clone()
             .map(|p| screenshot::Plan::new(p, args.frames)),
+        open_book: args.open_book,
+        tab: args.tab.or(args.open_book.map(|_| Tab::Read)),
+        bench: args.bench_draft.clone().map(bench_run::Plan::new),
         ..StudioConfig::default()
     })
 }

@@ -204,6 +204,7 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
                     }
                 );
             }
+            println!("Open it in the studio: storybook-studio gui --open-book {id} [--tab read]");
             Ok(())
         }
         LibraryAction::Export { id, out, page } => {

@@ -184,6 +184,60 @@ impl Library {
         Ok(())
     }
 
+    /// Updates a page's sentence and recipe but leaves its picture and kept frames alone: the
+    /// studio saves a page whose picture did not change this way.
+    pub fn update_page_text(
+        &mut self,
+        book_id: i64,
+        position: usize,
+        page: &NewPage,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        touch(&tx, book_id)?;
+        let count = page_count(&tx, book_id)?;
+        let n = tx.execute(
+            "UPDATE pages SET sentence = ?3, settings = ?4, seed = ?5, iterations = ?6, similarity = ?7
+             WHERE book_id = ?1 AND position = ?2",
+            params![
+                book_id,
+                position as i64,
+                page.sentence,
+                json(&page.settings),
+                page.seed as i64,
+                page.iterations as i64,
+                page.similarity
+            ],
+        )?;
+        if n == 0 {
+            return Err(StoreError::PageOutOfRange {
+                book: book_id,
+                page: position,
+                count,
+            });
+        }
+        reindex(&tx, book_id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces a book's recipe (`story_settings`) and planned page count, as the studio does
+    /// when it saves a book whose pages were added, deleted or edited.
+    pub fn update_recipe_and_plan(
+        &mut self,
+        book_id: i64,
+        story_settings: &serde_json::Value,
+        planned_pages: usize,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        touch(&tx, book_id)?;
+        tx.execute(
+            "UPDATE books SET story_settings = ?2, planned_pages = ?3 WHERE id = ?1",
+            params![book_id, json(story_settings), planned_pages as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Puts pages in a new order: `order[i]` is the current position of the page that goes to `i`.
     pub fn reorder_pages(&mut self, book_id: i64, order: &[usize]) -> Result<()> {
         let tx = self.conn.transaction()?;

@@ -2,6 +2,7 @@
 //! Depends on rusqlite and image only; never on the UI or the ML layer.
 
 mod books;
+pub mod draft;
 mod error;
 mod frames;
 mod lease;

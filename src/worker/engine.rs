@@ -65,7 +65,7 @@ impl Engine {
             ModelKind::Gpt2 => self.settings.gpt2.clone(),
             ModelKind::Clip => self.settings.clip.clone(),
             ModelKind::Vqgan => self.settings.vqgan.clone(),
-            ModelKind::Minilm => None,
+            ModelKind::Minilm => self.settings.minilm.clone(),
         }
     }
 
@@ -246,7 +246,7 @@ impl Engine {
         if out.cancelled() {
             return Ok(());
         }
-        let recipe = serde_json::json!({ "prompt": sentence, "options": options });
+        let recipe = serde_json::json!({ "prompt": &sentence, "options": options });
         let png = crate::ml::image_io::encode_png_with_text(
             &result.image,
             &[(
@@ -256,11 +256,13 @@ impl Engine {
         )?;
         out.send(Event::PageDone {
             page,
+            sentence,
             png,
             picture: pictures::from_rgb(&result.image),
             options,
             similarity: result.final_similarity,
             iterations: result.iterations,
+            seconds_per_step: result.seconds_per_iteration,
         });
         Ok(())
     }
@@ -351,8 +353,16 @@ impl Jobs for Engine {
                 )));
                 Ok(())
             }
-            Command::Download(kind) => super::engine_models::download(&self.locator(), kind, out)
-                .context("the download failed"),
+            Command::Download(kind) => {
+                super::engine_models::download(&self.locator(), kind, out)
+                    .context("the download failed")?;
+                // The rows after a download say what a job would use now, Settings included.
+                out.send(Event::Models(super::engine_models::scan(
+                    &self.locator(),
+                    |k| self.explicit(k),
+                )));
+                Ok(())
+            }
             _ => Ok(()),
         };
         match result {

@@ -12,7 +12,8 @@ pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) 
         .into_iter()
         .map(|kind| {
             let hub = kind.hub();
-            match locator.find_local(kind, explicit(kind).as_deref()) {
+            let explicit = explicit(kind);
+            match locator.find_local(kind, explicit.as_deref()) {
                 Ok(files) => ModelRow {
                     kind,
                     name: kind.display_name().to_string(),
@@ -21,6 +22,19 @@ pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) 
                         files.total_bytes(),
                     )),
                     note: String::new(),
+                    explicit,
+                },
+                // The folder set in Settings is what every job uses, so a download elsewhere
+                // would not help: the row says so instead of offering one.
+                Err(err @ crate::ml::weights::LocateError::Explicit { .. }) => ModelRow {
+                    kind,
+                    name: kind.display_name().to_string(),
+                    found: None,
+                    note: format!(
+                        "{err}. This folder is set in Settings; fix it there, or clear it to use \
+                         the models folder or a download."
+                    ),
+                    explicit,
                 },
                 Err(_) => ModelRow {
                     kind,
@@ -30,6 +44,7 @@ pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) 
                         "not found; download {} (revision {}) or choose its folder",
                         hub.repo, hub.revision
                     ),
+                    explicit,
                 },
             }
         })
@@ -89,6 +104,5 @@ pub fn download(locator: &Locator, kind: ModelKind, out: &Outbox) -> anyhow::Res
     let mut locator = locator.clone();
     locator.allow_download = true;
     locator.locate(kind, None, &mut progress)?;
-    out.send(Event::Models(scan(&locator, |_| None)));
     Ok(())
 }

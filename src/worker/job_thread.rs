@@ -28,6 +28,8 @@ pub struct Outbox {
     tx: Sender<Event>,
     repaint: Repaint,
     cancel: Arc<AtomicBool>,
+    /// Set with `cancel` when only the running job is to stop.
+    keep_queue: Arc<AtomicBool>,
 }
 
 impl Outbox {
@@ -57,7 +59,11 @@ pub struct JobThread {
     events: Sender<Event>,
     repaint: Repaint,
     cancel: Arc<AtomicBool>,
+    keep_queue: Arc<AtomicBool>,
 }
+
+/// The cancel flag, and the flag that says a cancel leaves the queue alone.
+pub type CancelFlags = (Arc<AtomicBool>, Arc<AtomicBool>);
 
 impl JobThread {
     pub fn spawn(
@@ -65,7 +71,7 @@ impl JobThread {
         factory: JobsFactory,
         events: Sender<Event>,
         repaint: Repaint,
-        cancel: Arc<AtomicBool>,
+        (cancel, keep_queue): CancelFlags,
     ) -> Self {
         let mut t = Self {
             name,
@@ -75,6 +81,7 @@ impl JobThread {
             events,
             repaint,
             cancel,
+            keep_queue,
         };
         t.start();
         t
@@ -86,6 +93,7 @@ impl JobThread {
             tx: self.events.clone(),
             repaint: self.repaint.clone(),
             cancel: self.cancel.clone(),
+            keep_queue: self.keep_queue.clone(),
         };
         let factory = self.factory.clone();
         let handle = std::thread::Builder::new()
@@ -137,6 +145,7 @@ impl JobThread {
 impl Drop for JobThread {
     fn drop(&mut self) {
         // Closing the queue ends the loop after the current job; cancel makes that job short.
+        self.keep_queue.store(false, Ordering::Relaxed);
         self.cancel.store(true, Ordering::Relaxed);
         self.tx = None;
         if let Some(h) = self.handle.take() {
@@ -151,6 +160,7 @@ fn job_of(command: &Command) -> Job {
         Command::Illustrate { page, .. } => Job::Illustrate { page: *page },
         Command::LoadImage(_) | Command::Prompt { .. } | Command::Poem { .. } => Job::Words,
         Command::Configure(_) | Command::ScanModels | Command::Download(_) => Job::Models,
+        Command::LoadDraft | Command::SaveDraft { .. } => Job::Draft,
         _ => Job::Library,
     }
 }
@@ -159,6 +169,7 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
     let mut jobs = factory();
     while let Ok(command) = rx.recv() {
         out.cancel.store(false, Ordering::Relaxed);
+        out.keep_queue.store(false, Ordering::Relaxed);
         let job = job_of(&command);
         match catch_unwind(AssertUnwindSafe(|| jobs.run(command, &out))) {
             Ok(Ok(())) => {}
@@ -185,7 +196,10 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
             // Buffers kept for the next step's reuse are not needed by an idle engine.
             crate::memory::release_memory();
         }
-        if out.cancelled() {
+        if out.cancelled() && out.keep_queue.swap(false, Ordering::Relaxed) {
+            // Only this job was cancelled: the next queued one runs as usual.
+            out.send(Event::Cancelled { job });
+        } else if out.cancelled() {
             out.send(Event::Cancelled { job });
             // A cancel also clears the illustrations queued behind the one that stopped.
             while let Ok(queued) = rx.try_recv() {

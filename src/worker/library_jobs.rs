@@ -1,11 +1,13 @@
 //! The library thread's jobs: list and search books with their covers, open one as a draft,
-//! save a draft over its book, duplicate, delete and export. It opens the library lazily, so a
-//! broken library file is one error notice, not a studio that cannot start.
+//! save a draft over its book, duplicate, delete and export, and keep the book in progress
+//! beside the library. It opens the library lazily, so a broken library file is one error
+//! notice, not a studio that cannot start. Saving never replaces a stored picture with nothing.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::draft_jobs::DraftJobs;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
@@ -16,12 +18,15 @@ pub struct LibraryJobs {
     path: PathBuf,
     lib: Option<Library>,
     last_query: String,
+    draft: DraftJobs,
 }
 
 impl LibraryJobs {
     pub fn new(path: Option<PathBuf>) -> Self {
+        let path = path.unwrap_or_else(Library::default_path);
         Self {
-            path: path.unwrap_or_else(Library::default_path),
+            draft: DraftJobs::beside(&path),
+            path,
             lib: None,
             last_query: String::new(),
         }
@@ -58,7 +63,11 @@ impl LibraryJobs {
             .iter()
             .map(|p| p.png.as_deref().and_then(|b| pictures::from_bytes(b).ok()))
             .collect();
-        out.send(Event::BookOpened(Box::new((draft_of(book), pictures))));
+        out.send(Event::BookOpened(Box::new(OpenedBook {
+            draft: draft_of(book),
+            pictures,
+            unsaved: false,
+        })));
         Ok(())
     }
 
@@ -79,18 +88,49 @@ impl LibraryJobs {
         let lib = self.lib()?;
         let id = match draft.book_id {
             Some(id) if lib.book(id).is_ok() => {
+                let stored = lib.book(id)?;
                 lib.rename(id, &title)?;
-                let existing = lib.book(id)?.pages.len();
                 for (i, page) in pages.iter().enumerate() {
-                    if i < existing {
-                        lib.update_page(id, i, page)?;
-                    } else {
-                        lib.add_page(id, page)?;
+                    match stored.pages.get(i) {
+                        Some(old) => {
+                            let mut page = keep_stored_picture(page, &stored.pages);
+                            // The studio holds similarity as f32: the same number read back
+                            // keeps the stored digits.
+                            if page.similarity.map(|s| s as f32) == old.similarity.map(|s| s as f32)
+                            {
+                                page.similarity = old.similarity;
+                            }
+                            if page.png == old.png {
+                                // The picture did not change: leave it, and its kept frames.
+                                lib.update_page_text(id, i, &page)?;
+                            } else {
+                                lib.update_page(id, i, &page)?;
+                            }
+                        }
+                        None => {
+                            lib.add_page(id, &keep_stored_picture(page, &stored.pages))?;
+                        }
                     }
                 }
-                for i in (pages.len()..existing).rev() {
+                for i in (pages.len()..stored.pages.len()).rev() {
                     lib.delete_page(id, i)?;
                 }
+                // The recipe follows the pages, so reopening does not bring deleted ones back;
+                // how the book was first written and drawn stays as it was.
+                let recipe = match serde_json::from_value::<BookRecipe>(stored.story_settings) {
+                    Ok(old) => BookRecipe {
+                        planned_sentences: recipe.planned_sentences,
+                        story_text: if recipe.story_text.is_empty() {
+                            old.story_text
+                        } else {
+                            recipe.story_text
+                        },
+                        ..old
+                    },
+                    Err(_) => recipe,
+                };
+                let recipe = serde_json::to_value(&recipe).unwrap_or_default();
+                lib.update_recipe_and_plan(id, &recipe, pages.len())?;
                 id
             }
             _ => {
@@ -110,6 +150,38 @@ impl LibraryJobs {
         out.send(Event::BookSaved { id });
         let query = self.last_query.clone();
         self.list(query, out)
+    }
+}
+
+/// A page the studio has no picture for keeps the stored picture drawn for the same text, so a
+/// book whose pictures did not reach the studio is never saved without them. (A page whose
+/// text matches none was added or rewritten; its position's old picture went with a page the
+/// user deleted.)
+fn keep_stored_picture(page: &NewPage, stored: &[crate::store::Page]) -> NewPage {
+    if page.png.is_some() {
+        return page.clone();
+    }
+    let same_text = stored
+        .iter()
+        .find(|s| s.png.is_some() && s.sentence.trim() == page.sentence.trim());
+    match same_text {
+        Some(s) => NewPage {
+            png: s.png.clone(),
+            settings: if page.settings.is_null() {
+                s.settings.clone()
+            } else {
+                page.settings.clone()
+            },
+            seed: if page.seed == 0 { s.seed } else { page.seed },
+            iterations: if page.iterations == 0 {
+                s.iterations
+            } else {
+                page.iterations
+            },
+            similarity: page.similarity.or(s.similarity),
+            sentence: page.sentence.clone(),
+        },
+        None => page.clone(),
     }
 }
 
@@ -148,6 +220,7 @@ fn draft_of(book: Book) -> BookDraft {
         .pages
         .into_iter()
         .map(|p| DraftPage {
+            drawn_for: p.png.as_ref().map(|_| p.sentence.clone()),
             sentence: p.sentence,
             settings: serde_json::from_value(p.settings).ok(),
             seed: p.seed,
@@ -195,6 +268,13 @@ impl Jobs for LibraryJobs {
             Command::ListBooks { query } => self.list(query, out),
             Command::OpenBook(id) => self.open(id, out),
             Command::SaveBook(draft) => self.save(*draft, out),
+            Command::LoadDraft => {
+                out.send(Event::DraftLoaded(self.draft.load()));
+                Ok(())
+            }
+            Command::SaveDraft { draft, unsaved } => {
+                self.draft.save(&draft, unsaved).map_err(anyhow::Error::msg)
+            }
             Command::DeleteBook(id) => {
                 self.lib()?.delete(id)?;
                 out.send(Event::BookDeleted { id });

@@ -2,6 +2,7 @@
 //! library, take typed [`Command`]s over bounded channels, and answer with [`Event`]s, waking the
 //! UI after each. The UI only ever talks to this module; it never touches candle or SQLite.
 
+mod draft_jobs;
 pub mod engine;
 mod engine_models;
 pub mod job_thread;
@@ -26,29 +27,39 @@ pub struct Worker {
     library: job_thread::JobThread,
     events: Receiver<Event>,
     cancel: Arc<AtomicBool>,
+    /// Set with `cancel` to stop only the running job, leaving the queue behind it.
+    keep_queue: Arc<AtomicBool>,
+    /// Commands sent whose ending (Finished or Cancelled) has not been polled yet.
+    in_flight: usize,
 }
 
 impl Worker {
     pub fn spawn(ml: JobsFactory, library: JobsFactory, repaint: Repaint) -> Self {
         let (tx, events) = crossbeam_channel::bounded(EVENT_QUEUE);
         let cancel = Arc::new(AtomicBool::new(false));
+        let keep_queue = Arc::new(AtomicBool::new(false));
         Self {
             ml: job_thread::JobThread::spawn(
                 "storybook-engine",
                 ml,
                 tx.clone(),
                 repaint.clone(),
-                cancel.clone(),
+                (cancel.clone(), keep_queue.clone()),
             ),
             library: job_thread::JobThread::spawn(
                 "storybook-library",
                 library,
                 tx,
                 repaint,
-                Arc::new(AtomicBool::new(false)),
+                (
+                    Arc::new(AtomicBool::new(false)),
+                    Arc::new(AtomicBool::new(false)),
+                ),
             ),
             events,
             cancel,
+            keep_queue,
+            in_flight: 0,
         }
     }
 
@@ -65,22 +76,50 @@ impl Worker {
     pub fn send(&mut self, command: Command) -> Result<(), String> {
         if let Command::Configure(settings) = &command {
             // The library thread needs the new library path too.
-            let _ = self.library.send(Command::Configure(settings.clone()));
+            if self
+                .library
+                .send(Command::Configure(settings.clone()))
+                .is_ok()
+            {
+                self.in_flight += 1;
+            }
         }
-        if command.is_library() {
+        let sent = if command.is_library() {
             self.library.send(command)
         } else {
             self.ml.send(command)
+        };
+        if sent.is_ok() {
+            self.in_flight += 1;
         }
+        sent
     }
 
     /// Every event that has arrived, oldest first.
-    pub fn poll(&self) -> Vec<Event> {
-        self.events.try_iter().collect()
+    pub fn poll(&mut self) -> Vec<Event> {
+        let events: Vec<Event> = self.events.try_iter().collect();
+        let ended = events
+            .iter()
+            .filter(|e| matches!(e, Event::Finished { .. } | Event::Cancelled { .. }))
+            .count();
+        self.in_flight = self.in_flight.saturating_sub(ended);
+        events
+    }
+
+    /// Some command sent has not finished yet.
+    pub fn is_busy(&self) -> bool {
+        self.in_flight > 0
     }
 
     /// Stops the running engine job at its next step, and the illustrations queued behind it.
     pub fn cancel(&self) {
+        self.keep_queue.store(false, Ordering::Relaxed);
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the running engine job at its next step; the queue behind it goes on.
+    pub fn cancel_current(&self) {
+        self.keep_queue.store(true, Ordering::Relaxed);
         self.cancel.store(true, Ordering::Relaxed);
     }
 }

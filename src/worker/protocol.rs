@@ -54,6 +54,7 @@ pub struct EngineSettings {
     pub gpt2: Option<PathBuf>,
     pub clip: Option<PathBuf>,
     pub vqgan: Option<PathBuf>,
+    pub minilm: Option<PathBuf>,
     pub offline: bool,
     pub device: String,
     pub library: Option<PathBuf>,
@@ -70,6 +71,8 @@ pub struct DraftPage {
     pub seed: u64,
     pub iterations: usize,
     pub similarity: Option<f32>,
+    /// The text the picture was drawn for; it differs from `sentence` once the text is edited.
+    pub drawn_for: Option<String>,
 }
 
 /// A book as the studio edits it, to be saved into (or over) a library book.
@@ -82,6 +85,16 @@ pub struct BookDraft {
     pub sampling: SamplingOptions,
     pub illustration: IllustrateOptions,
     pub pages: Vec<DraftPage>,
+}
+
+/// A book handed to the studio: opened from the library, or the book in progress kept from the
+/// last run, with each page's picture decoded for a texture.
+#[derive(Debug, Clone, Default)]
+pub struct OpenedBook {
+    pub draft: BookDraft,
+    pub pictures: Vec<Option<Picture>>,
+    /// It had edits not yet saved to the library.
+    pub unsaved: bool,
 }
 
 /// One library entry as the grid shows it.
@@ -104,15 +117,21 @@ pub struct ModelRow {
     pub found: Option<(String, u64)>,
     /// Why it was not found, or what to download.
     pub note: String,
+    /// The folder set for it in Settings, which wins over every other place.
+    pub explicit: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Job {
     Story,
-    Illustrate { page: usize },
+    Illustrate {
+        page: usize,
+    },
     Words,
     Models,
     Library,
+    /// Keeping the book in progress in the draft file.
+    Draft,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +169,13 @@ pub enum Command {
         id: i64,
         path: PathBuf,
     },
+    /// Read the book in progress kept beside the library (answered by `DraftLoaded`).
+    LoadDraft,
+    /// Keep the book in progress beside the library, pictures and all.
+    SaveDraft {
+        draft: Box<BookDraft>,
+        unsaved: bool,
+    },
 }
 
 impl Command {
@@ -163,6 +189,8 @@ impl Command {
                 | Self::DeleteBook(_)
                 | Self::DuplicateBook(_)
                 | Self::ExportBook { .. }
+                | Self::LoadDraft
+                | Self::SaveDraft { .. }
         )
     }
 }
@@ -194,11 +222,15 @@ pub enum Event {
     },
     PageDone {
         page: usize,
+        /// The text it was drawn for, so an edited or moved page is not mistaken for it.
+        sentence: String,
         png: Vec<u8>,
         picture: Picture,
         options: IllustrateOptions,
         similarity: f32,
         iterations: usize,
+        /// The optimisation loop's mean seconds per step, measured as `illustrate` does.
+        seconds_per_step: f64,
     },
     ImageLoaded {
         name: String,
@@ -214,7 +246,9 @@ pub enum Event {
         total: u64,
     },
     Books(Vec<BookCard>),
-    BookOpened(Box<(BookDraft, Vec<Option<Picture>>)>),
+    BookOpened(Box<OpenedBook>),
+    /// The book in progress from the last run (`None`: nothing kept); `Err` is a sentence.
+    DraftLoaded(Result<Option<Box<OpenedBook>>, String>),
     BookSaved {
         id: i64,
     },

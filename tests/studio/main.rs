@@ -5,6 +5,12 @@
 mod common;
 mod harness;
 
+mod command_line;
+mod dialogs;
 mod flows;
+mod keeping;
+mod layout;
 mod library;
+mod models;
+mod queue;
 mod responsiveness;

@@ -5,7 +5,7 @@ use super::super::actions::Action;
 use super::super::draft::{PageStatus, PageView};
 use super::super::presets;
 use super::super::state::State;
-use super::super::views::IllustrateView;
+use super::super::views::{IllustrateView, RunOutcome};
 
 pub fn illustrate_ui(
     ui: &mut egui::Ui,
@@ -21,14 +21,38 @@ pub fn illustrate_ui(
         ui.label("No pages yet: write a story and pick one in the Write panel.");
         return actions;
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Illustrate all pages").clicked() {
             actions.push(Action::IllustrateAll);
         }
-        if view.running.is_some() && ui.button("Cancel").clicked() {
-            actions.push(Action::Cancel);
+        if let Some(page) = view.running {
+            let queued = pages
+                .iter()
+                .filter(|p| p.status == PageStatus::Queued)
+                .count();
+            if queued == 0 {
+                if ui.button("Cancel").clicked() {
+                    actions.push(Action::Cancel);
+                }
+            } else {
+                if ui
+                    .button(format!("Cancel page {}", page + 1))
+                    .on_hover_text("Stop this page; the queued pages go on")
+                    .clicked()
+                {
+                    actions.push(Action::CancelPage);
+                }
+                if ui
+                    .button("Cancel all")
+                    .on_hover_text(format!("Stop this page and the {queued} queued after it"))
+                    .clicked()
+                {
+                    actions.push(Action::Cancel);
+                }
+            }
         }
     });
+    queue_ui(ui, view);
     progress_ui(ui, view);
     ui.separator();
     for (i, page) in pages.iter().enumerate() {
@@ -42,73 +66,126 @@ pub fn illustrate_ui(
                 }
             }
             ui.vertical(|ui| {
-                ui.label(format!("Page {}: {}", i + 1, page.sentence));
-                let mut status = page.status.label();
+                ui.add(egui::Label::new(format!("Page {}: {}", i + 1, page.sentence)).wrap());
+                let mut status = page.status_label();
                 if let Some(s) = page.similarity {
                     status.push_str(&format!(" · similarity {s:.3} · seed {}", page.seed));
                 }
-                ui.weak(status);
-                ui.horizontal(|ui| {
-                    let busy = matches!(page.status, PageStatus::Queued | PageStatus::Running);
-                    if ui
-                        .add_enabled(
-                            !busy,
-                            egui::Button::new(format!("Illustrate page {}", i + 1)),
-                        )
-                        .clicked()
-                    {
-                        actions.push(Action::IllustratePage(i));
-                    }
-                    if page.png.is_some()
-                        && ui
-                            .add_enabled(
-                                !busy,
-                                egui::Button::new(format!("Redo page {} with a new seed", i + 1)),
-                            )
-                            .clicked()
-                    {
-                        actions.push(Action::RedoPage(i));
-                    }
-                });
+                ui.add(egui::Label::new(egui::RichText::new(status).weak()).wrap());
+                ui.horizontal_wrapped(|ui| page_buttons_ui(ui, i, page, &mut actions));
             });
         });
     }
     actions
 }
 
+fn page_buttons_ui(ui: &mut egui::Ui, i: usize, page: &PageView, actions: &mut Vec<Action>) {
+    let busy = matches!(page.status, PageStatus::Queued | PageStatus::Running);
+    let label = if page.is_stale() {
+        format!("Redraw page {}", i + 1)
+    } else {
+        format!("Illustrate page {}", i + 1)
+    };
+    if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {
+        actions.push(Action::IllustratePage(i));
+    }
+    if page.png.is_some()
+        && ui
+            .add_enabled(
+                !busy,
+                egui::Button::new(format!("Redo page {} with a new seed", i + 1)),
+            )
+            .clicked()
+    {
+        actions.push(Action::RedoPage(i));
+    }
+}
+
+/// Overall progress when several pages are queued.
+fn queue_ui(ui: &mut egui::Ui, view: &IllustrateView) {
+    let total = view.batch.len();
+    if total > 1 {
+        let done = view.batch_ended.min(total);
+        ui.add(
+            egui::ProgressBar::new(done as f32 / total as f32)
+                .text(format!("queue: {done} of {total} pages finished")),
+        );
+    }
+}
+
+/// The shown page's preview with a caption, its progress and similarity curve; they stay after
+/// the page ends, saying how it ended, until another page starts.
 fn progress_ui(ui: &mut egui::Ui, view: &IllustrateView) {
-    let Some(page) = view.running else {
-        if let Some(t) = &view.preview {
-            ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(256.0, 256.0)));
-        }
+    let Some(page) = view.shown else {
         return;
     };
-    ui.horizontal(|ui| {
-        if let Some(t) = &view.preview {
-            ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(256.0, 256.0)));
-        }
+    let outcome = match view.outcome {
+        Some(RunOutcome::Running) | None => "drawing",
+        Some(RunOutcome::Done) => "done",
+        Some(RunOutcome::Cancelled) => "cancelled",
+        Some(RunOutcome::Failed) => "failed",
+    };
+    let preview_ui = |ui: &mut egui::Ui| {
         ui.vertical(|ui| {
+            if let Some(t) = &view.preview {
+                ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(256.0, 256.0)));
+                ui.weak(format!(
+                    "Preview of page {} at {}/{} ({outcome})",
+                    page + 1,
+                    view.preview_step,
+                    view.iterations
+                ));
+            }
+        });
+    };
+    let numbers_ui = |ui: &mut egui::Ui| {
+        ui.vertical(|ui| {
+            let width = ui.available_width().clamp(160.0, 320.0);
             let fraction = view.step as f32 / view.iterations.max(1) as f32;
-            let eta = view
-                .eta_seconds
-                .map(|s| format!(", about {s:.0} s left"))
-                .unwrap_or_default();
-            ui.add(egui::ProgressBar::new(fraction).text(format!(
-                "page {}: step {} of {}{eta}",
-                page + 1,
-                view.step,
-                view.iterations
-            )));
+            let text = match view.outcome {
+                Some(RunOutcome::Running) | None => {
+                    let eta = view
+                        .eta_seconds
+                        .map(|s| format!(", about {s:.0} s left"))
+                        .unwrap_or_default();
+                    format!(
+                        "page {}: step {} of {}{eta}",
+                        page + 1,
+                        view.step,
+                        view.iterations
+                    )
+                }
+                _ => format!(
+                    "page {}: {outcome} at step {} of {}",
+                    page + 1,
+                    view.step,
+                    view.iterations
+                ),
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(width)
+                    .text(text),
+            );
             egui_plot::Plot::new("similarity")
                 .height(160.0)
-                .width(320.0)
+                .width(width)
                 .x_axis_label("step")
                 .y_axis_label("similarity")
                 .show(ui, |plot| {
                     plot.line(egui_plot::Line::new("similarity", view.curve.clone()));
                 });
         });
-    });
+    };
+    if ui.available_width() >= 256.0 + 180.0 {
+        ui.horizontal(|ui| {
+            preview_ui(ui);
+            numbers_ui(ui);
+        });
+    } else {
+        preview_ui(ui);
+        numbers_ui(ui);
+    }
 }
 
 fn settings_ui(ui: &mut egui::Ui, state: &mut State) {

@@ -47,7 +47,7 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
                         String::new()
                     };
                     ui.weak(format!("{} pages{unfinished}", card.pages));
-                    ui.horizontal(|ui| {
+                    ui.horizontal_wrapped(|ui| {
                         if ui
                             .button("Open")
                             .on_hover_text(format!("Open {}", card.title))

@@ -1,11 +1,14 @@
 //! One panel per file; each `*_ui` draws and returns the actions the user asked for.
 
+pub mod file_browser;
 pub mod illustrate;
 pub mod library;
 pub mod models;
 pub mod pages;
 pub mod read;
 pub mod settings;
+pub mod top_bar;
+pub mod unsaved;
 pub mod words;
 pub mod write;
 

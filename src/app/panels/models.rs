@@ -8,24 +8,50 @@ use super::super::views::ModelsView;
 pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.heading("Models");
-    if let Some(m) = &view.message {
-        egui::Frame::group(ui.style()).show(ui, |ui| {
-            ui.colored_label(ui.visuals().warn_fg_color, m);
-        });
-    }
+    ui.weak("What each job would use now, with the settings applied.");
     for row in &view.rows {
         egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
             ui.strong(&row.name);
             match &row.found {
                 Some((place, bytes)) => {
-                    ui.label(format!("Found: {place}, {:.1} MB", *bytes as f64 / 1e6));
+                    ui.add(
+                        egui::Label::new(format!("Found: {place}, {:.1} MB", *bytes as f64 / 1e6))
+                            .wrap(),
+                    );
                 }
                 None => {
-                    ui.label(&row.note);
-                    if ui.button(format!("Download {}", row.kind)).clicked() {
+                    // Why a job was sent here, in the row it is about; else what is missing.
+                    let why = match (&view.message, view.message_kind) {
+                        (Some(m), Some(k)) if k == row.kind => m.as_str(),
+                        _ => row.note.as_str(),
+                    };
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(why).color(ui.visuals().warn_fg_color),
+                        )
+                        .wrap(),
+                    );
+                }
+            }
+            // Only a row with something to offer gets a line of buttons.
+            let offers = row.explicit.is_some() || row.found.is_none();
+            if offers {
+                ui.horizontal_wrapped(|ui| {
+                    if let Some(path) = &row.explicit {
+                        ui.weak(format!("Folder set in Settings: {}", path.display()));
+                        if ui
+                            .button(format!("Clear the {} setting", row.kind))
+                            .clicked()
+                        {
+                            actions.push(Action::ClearModelPath(row.kind));
+                        }
+                    } else if row.found.is_none()
+                        && ui.button(format!("Download {}", row.kind)).clicked()
+                    {
                         actions.push(Action::Download(row.kind));
                     }
-                }
+                });
             }
             if let Some((kind, file, done, total)) = &view.downloading {
                 if *kind == row.kind {
@@ -35,12 +61,12 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
             }
         });
     }
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui.button("Choose models folder…").clicked() {
             actions.push(Action::ChooseModelsFolder);
         }
         if ui.button("Look again").clicked() {
-            actions.push(Action::ApplyEngineSettings);
+            actions.push(Action::Send(crate::worker::Command::ScanModels));
         }
     });
     ui.horizontal(|ui| {

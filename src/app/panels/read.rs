@@ -51,7 +51,11 @@ pub fn read_ui(
         }
     });
     if let Some(t) = &page.texture {
-        ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(384.0, 384.0)));
+        let side = ui.available_width().min(384.0);
+        ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(side, side)));
+        if page.is_stale() {
+            ui.weak("This picture was drawn for earlier text; redraw it in Illustrate.");
+        }
     } else {
         ui.weak("(not illustrated yet)");
     }

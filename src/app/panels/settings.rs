@@ -13,12 +13,16 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     path_field(ui, "GPT-2 folder", &mut e.gpt2);
     path_field(ui, "CLIP folder", &mut e.clip);
     path_field(ui, "VQGAN folder or checkpoint", &mut e.vqgan);
+    path_field(ui, "MiniLM folder", &mut e.minilm);
     path_field(ui, "Library file", &mut e.library);
     path_field(ui, "Lexicon cache folder", &mut e.label_cache);
     ui.checkbox(&mut e.offline, "Never download");
-    if ui.button("Apply settings").clicked() {
-        actions.push(Action::ApplyEngineSettings);
-    }
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Apply settings").clicked() {
+            actions.push(Action::ApplyEngineSettings);
+        }
+        ui.weak("Empty fields use the usual places; Apply says what changed.");
+    });
     actions
 }
 

@@ -10,7 +10,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
     let mut actions = Vec::new();
     ui.heading("Image to words");
     drop_zone_ui(ui, view, &mut actions);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         egui::ComboBox::from_label("Prompt mode")
             .selected_text(mode_name(state.prompt_mode))
             .show_ui(ui, |ui| {
@@ -20,7 +20,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
             });
         ui.add(egui::Slider::new(&mut state.prompt_top, 1..=10).text("terms"));
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.add(egui::Slider::new(&mut state.poem_lines, 1..=12).text("lines"));
         ui.add(egui::Slider::new(&mut state.poem_candidates, 1..=6).text("poems to rank"));
     });
@@ -33,8 +33,8 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
             actions.push(Action::RunPoem);
         }
         if let Some(s) = &view.status {
-            ui.spinner();
-            ui.label(s);
+            // A still marker: a spinner would repaint the window every frame.
+            ui.label(format!("• {s}"));
         }
     });
     if let Some(r) = &view.prompt {

@@ -3,17 +3,19 @@
 use super::super::actions::Action;
 use super::super::draft::PageView;
 use super::super::presets::STYLES;
-use super::super::state::State;
-use super::super::views::StoryView;
+use super::super::state::{State, Tab};
+use super::super::views::{ModelsView, StoryView};
 
 pub fn write_ui(
     ui: &mut egui::Ui,
     state: &mut State,
     pages: &mut [PageView],
-    story: &StoryView,
+    story: &mut StoryView,
+    models: &ModelsView,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.heading("Write a story");
+    models_line_ui(ui, models, &mut actions);
     let label = ui.label("Story prompt");
     ui.add(
         egui::TextEdit::multiline(&mut state.prompt)
@@ -23,7 +25,7 @@ pub fn write_ui(
     )
     .labelled_by(label.id);
     options_ui(ui, state);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let busy = story.generating;
         if ui
             .add_enabled(!busy, egui::Button::new("Generate"))
@@ -40,9 +42,11 @@ pub fn write_ui(
     });
     for (i, text) in story.candidates.iter().enumerate() {
         egui::Frame::group(ui.style()).show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.strong(format!("Story {}", i + 1));
-                if !story.generating && ui.button(format!("Use story {}", i + 1)).clicked() {
+                if story.picked == Some(i) {
+                    ui.weak(format!("in use: its {} pages are below", pages.len()));
+                } else if !story.generating && ui.button(format!("Use story {}", i + 1)).clicked() {
                     actions.push(Action::PickCandidate(i));
                 }
             });
@@ -52,8 +56,44 @@ pub fn write_ui(
     ui.separator();
     style_ui(ui, state);
     ui.separator();
-    actions.extend(super::pages::pages_ui(ui, pages));
+    actions.extend(super::pages::pages_ui(ui, pages, story.scroll_to_pages));
+    story.scroll_to_pages = false;
     actions
+}
+
+/// Whether the models a story and its pictures need are present, on the first screen.
+/// Always one child ui, whatever it holds, so the widgets below keep their ids when the rows
+/// arrive.
+fn models_line_ui(ui: &mut egui::Ui, models: &ModelsView, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| models_line_inner_ui(ui, models, actions));
+}
+
+fn models_line_inner_ui(ui: &mut egui::Ui, models: &ModelsView, actions: &mut Vec<Action>) {
+    if models.rows.is_empty() {
+        ui.weak("Looking for the models…");
+        return;
+    }
+    let missing: Vec<&str> = models
+        .rows
+        .iter()
+        .filter_map(|r| match (r.found.is_some(), r.kind) {
+            (false, crate::worker::ModelKind::Gpt2) => Some("GPT-2"),
+            (false, crate::worker::ModelKind::Clip) => Some("CLIP"),
+            (false, crate::worker::ModelKind::Vqgan) => Some("VQGAN"),
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        ui.weak("Models: GPT-2, CLIP and VQGAN are ready.");
+    } else {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Missing models: {}.", missing.join(", ")),
+        );
+        if ui.button("Open Models").clicked() {
+            actions.push(Action::SwitchTab(Tab::Models));
+        }
+    }
 }
 
 fn options_ui(ui: &mut egui::Ui, state: &mut State) {

@@ -1,0 +1,67 @@
+//! What an Apply in Settings changed, as short phrases for the notice that confirms it.
+
+use std::path::PathBuf;
+
+use crate::worker::EngineSettings;
+
+pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> {
+    let path = |p: &Option<PathBuf>| match p {
+        Some(p) => p.display().to_string(),
+        None => "the default".to_string(),
+    };
+    let mut changes = Vec::new();
+    let paths = [
+        ("models folder", &before.models_dir, &after.models_dir),
+        ("GPT-2 folder", &before.gpt2, &after.gpt2),
+        ("CLIP folder", &before.clip, &after.clip),
+        ("VQGAN", &before.vqgan, &after.vqgan),
+        ("MiniLM folder", &before.minilm, &after.minilm),
+        ("library", &before.library, &after.library),
+        ("lexicon cache", &before.label_cache, &after.label_cache),
+    ];
+    for (name, old, new) in paths {
+        if old != new {
+            changes.push(format!("{name} set to {}", path(new)));
+        }
+    }
+    if before.offline != after.offline {
+        changes.push(if after.offline {
+            "never download: on".into()
+        } else {
+            "never download: off".into()
+        });
+    }
+    if before.device != after.device {
+        let device = if after.device.is_empty() {
+            "cpu"
+        } else {
+            &after.device
+        };
+        changes.push(format!("device set to {device}"));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_each_change_and_nothing_else() {
+        let before = EngineSettings::default();
+        assert!(describe(&before, &before).is_empty());
+        let after = EngineSettings {
+            gpt2: Some("/models/mine".into()),
+            offline: true,
+            ..before.clone()
+        };
+        assert_eq!(
+            describe(&before, &after),
+            ["GPT-2 folder set to /models/mine", "never download: on"]
+        );
+        assert_eq!(
+            describe(&after, &before)[0],
+            "GPT-2 folder set to the default"
+        );
+    }
+}
