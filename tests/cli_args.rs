@@ -28,6 +28,8 @@ fn argument_errors_under_json_print_a_json_error_and_keep_the_exit_code() {
         (&["--json", "story", "--max-tokens", "abc"][..], "abc"),
         (&["--json", "frobnicate"][..], "frobnicate"),
         (&["library", "--json"][..], "subcommand"),
+        // The missing arguments are named, not only the first line of clap's message.
+        (&["--json", "illustrate"][..], "--out"),
     ] {
         let out = studio(args, tmp.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -106,4 +108,25 @@ fn the_studio_without_a_display_points_to_the_cli() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    // `storybook-studio models sources | true`: the reader is gone before the first line, as
+    // when `head` has read enough.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
+        .args(["models", "sources"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
 }

@@ -153,6 +153,10 @@ fn bad_images_and_sizes_are_refused() {
             vec!["--cutn", "0", "--size", "32x32"],
             "cutn must be between 1 and 256",
         ),
+        (
+            vec!["--iterations", "99999999999", "--size", "32x32"],
+            "at most 100000 steps",
+        ),
     ] {
         let mut args = base.clone();
         args.extend(extra.iter().copied());

@@ -301,3 +301,36 @@ fn small_pictures_are_shown_at_most_four_times_their_size() {
         "{html}"
     );
 }
+
+#[test]
+fn a_pdf_that_cannot_draw_the_book_s_script_says_so_and_html_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chinese = book();
+    chinese.title = "灯笼".into();
+    for p in &mut chinese.pages {
+        p.sentence = "狐狸点亮了灯笼。".into();
+    }
+    let pdf = dir.path().join("b.pdf");
+    let warning = storybook_studio::export::export_book(&chinese, &pdf)
+        .unwrap()
+        .expect("a warning");
+    assert!(
+        warning.contains("“灯”") && warning.contains(".html"),
+        "{warning}"
+    );
+    let html = dir.path().join("b.html");
+    assert_eq!(
+        storybook_studio::export::export_book(&chinese, &html).unwrap(),
+        None
+    );
+    // Latin text with curly quotes, dashes and accents is all drawn: no warning.
+    let mut latin = book();
+    for p in &mut latin.pages {
+        p.sentence = "The fox met the owl at the café — “quietly”…".into();
+    }
+    let plain = dir.path().join("plain.pdf");
+    assert_eq!(
+        storybook_studio::export::export_book(&latin, &plain).unwrap(),
+        None
+    );
+}

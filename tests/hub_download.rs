@@ -51,7 +51,7 @@ fn a_file_lands_in_the_hub_cache_layout_from_the_exact_path_and_revision() {
         cache: cache.path().to_path_buf(),
     };
     let file = remote(&served, Some(served.sha256()));
-    let never = Arc::new(AtomicBool::new(false));
+    let never = || false;
     let path = fetch(&h, &file, &never, &mut Silent).unwrap();
 
     let asked = hub.requests();
@@ -90,7 +90,7 @@ fn a_branch_revision_is_recorded_under_refs_for_the_next_lookup() {
         cache: cache.path().to_path_buf(),
     };
     let file = remote(&served, None);
-    fetch(&h, &file, &Arc::new(AtomicBool::new(false)), &mut Silent).unwrap();
+    fetch(&h, &file, &|| false, &mut Silent).unwrap();
     let refs = cache
         .path()
         .join("models--Somnai--pytti-vqgan-checkpoints/refs/main");
@@ -108,7 +108,7 @@ fn a_checksum_mismatch_is_refused_and_nothing_is_kept() {
         cache: cache.path().to_path_buf(),
     };
     let file = remote(&served, Some(served.sha256()));
-    let err = fetch(&h, &file, &Arc::new(AtomicBool::new(false)), &mut Silent).unwrap_err();
+    let err = fetch(&h, &file, &|| false, &mut Silent).unwrap_err();
     let DownloadError::Checksum {
         file: name,
         expected,
@@ -139,7 +139,7 @@ fn a_connection_cut_half_way_resumes_from_its_last_byte_and_then_verifies() {
         cache: cache.path().to_path_buf(),
     };
     let file = remote(&served, Some(served.sha256()));
-    let never = Arc::new(AtomicBool::new(false));
+    let never = || false;
     let err = fetch(&h, &file, &never, &mut Silent).unwrap_err();
     assert!(
         matches!(err, DownloadError::Network { .. }),
@@ -185,7 +185,7 @@ fn cancel_stops_within_a_second_and_keeps_a_resumable_partial_file() {
         flag.store(true, Ordering::SeqCst);
         Instant::now()
     });
-    let err = fetch(&h, &file, &cancel, &mut Silent).unwrap_err();
+    let err = fetch(&h, &file, &|| cancel.load(Ordering::SeqCst), &mut Silent).unwrap_err();
     let asked_at = canceller.join().unwrap();
     let waited = asked_at.elapsed();
     assert!(matches!(err, DownloadError::Cancelled), "{err}");
@@ -212,7 +212,7 @@ fn a_missing_file_is_one_sentence_naming_the_url() {
         sha256: None,
         size: None,
     };
-    let err = fetch(&h, &file, &Arc::new(AtomicBool::new(false)), &mut Silent).unwrap_err();
+    let err = fetch(&h, &file, &|| false, &mut Silent).unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("HTTP 404") && text.contains("nope/nope.ckpt"),

@@ -15,10 +15,13 @@ fn put_gpt2(dir: &Path) {
     }
 }
 
+/// GPT-2's pinned commit: a cache counts only if it holds that snapshot.
+const GPT2_COMMIT: &str = "607a30d783dfa663caf39e06633721c8d4cfcd7e";
+const OTHER_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
 /// Lays files out as huggingface_hub does: refs/<revision> holds a commit, snapshots/<commit>/.
-fn put_in_hf_cache(cache: &Path, repo: &str, revision: &str) -> PathBuf {
+fn put_in_hf_cache(cache: &Path, repo: &str, revision: &str, commit: &str) -> PathBuf {
     let repo_dir = cache.join(format!("models--{}", repo.replace('/', "--")));
-    let commit = "0123456789abcdef0123456789abcdef01234567";
     let ref_file = repo_dir.join("refs").join(revision);
     std::fs::create_dir_all(ref_file.parent().unwrap()).unwrap();
     std::fs::write(&ref_file, commit).unwrap();
@@ -33,6 +36,7 @@ fn locator(root: &Path, models_dir: Option<PathBuf>) -> Locator {
         local_dir: root.join("models"),
         hf_cache: Some(root.join("hf")),
         allow_download: false,
+        ..Locator::default()
     }
 }
 
@@ -44,7 +48,20 @@ fn each_step_is_found_and_earlier_steps_win() {
     let loc = locator(root, Some(root.join("mine")));
     assert!(loc.find_local(ModelKind::Gpt2, None).is_err());
 
-    let snapshot = put_in_hf_cache(&root.join("hf"), "openai-community/gpt2", "main");
+    // Another commit of GPT-2 is not the pinned one: it does not count.
+    put_in_hf_cache(
+        &root.join("hf"),
+        "openai-community/gpt2",
+        "main",
+        OTHER_COMMIT,
+    );
+    assert!(loc.find_local(ModelKind::Gpt2, None).is_err());
+    let snapshot = put_in_hf_cache(
+        &root.join("hf"),
+        "openai-community/gpt2",
+        "main",
+        GPT2_COMMIT,
+    );
     let found = loc.find_local(ModelKind::Gpt2, None).unwrap();
     assert_eq!(found.origin, Origin::HfCache);
     assert_eq!(found.location, snapshot);
@@ -72,7 +89,7 @@ fn each_step_is_found_and_earlier_steps_win() {
 fn the_legacy_gpt2_repo_name_and_clip_revision_are_read_from_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let loc = locator(tmp.path(), None);
-    put_in_hf_cache(&tmp.path().join("hf"), "gpt2", "main");
+    put_in_hf_cache(&tmp.path().join("hf"), "gpt2", "main", GPT2_COMMIT);
     assert_eq!(
         loc.find_local(ModelKind::Gpt2, None).unwrap().origin,
         Origin::HfCache
@@ -83,12 +100,14 @@ fn the_legacy_gpt2_repo_name_and_clip_revision_are_read_from_the_cache() {
         &tmp.path().join("hf"),
         "openai/clip-vit-base-patch32",
         "main",
+        OTHER_COMMIT,
     );
     assert!(loc.find_local(ModelKind::Clip, None).is_err());
     put_in_hf_cache(
         &tmp.path().join("hf"),
         "openai/clip-vit-base-patch32",
         "refs/pr/15",
+        OTHER_COMMIT,
     );
     assert_eq!(
         loc.find_local(ModelKind::Clip, None).unwrap().origin,

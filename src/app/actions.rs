@@ -2,60 +2,14 @@
 //! own actions (save, open, new, the unsaved-edits question, the illustration queue) are in
 //! `book_actions`; choosing files (system dialog or the in-app browser) in `file_actions`.
 
+pub use super::action::Action;
 use super::book_actions;
-use super::draft::{apply_edit, pages_of, PageEdit};
+use super::draft::{apply_edit, pages_of};
 use super::file_actions;
 use super::keeping::Replace;
 use super::state::Tab;
 use super::StudioApp;
-use crate::worker::{Command, ImageSource, ModelKind, PoemOptions, SamplingOptions};
-
-#[must_use]
-#[derive(Debug, Clone)]
-pub enum Action {
-    SwitchTab(Tab),
-    Dismiss(u64),
-    Send(Command),
-    /// Stops the running job and drops the illustrations queued behind it.
-    Cancel,
-    /// Stops the page being illustrated; the queue goes on with the next.
-    CancelPage,
-    Generate,
-    PickCandidate(usize),
-    EditPages(PageEdit),
-    IllustratePage(usize),
-    IllustrateAll,
-    /// Redo a page with a new seed.
-    RedoPage(usize),
-    SaveBook,
-    ExportCurrent,
-    NewBook,
-    OpenImage,
-    UseImage(ImageSource),
-    RunPrompt,
-    RunPoem,
-    UseAsStoryPrompt(String),
-    Copy(String),
-    SearchLibrary,
-    OpenBook(i64),
-    DuplicateBook(i64),
-    AskDelete(i64),
-    ConfirmDelete(i64),
-    CancelDelete,
-    ExportBook(i64),
-    Download(ModelKind),
-    ChooseModelsFolder,
-    ApplyEngineSettings,
-    /// Forget the folder set in Settings for a model, so the usual places are searched.
-    ClearModelPath(ModelKind),
-    /// The unsaved-edits question's answers.
-    UnsavedSave(Replace),
-    UnsavedDiscard(Replace),
-    UnsavedCancel,
-    /// The in-app file browser's answers.
-    BrowserAccept,
-    BrowserCancel,
-}
+use crate::worker::{Command, ModelKind, PoemOptions, SamplingOptions};
 
 pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
     match action {
@@ -73,7 +27,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
         Action::Dismiss(id) => app.notices.dismiss(id),
         Action::Send(command) => send(app, command),
         Action::Cancel => book_actions::cancel_all(app),
-        Action::CancelPage => app.worker.cancel_current(),
+        Action::CancelPage | Action::CancelDownload => app.worker.cancel_current(),
         Action::Generate => generate(app),
         Action::PickCandidate(i) => {
             if let Some(text) = app.story.candidates.get(i).cloned() {
@@ -90,7 +44,12 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
         Action::RedoPage(i) => book_actions::queue_page(app, i, true),
         Action::IllustrateAll => book_actions::illustrate_all(app),
         Action::SaveBook => book_actions::save_book(app),
+        // Export writes the library's copy, so what is on screen must be saved first.
         Action::ExportCurrent => match app.state.book_id {
+            Some(_) if app.has_unsaved_edits() => app.notices.error(
+                "This book has edits not yet saved, and Export writes the library's copy: \
+                 Save to library first, then export it.",
+            ),
             Some(id) => apply(app, ctx, Action::ExportBook(id)),
             None => app
                 .notices
@@ -104,15 +63,29 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
             book_actions::perform(app, ctx, next, true);
         }
         Action::UnsavedCancel => app.keeping.asking = None,
-        Action::OpenImage => file_actions::open_image(app, ctx),
-        Action::ExportBook(id) => file_actions::export_book(app, ctx, id),
-        Action::ChooseModelsFolder => file_actions::choose_models_folder(app, ctx),
-        Action::BrowserAccept => file_actions::browser_accept(app, ctx),
+        Action::OpenImage => {
+            let next = file_actions::open_image(app);
+            then(app, ctx, next)
+        }
+        Action::ExportBook(id) => {
+            let next = file_actions::export_book(app, id);
+            then(app, ctx, next)
+        }
+        Action::ChooseModelsFolder => {
+            let next = file_actions::choose_models_folder(app);
+            then(app, ctx, next)
+        }
+        Action::BrowserAccept => {
+            let next = file_actions::browser_accept(app);
+            then(app, ctx, next)
+        }
         Action::BrowserCancel => app.browser = None,
         Action::UseImage(image) => {
             app.state.tab = Tab::Words;
             app.words.image = Some(image.clone());
             app.words.image_name = Some(image.name());
+            app.words.loading = true;
+            app.words.texture = None;
             app.words.prompt = None;
             app.words.poem = None;
             send(app, Command::LoadImage(image));
@@ -151,10 +124,15 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
     }
 }
 
-pub fn send(app: &mut StudioApp, command: Command) {
-    if let Err(e) = app.worker.send(command) {
-        app.notices.error(e);
+/// Applies what a chosen file leads to (an image to use, settings to apply).
+fn then(app: &mut StudioApp, ctx: &egui::Context, next: Option<Action>) {
+    if let Some(next) = next {
+        apply(app, ctx, next);
     }
+}
+
+fn send(app: &mut StudioApp, command: Command) {
+    app.send(command);
 }
 
 fn generate(app: &mut StudioApp) {
@@ -219,7 +197,7 @@ fn words(app: &mut StudioApp, prompt: bool) {
 fn apply_engine_settings(app: &mut StudioApp) {
     let now = app.state.engine.clone();
     let changes = super::settings_diff::describe(&app.models.applied, &now);
-    send(app, Command::Configure(now.clone()));
+    send(app, Command::Configure(Box::new(now.clone())));
     send(app, Command::ScanModels);
     app.models.applied = now;
     app.notices.info(if changes.is_empty() {

@@ -2,7 +2,6 @@
 //! closing the window) only after asking when it has unsaved edits, and the illustration
 //! queue with its cancels.
 
-use super::actions::send;
 use super::draft::{to_draft, PageStatus};
 use super::keeping::Replace;
 use super::views::RunOutcome;
@@ -10,7 +9,7 @@ use super::StudioApp;
 use crate::worker::Command;
 
 pub fn save_book(app: &mut StudioApp) {
-    let draft = to_draft(
+    let mut draft = to_draft(
         app.state.book_id,
         &app.state.prompt,
         &app.state.story,
@@ -18,8 +17,9 @@ pub fn save_book(app: &mut StudioApp) {
         &app.state.illustration,
         &app.pages,
     );
+    draft.stamp = app.state.book_stamp;
     app.keeping.saving = Some(app.book_fingerprint());
-    send(app, Command::SaveBook(Box::new(draft)));
+    app.send(Command::SaveBook(Box::new(draft)));
 }
 
 /// New book, Open or close: at once when nothing would be lost, else after asking.
@@ -46,7 +46,7 @@ pub fn save_then(app: &mut StudioApp, ctx: &egui::Context, next: Replace) {
 pub fn perform(app: &mut StudioApp, ctx: &egui::Context, next: Replace, discard: bool) {
     match next {
         Replace::NewBook => app.clear_book(),
-        Replace::OpenBook(id) => send(app, Command::OpenBook(id)),
+        Replace::OpenBook(id) => app.send(Command::OpenBook(id)),
         Replace::Quit => {
             if discard {
                 app.clear_book();

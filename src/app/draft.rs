@@ -175,6 +175,7 @@ pub fn to_draft(
 ) -> BookDraft {
     BookDraft {
         book_id,
+        stamp: None,
         title: String::new(),
         prompt: prompt.to_string(),
         story: story.to_string(),

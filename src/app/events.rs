@@ -113,6 +113,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
         }
         Event::ImageLoaded { name, picture } => {
             app.words.image_name = Some(name);
+            app.words.loading = false;
             app.words.texture = Some(textures::load(ctx, "dropped", &picture));
         }
         Event::PromptDone(r) => {
@@ -158,14 +159,19 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             app.state.tab = app.open_tab.take().unwrap_or(Tab::Read);
         }
         Event::DraftLoaded(result) => draft_loaded(app, ctx, result),
-        Event::BookSaved { id } => {
+        Event::BookSaved { id, stamp, note } => {
             app.state.book_id = Some(id);
+            app.state.book_stamp = stamp;
             if let Some(fp) = app.keeping.saving.take() {
                 // What was sent is saved; edits made while it was saving are not.
                 app.keeping.saved = fp;
             }
-            app.notices
-                .info(format!("Saved to the library as book {id}."));
+            match note {
+                Some(note) => app.notices.info(note),
+                None => app
+                    .notices
+                    .info(format!("Saved to the library as book {id}.")),
+            }
             if let Some(next) = app.keeping.after_save.take() {
                 book_actions::perform(app, ctx, next, false);
             }
@@ -173,9 +179,15 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
         Event::BookDeleted { id } => {
             if app.state.book_id == Some(id) {
                 app.state.book_id = None;
+                app.state.book_stamp = None;
             }
         }
-        Event::Exported { path } => app.notices.info(format!("Exported to {}.", path.display())),
+        Event::Exported { path, warning } => match warning {
+            Some(w) => app
+                .notices
+                .error(format!("Exported to {}, but {w}.", path.display())),
+            None => app.notices.info(format!("Exported to {}.", path.display())),
+        },
         Event::Cancelled { job } => {
             if let Job::Illustrate { page } = job {
                 if let Some(p) = app.pages.get_mut(page) {
@@ -192,6 +204,12 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             if job == Job::Story {
                 app.story.generating = false;
                 app.story.drop_empty_candidates();
+            }
+            if job == Job::Models && app.models.downloading.take().is_some() {
+                app.notices.info(
+                    "Download cancelled; what arrived is kept, and Download continues from there."
+                        .to_string(),
+                );
             }
             clear_status(app, job);
         }
@@ -223,6 +241,15 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 if app.illustrate.shown == Some(page) {
                     app.illustrate.outcome = Some(RunOutcome::Failed);
                 }
+            }
+            if job == Job::Models {
+                app.models.downloading = None;
+            }
+            if job == Job::Words && app.words.loading {
+                // The file was refused: Prompt and Poem have nothing to work on.
+                app.words.loading = false;
+                app.words.image = None;
+                app.words.image_name = None;
             }
             if job == Job::Library && app.keeping.saving.take().is_some() {
                 // The save failed: whatever was to follow it waits for the user.

@@ -49,6 +49,8 @@ pub struct FileBrowser {
     pub text: String,
     /// Why the last accept was refused.
     pub error: Option<String>,
+    /// An existing file the user was told about: the next accept of it replaces it.
+    pub replacing: Option<PathBuf>,
     listed: Option<PathBuf>,
     entries: Vec<Entry>,
 }
@@ -64,6 +66,7 @@ impl FileBrowser {
         Self {
             purpose,
             text,
+            replacing: None,
             error: None,
             listed: None,
             entries: Vec::new(),
@@ -140,7 +143,7 @@ impl FileBrowser {
     }
 
     /// The typed path if it fits the purpose, or a sentence saying why not.
-    pub fn accept(&self) -> Result<PathBuf, String> {
+    pub fn accept(&mut self) -> Result<PathBuf, String> {
         let trimmed = self.text.trim();
         if trimmed.is_empty() {
             return Err("Type a path first.".into());
@@ -178,6 +181,14 @@ impl FileBrowser {
                             .map(|d| d.to_string())
                             .unwrap_or_default()
                     ))
+                } else if path.is_file() && self.replacing.as_ref() != Some(&path) {
+                    // Asked once: the button now says Replace, and a second press writes.
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    self.replacing = Some(path);
+                    Err(format!(
+                        "{} already exists; press Replace to write over it, or type another name.",
+                        name.unwrap_or_default()
+                    ))
                 } else {
                     Ok(path)
                 }
@@ -188,7 +199,7 @@ impl FileBrowser {
 }
 
 /// `~` and `~/…` mean the home folder.
-fn expand_home(text: &str) -> PathBuf {
+pub fn expand_home(text: &str) -> PathBuf {
     if text == "~" || text.starts_with("~/") {
         if let Some(home) = home_dir() {
             return home.join(text.trim_start_matches('~').trim_start_matches('/'));
@@ -288,6 +299,11 @@ mod tests {
             .accept()
             .unwrap_err()
             .contains("no folder"));
+        // An existing file is replaced only on the second press, after the question.
+        std::fs::write(dir.path().join("old.html"), b"kept").unwrap();
+        let mut again = b("old.html");
+        assert!(again.accept().unwrap_err().contains("already exists"));
+        assert_eq!(again.accept().unwrap(), dir.path().join("old.html"));
         let mut recent = Vec::new();
         for i in 0..10 {
             remember(&mut recent, &dir.path().join(i.to_string()));

@@ -83,6 +83,7 @@ impl StudioApp {
             unsaved,
         } = book;
         self.state.book_id = draft.book_id;
+        self.state.book_stamp = draft.stamp;
         if !draft.prompt.is_empty() {
             self.state.prompt = draft.prompt;
         }
@@ -130,6 +131,7 @@ impl StudioApp {
         self.pages.clear();
         self.state.story.clear();
         self.state.book_id = None;
+        self.state.book_stamp = None;
         self.story.candidates.clear();
         self.story.picked = None;
         self.illustrate.forget_run();
@@ -150,7 +152,7 @@ impl StudioApp {
         if let Some(since) = since.filter(|s| !now && *s < DRAFT_EVERY) {
             return Some(DRAFT_EVERY - since);
         }
-        let draft = to_draft(
+        let mut draft = to_draft(
             self.state.book_id,
             &self.state.prompt,
             &self.state.story,
@@ -158,6 +160,7 @@ impl StudioApp {
             &self.state.illustration,
             &self.pages,
         );
+        draft.stamp = self.state.book_stamp;
         let unsaved = self.has_unsaved_edits();
         self.state.unsaved = unsaved;
         if self

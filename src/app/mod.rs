@@ -2,6 +2,7 @@
 //! [`actions::Action`]s, which are applied after layout; worker events are drained once per
 //! frame in `logic`. This module talks to the engine only through [`crate::worker`].
 
+pub mod action;
 pub mod actions;
 pub mod bench_run;
 pub mod book_actions;
@@ -91,6 +92,13 @@ pub struct StudioApp {
 }
 
 impl StudioApp {
+    /// Queues a command for the worker threads; a refusal (a full queue) becomes a notice.
+    pub fn send(&mut self, command: crate::worker::Command) {
+        if let Err(e) = self.worker.send(command) {
+            self.notices.error(e);
+        }
+    }
+
     pub fn new(cc: &eframe::CreationContext<'_>, config: StudioConfig) -> Self {
         let mut state: State = if config.fresh_state {
             State::default()
@@ -99,7 +107,15 @@ impl StudioApp {
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default()
         };
-        if let Some(engine) = config.engine {
+        if let Some(mut engine) = config.engine {
+            // Flags say where models and the library are; choices they cannot express (the
+            // illustrator unless --vqgan-model was given, the hub settings) stay as remembered.
+            let kept = &state.engine;
+            if engine.vqgan_model.is_empty() {
+                engine.vqgan_model = kept.vqgan_model.clone();
+            }
+            engine.hub_mirror = engine.hub_mirror.or_else(|| kept.hub_mirror.clone());
+            engine.hub_cache = engine.hub_cache.or_else(|| kept.hub_cache.clone());
             state.engine = engine;
         }
         if let Some(tab) = config.tab {

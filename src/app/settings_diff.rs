@@ -18,6 +18,7 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         ("MiniLM folder", &before.minilm, &after.minilm),
         ("library", &before.library, &after.library),
         ("lexicon cache", &before.label_cache, &after.label_cache),
+        ("Hugging Face cache", &before.hub_cache, &after.hub_cache),
     ];
     for (name, old, new) in paths {
         if old != new {
@@ -31,6 +32,18 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
             "never download: off".into()
         });
     }
+    if before.hub_mirror != after.hub_mirror {
+        changes.push(match &after.hub_mirror {
+            Some(m) => format!("hub mirror set to {m}"),
+            None => "hub mirror set to the default".into(),
+        });
+    }
+    if before.vqgan_model != after.vqgan_model {
+        changes.push(format!(
+            "illustrator set to {}",
+            vqgan_name(&after.vqgan_model)
+        ));
+    }
     if before.device != after.device {
         let device = if after.device.is_empty() {
             "cpu"
@@ -40,6 +53,15 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         changes.push(format!("device set to {device}"));
     }
     changes
+}
+
+/// The chosen VQGAN's name, the default's when none was chosen.
+pub fn vqgan_name(chosen: &str) -> &str {
+    if chosen.is_empty() {
+        crate::worker::vqgan_choices()[0].0
+    } else {
+        chosen
+    }
 }
 
 #[cfg(test)]

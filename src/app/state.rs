@@ -86,6 +86,8 @@ pub struct State {
     pub poem_candidates: usize,
     /// The book being written, so a restart does not lose its text.
     pub book_id: Option<i64>,
+    /// The library's change stamp of `book_id` that this version is based on.
+    pub book_stamp: Option<i64>,
     pub story: String,
     pub pages: Vec<SavedPage>,
     /// The book in progress had edits not saved to the library.
@@ -109,6 +111,7 @@ impl Default for State {
             poem_lines: 4,
             poem_candidates: 3,
             book_id: None,
+            book_stamp: None,
             story: String::new(),
             pages: Vec::new(),
             unsaved: false,

@@ -88,6 +88,8 @@ impl IllustrateView {
 pub struct WordsView {
     pub image_name: Option<String>,
     pub image: Option<crate::worker::ImageSource>,
+    /// The image is being read; a failure then forgets it, so nothing runs on a refused file.
+    pub loading: bool,
     pub texture: Option<TextureHandle>,
     pub prompt: Option<PromptResult>,
     pub poem: Option<PoemResult>,

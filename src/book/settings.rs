@@ -23,6 +23,13 @@ pub fn check_illustration(opts: &IllustrateOptions, grid: Option<usize>) -> Resu
     if opts.iterations == 0 {
         return Err("a picture needs at least one step; use --iterations 1 or more".into());
     }
+    if opts.iterations > crate::ml::illustrate::MAX_ITERATIONS {
+        return Err(format!(
+            "at most {} steps a picture (got {}); the picture stops changing long before",
+            crate::ml::illustrate::MAX_ITERATIONS,
+            opts.iterations
+        ));
+    }
     if opts.cutn == 0 || opts.cutn > 256 {
         return Err(format!(
             "cutn must be between 1 and 256 (got {})",

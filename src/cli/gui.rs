@@ -63,12 +63,17 @@ fn engine_from_flags(global: &GlobalArgs) -> Option<crate::worker::EngineSetting
         && global.library.is_none()
         && !global.offline
         && global.device == "cpu"
+        && global.vqgan_model.is_none()
     {
         return None;
     }
     Some(crate::worker::EngineSettings {
         models_dir: global.models.clone(),
         offline: global.offline,
+        vqgan_model: global
+            .vqgan_model
+            .map(|s| s.name.to_string())
+            .unwrap_or_default(),
         device: global.device.clone(),
         library: global.library.clone(),
         ..Default::default()

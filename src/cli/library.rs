@@ -212,7 +212,7 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             let is_gif = out
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
-            if is_gif {
+            let warning = if is_gif {
                 let page =
                     page.ok_or_else(|| anyhow::anyhow!("a GIF shows one page: add --page N"))?;
                 let frames: Vec<Vec<u8>> = lib
@@ -223,13 +223,19 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
                 let gif =
                     crate::export::gif::progress_gif(&frames, 120).map_err(anyhow::Error::msg)?;
                 crate::export::write_atomically(&out, &gif).map_err(anyhow::Error::msg)?;
+                None
             } else {
-                crate::export::export_book(&book, &out).map_err(anyhow::Error::msg)?;
-            }
+                crate::export::export_book(&book, &out).map_err(anyhow::Error::msg)?
+            };
             if global.json {
-                return super::print_json(&serde_json::json!({ "book_id": id, "out": out }));
+                return super::print_json(
+                    &serde_json::json!({ "book_id": id, "out": out, "warning": warning }),
+                );
             }
             println!("Exported book {id} to {}.", out.display());
+            if let Some(w) = warning {
+                eprintln!("warning: {w}.");
+            }
             Ok(())
         }
         LibraryAction::Rename { id, title } => {

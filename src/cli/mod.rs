@@ -51,11 +51,30 @@ pub struct GlobalArgs {
     /// Compute device: cpu, or cuda / metal when built with that feature.
     #[arg(long, global = true, default_value = "cpu")]
     pub device: String,
+    /// The illustrator: imagenet (default), wikiart, coco, sflickr, faceshq or imagenet-cc
+    /// (`models sources` describes each).
+    #[arg(
+        long,
+        global = true,
+        env = "STORYBOOK_VQGAN_MODEL",
+        value_name = "NAME",
+        value_parser = crate::ml::weights::vqgan_source
+    )]
+    pub vqgan_model: Option<&'static crate::ml::weights::HubSource>,
 }
 
 impl GlobalArgs {
+    /// The model search for this command; a download stops when Ctrl-C was pressed (for
+    /// commands that installed the handler; see `interrupt`).
     pub fn locator(&self) -> crate::ml::weights::Locator {
-        crate::ml::weights::Locator::from_env(self.models.clone(), self.offline)
+        let mut locator = crate::ml::weights::Locator::from_env(self.models.clone(), self.offline);
+        if let Some(chosen) = self.vqgan_model {
+            locator.vqgan_model = chosen;
+        }
+        locator.cancel = Some(crate::ml::weights::CancelCheck(std::sync::Arc::new(
+            interrupt::interrupted,
+        )));
+        locator
     }
 }
 
@@ -94,6 +113,9 @@ pub fn main() -> ExitCode {
         Err(err) => return argument_error(err),
     };
     init_tracing();
+    if !matches!(cli.command, None | Some(Command::Gui(_))) {
+        quiet_on_closed_pipe();
+    }
     let json = cli.global.json;
     let needed = needs::needed_models(cli.command.as_ref());
     let result = match cli.command {
@@ -116,11 +138,17 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let err = needs::name_every_missing_model(err, &needed, &cli.global.locator());
             let message = sentence(&err);
+            let interrupted = err.is::<models::Interrupted>();
             if json {
-                println!("{}", serde_json::json!({ "error": message }));
+                let doc = match interrupted {
+                    true => serde_json::json!({ "error": message, "interrupted": true }),
+                    false => serde_json::json!({ "error": message }),
+                };
+                println!("{doc}");
             }
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            // 130, as for any program stopped by Ctrl-C (SIGINT).
+            ExitCode::from(if interrupted { 130 } else { 1 })
         }
     }
 }
@@ -162,12 +190,25 @@ fn argument_error(err: clap::Error) -> ExitCode {
     {
         err.exit();
     }
-    let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or_default();
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    println!("{}", serde_json::json!({ "error": message }));
+    println!("{}", serde_json::json!({ "error": clap_sentence(&err) }));
     let _ = err.print();
     ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+}
+
+/// Clap's message as one line: the error and the lines that belong to it (the missing
+/// arguments, say), without the usage and help hints that follow.
+fn clap_sentence(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let joined = parts.join(" ");
+    joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string()
 }
 
 fn init_tracing() {
@@ -183,4 +224,15 @@ fn init_tracing() {
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// `storybook-studio library list | head -1`: when the reader goes away, end quietly as other
+/// command-line tools do, instead of panicking in `println!`. (Sockets are unaffected: Rust
+/// writes to them with MSG_NOSIGNAL.) A book being drawn stops as after a kill, resumable.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

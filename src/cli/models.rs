@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::weights::{LocateError, ModelFiles, ModelKind};
+use crate::ml::weights::{HubSource, LocateError, ModelFiles, ModelKind, VQGAN_SOURCES};
 
 #[derive(Debug, clap::Args)]
 pub struct ModelsArgs {
@@ -16,6 +16,9 @@ pub struct ModelsArgs {
 pub enum ModelsAction {
     /// Show each model: found where, and how big; or every place that was searched.
     List,
+    /// Where each model is downloaded from: repository, revision, files, sha256 and size; and
+    /// every illustrator `--vqgan-model` can choose.
+    Sources,
     /// Write a taming .ckpt's inference tensors (no loss.*) as safetensors, after checking them.
     ConvertVqgan {
         #[arg(value_name = "IN.ckpt")]
@@ -50,6 +53,48 @@ struct ModelStatus {
     bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// Where a download would fetch it from (for fine-tuned models: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceJson>,
+}
+
+/// A hub source as `models list --json` and `models sources --json` show it.
+#[derive(Debug, Serialize)]
+struct SourceJson {
+    name: &'static str,
+    about: &'static str,
+    repo: &'static str,
+    revision: &'static str,
+    files: Vec<SourceFileJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct SourceFileJson {
+    path: &'static str,
+    local: &'static str,
+    sha256: Option<&'static str>,
+    size: Option<u64>,
+}
+
+impl From<&HubSource> for SourceJson {
+    fn from(s: &HubSource) -> Self {
+        Self {
+            name: s.name,
+            about: s.about,
+            repo: s.repo,
+            revision: s.revision,
+            files: s
+                .files
+                .iter()
+                .map(|f| SourceFileJson {
+                    path: f.remote,
+                    local: f.local,
+                    sha256: f.sha256,
+                    size: f.size,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ModelStatus {
@@ -72,6 +117,7 @@ impl ModelStatus {
             location: Some(files.location.display().to_string()),
             bytes: Some(files.total_bytes()),
             problem,
+            source: None,
         }
     }
 
@@ -85,6 +131,7 @@ impl ModelStatus {
             location: None,
             bytes: None,
             problem: Some(err.to_string()),
+            source: None,
         }
     }
 }
@@ -175,12 +222,33 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
                     ),
                     Err(err) => ModelStatus::missing(kind, &err),
                 })
+                .zip(ModelKind::ALL)
+                .map(|(mut status, kind)| {
+                    status.source = Some(locator.source(kind).into());
+                    status
+                })
                 .collect();
             statuses.extend(extra_story_models(&locator));
             if global.json {
                 return super::print_json(&statuses);
             }
             print_statuses(&statuses);
+            Ok(())
+        }
+        ModelsAction::Sources => {
+            let models: Vec<SourceJson> = ModelKind::ALL
+                .into_iter()
+                .filter(|k| *k != ModelKind::Vqgan)
+                .map(|k| k.hub().into())
+                .collect();
+            let vqgan: Vec<SourceJson> = VQGAN_SOURCES.iter().map(Into::into).collect();
+            if global.json {
+                return super::print_json(&serde_json::json!({
+                    "models": models,
+                    "vqgan_models": vqgan,
+                }));
+            }
+            print_sources(&models, &vqgan, locator.vqgan_model.name);
             Ok(())
         }
         ModelsAction::ConvertVqgan {
@@ -216,22 +284,28 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         ModelsAction::Download { which } => {
+            // Ctrl-C stops the download within a second and keeps the partial file.
+            super::interrupt::install();
             let mut done = Vec::new();
             for kind in kinds(&which)? {
                 if !locator.allow_download {
                     anyhow::bail!("downloads are off (--offline or HF_HUB_OFFLINE=1)");
                 }
                 let mut progress = TerminalDownload::new(global.json);
-                let found = locator
-                    .download(kind, Vec::new(), &mut progress)
-                    .map_err(LocateError::without_download_advice)?;
+                let found = match locator.download(kind, Vec::new(), &mut progress) {
+                    Ok(found) => found,
+                    Err(err) if err.is_cancelled() => return Err(Interrupted(err).into()),
+                    Err(err) => return Err(err.without_download_advice().into()),
+                };
                 if !global.json {
                     println!("{kind}: {}", found.location.display());
                 }
                 done.push(serde_json::json!({
                     "model": kind.to_string(),
+                    "source": found.downloaded_from.unwrap_or(locator.source(kind).name),
                     "location": found.location.display().to_string(),
                     "bytes": found.total_bytes(),
+                    "notes": progress.notes,
                 }));
             }
             if global.json {
@@ -239,5 +313,35 @@ pub fn run(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A download stopped by Ctrl-C: the command exits 130, as an interrupted program does.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub LocateError);
+
+fn print_sources(models: &[SourceJson], vqgan: &[SourceJson], chosen: &str) {
+    let show = |s: &SourceJson, mark: &str| {
+        println!("{:12}{mark} {} ({})", s.name, s.repo, s.revision);
+        println!("              {}", s.about);
+        for f in &s.files {
+            let size = f.size.map(|b| format!(", {:.1} MB", b as f64 / 1e6));
+            let hash = f.sha256.map(|h| format!(", sha256 {h}"));
+            println!(
+                "              {} -> {}{}{}",
+                f.path,
+                f.local,
+                size.unwrap_or_default(),
+                hash.unwrap_or_else(|| ", pinned by revision".into())
+            );
+        }
+    };
+    for s in models {
+        show(s, " ");
+    }
+    println!("\nIllustrators (--vqgan-model NAME; * marks the one in use):");
+    for s in vqgan {
+        show(s, if s.name == chosen { "*" } else { " " });
     }
 }

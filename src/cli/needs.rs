@@ -58,6 +58,9 @@ pub fn name_every_missing_model(
     let Some(first) = locate_error(&err) else {
         return err;
     };
+    if first.is_cancelled() {
+        return err;
+    }
     let others: Vec<LocateError> = needed
         .iter()
         .filter(|(kind, _)| *kind != first.kind())

@@ -12,11 +12,17 @@ use crate::ml::weights::hub::DownloadProgress;
 pub struct TerminalDownload {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// What the download had to say (such as which source it used), for `--json` too.
+    pub notes: Vec<String>,
 }
 
 impl TerminalDownload {
     pub fn new(quiet: bool) -> Self {
-        Self { bar: None, quiet }
+        Self {
+            bar: None,
+            quiet,
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -46,6 +52,16 @@ impl DownloadProgress for TerminalDownload {
         if let Some(bar) = self.bar.take() {
             bar.finish();
         }
+    }
+
+    fn note(&mut self, text: &str) {
+        if !self.quiet {
+            match &self.bar {
+                Some(bar) => bar.println(text),
+                None => eprintln!("{text}"),
+            }
+        }
+        self.notes.push(text.to_string());
     }
 }
 

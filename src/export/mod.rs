@@ -12,13 +12,24 @@ use std::path::{Path, PathBuf};
 
 use crate::store::Book;
 
-/// Writes `book` to `path` in the format its extension names (.html, .htm or .pdf).
-pub fn export_book(book: &Book, path: &Path) -> Result<(), String> {
-    let bytes = match book_format(path)? {
-        BookFormat::Html => html::book_html(book).into_bytes(),
-        BookFormat::Pdf => pdf::book_pdf(book)?,
+/// Writes `book` to `path` in the format its extension names (.html, .htm or .pdf). `Ok` holds
+/// a warning when words could not be kept: text a PDF's built-in font cannot draw.
+pub fn export_book(book: &Book, path: &Path) -> Result<Option<String>, String> {
+    let (bytes, warning) = match book_format(path)? {
+        BookFormat::Html => (html::book_html(book).into_bytes(), None),
+        BookFormat::Pdf => (pdf::book_pdf(book)?, pdf_warning(book)),
     };
-    write_atomically(path, &bytes)
+    write_atomically(path, &bytes)?;
+    Ok(warning)
+}
+
+fn pdf_warning(book: &Book) -> Option<String> {
+    let (count, first) = pdf::unprintable(book);
+    let first = first?;
+    Some(format!(
+        "{count} characters of this book (such as “{first}”) are outside the PDF's built-in font \
+         and print as “?”; export to .html to keep every word"
+    ))
 }
 
 /// The formats a whole book exports to.

@@ -31,8 +31,24 @@ const NUMBER_SIZE: f32 = 9.0;
 
 /// Windows-1252 bytes for Helvetica's WinAnsiEncoding; anything else becomes '?'.
 fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c as u32 {
+    text.chars().map(win_ansi_byte).collect()
+}
+
+/// The characters of `book` the PDF cannot draw (they print as '?'): how many, and the first.
+pub fn unprintable(book: &Book) -> (usize, Option<char>) {
+    let texts = [book.title.as_str(), book.prompt.as_str()]
+        .into_iter()
+        .chain(book.pages.iter().map(|p| p.sentence.as_str()));
+    let lost: Vec<char> = texts
+        .flat_map(str::chars)
+        .filter(|&c| c != '?' && !c.is_whitespace() && win_ansi_byte(c) == b'?')
+        .collect();
+    (lost.len(), lost.first().copied())
+}
+
+fn win_ansi_byte(c: char) -> u8 {
+    {
+        match c as u32 {
             0x20..=0x7e | 0xa0..=0xff => c as u32 as u8,
             0x2018 => 0x91,
             0x2019 => 0x92,
@@ -42,8 +58,8 @@ fn win_ansi(text: &str) -> Vec<u8> {
             0x2014 => 0x97,
             0x2026 => 0x85,
             _ => b'?',
-        })
-        .collect()
+        }
+    }
 }
 
 /// Greedy word wrap of WinAnsi text by measured width; a word wider than `width` is broken.

@@ -67,6 +67,8 @@ pub struct DraftPageRecord {
 pub struct DraftRecord {
     /// The library book it was opened from or saved as.
     pub book_id: Option<i64>,
+    /// The library's change stamp of that book which this version is based on.
+    pub stamp: Option<i64>,
     pub story: String,
     /// Edited since it was last saved to the library.
     pub unsaved: bool,
@@ -163,6 +165,7 @@ impl DraftStore {
         tx.execute("DELETE FROM meta", []).map_err(sql)?;
         let meta = [
             ("book_id", draft.book_id.map(|i| i.to_string())),
+            ("book_stamp", draft.stamp.map(|i| i.to_string())),
             ("story", Some(draft.story.clone())),
             ("unsaved", Some(u8::from(draft.unsaved).to_string())),
         ];
@@ -223,6 +226,7 @@ impl DraftStore {
             return Ok(None);
         };
         let book_id = meta("book_id")?.and_then(|v| v.parse().ok());
+        let stamp = meta("book_stamp")?.and_then(|v| v.parse().ok());
         let unsaved = meta("unsaved")?.as_deref() == Some("1");
         let mut stmt = self
             .conn
@@ -250,6 +254,7 @@ impl DraftStore {
             .map_err(|e| self.sql(e))?;
         Ok(Some(DraftRecord {
             book_id,
+            stamp,
             story,
             unsaved,
             pages,
@@ -289,6 +294,7 @@ mod tests {
         assert_eq!(store.load().unwrap(), None, "a new file holds no draft");
         let draft = DraftRecord {
             book_id: Some(3),
+            stamp: Some(1_700_000_000_123),
             story: "A fox. A lamp.".into(),
             unsaved: true,
             pages: vec![

@@ -57,6 +57,7 @@ impl DraftJobs {
 fn record_of(draft: &BookDraft, unsaved: bool) -> DraftRecord {
     DraftRecord {
         book_id: draft.book_id,
+        stamp: draft.stamp,
         story: draft.story.clone(),
         unsaved,
         pages: draft
@@ -82,6 +83,7 @@ fn record_of(draft: &BookDraft, unsaved: bool) -> DraftRecord {
 fn book_of(record: DraftRecord) -> BookDraft {
     BookDraft {
         book_id: record.book_id,
+        stamp: record.stamp,
         story: record.story,
         pages: record
             .pages

@@ -57,7 +57,18 @@ impl Engine {
     }
 
     fn locator(&self) -> Locator {
-        Locator::from_env(self.settings.models_dir.clone(), self.settings.offline)
+        let mut locator =
+            Locator::from_env(self.settings.models_dir.clone(), self.settings.offline);
+        locator.endpoint = self.settings.hub_mirror.clone();
+        if let Some(cache) = &self.settings.hub_cache {
+            locator.hf_cache = Some(cache.clone());
+        }
+        // Settings only offers known names; an unknown one (a hand-edited file) keeps the default.
+        let name = self.settings.vqgan_model.trim();
+        match name {
+            "" => locator,
+            _ => locator.clone().with_vqgan_model(name).unwrap_or(locator),
+        }
     }
 
     fn explicit(&self, kind: ModelKind) -> Option<PathBuf> {
@@ -81,7 +92,7 @@ impl Engine {
                     LocateError::NotFound { .. } => {
                         format!("{err}\nOpen the Models panel to download it or choose its folder.")
                     }
-                    LocateError::Explicit { .. } => err.to_string(),
+                    LocateError::Explicit { .. } | LocateError::Cancelled { .. } => err.to_string(),
                 };
                 out.send(Event::ModelMissing {
                     kind,
@@ -332,8 +343,8 @@ impl Jobs for Engine {
     fn run(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
         let result = match command {
             Command::Configure(settings) => {
-                if settings != self.settings {
-                    *self = Engine::new(settings);
+                if *settings != self.settings {
+                    *self = Engine::new(*settings);
                 }
                 Ok(())
             }
@@ -354,8 +365,11 @@ impl Jobs for Engine {
                 Ok(())
             }
             Command::Download(kind) => {
-                super::engine_models::download(&self.locator(), kind, out)
-                    .context("the download failed")?;
+                match super::engine_models::download(&self.locator(), kind, out) {
+                    // The job loop reports the cancel; the partial file waits for the next try.
+                    Err(err) if err.is_cancelled() => return Ok(()),
+                    other => other.context("the download failed")?,
+                }
                 // The rows after a download say what a job would use now, Settings included.
                 out.send(Event::Models(super::engine_models::scan(
                     &self.locator(),

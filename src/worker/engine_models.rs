@@ -1,17 +1,18 @@
 //! The Models panel's jobs: where each model was found, and downloading one with progress.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::job_thread::Outbox;
 use super::protocol::{Event, ModelKind, ModelRow};
 use crate::ml::weights::hub::DownloadProgress;
-use crate::ml::weights::Locator;
+use crate::ml::weights::{CancelCheck, Locator};
 
 pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) -> Vec<ModelRow> {
     ModelKind::ALL
         .into_iter()
         .map(|kind| {
-            let hub = kind.hub();
+            let hub = locator.source(kind);
             let explicit = explicit(kind);
             match locator.find_local(kind, explicit.as_deref()) {
                 Ok(files) => ModelRow {
@@ -23,6 +24,7 @@ pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) 
                     )),
                     note: String::new(),
                     explicit,
+                    downloadable: locator.allow_download,
                 },
                 // The folder set in Settings is what every job uses, so a download elsewhere
                 // would not help: the row says so instead of offering one.
@@ -35,16 +37,30 @@ pub fn scan(locator: &Locator, explicit: impl Fn(ModelKind) -> Option<PathBuf>) 
                          the models folder or a download."
                     ),
                     explicit,
+                    downloadable: locator.allow_download,
+                },
+                Err(_) if !locator.allow_download => ModelRow {
+                    kind,
+                    name: kind.display_name().to_string(),
+                    found: None,
+                    note: format!(
+                        "not found, and downloads are off (Never download, in Settings); turn \
+                         that off to download {} from {}, or choose its folder",
+                        hub.name, hub.repo
+                    ),
+                    explicit,
+                    downloadable: false,
                 },
                 Err(_) => ModelRow {
                     kind,
                     name: kind.display_name().to_string(),
                     found: None,
                     note: format!(
-                        "not found; download {} (revision {}) or choose its folder",
-                        hub.repo, hub.revision
+                        "not found; download {} from {} (revision {}) or choose its folder",
+                        hub.name, hub.repo, hub.revision
                     ),
                     explicit,
+                    downloadable: locator.allow_download,
                 },
             }
         })
@@ -93,7 +109,13 @@ impl Progress<'_> {
     }
 }
 
-pub fn download(locator: &Locator, kind: ModelKind, out: &Outbox) -> anyhow::Result<()> {
+/// Downloads `kind` with progress events; the studio's Cancel stops it within a second, keeping
+/// the partial file for the next try.
+pub fn download(
+    locator: &Locator,
+    kind: ModelKind,
+    out: &Outbox,
+) -> Result<(), crate::ml::weights::LocateError> {
     let mut progress = Progress {
         out,
         kind,
@@ -102,7 +124,10 @@ pub fn download(locator: &Locator, kind: ModelKind, out: &Outbox) -> anyhow::Res
         total: 0,
     };
     let mut locator = locator.clone();
-    locator.allow_download = true;
+    let cancel = out.cancel_handle();
+    locator.cancel = Some(CancelCheck(Arc::new(move || {
+        cancel.load(std::sync::atomic::Ordering::Relaxed)
+    })));
     locator.locate(kind, None, &mut progress)?;
     Ok(())
 }

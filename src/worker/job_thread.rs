@@ -46,6 +46,11 @@ impl Outbox {
     pub fn cancel_flag(&self) -> &AtomicBool {
         &self.cancel
     }
+
+    /// The cancel flag, for code that must own it (a download's cancel check).
+    pub fn cancel_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancel)
+    }
 }
 
 /// Queue length per thread; the UI refuses new work with a notice beyond it.

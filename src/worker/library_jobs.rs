@@ -71,6 +71,26 @@ impl LibraryJobs {
         Ok(())
     }
 
+    fn create(
+        &mut self,
+        draft: &BookDraft,
+        recipe: &BookRecipe,
+        pages: &[NewPage],
+        title: String,
+    ) -> anyhow::Result<i64> {
+        let book = NewBook {
+            title,
+            prompt: draft.prompt.clone(),
+            story_settings: serde_json::to_value(recipe).unwrap_or_default(),
+            story_seed: draft.sampling.seed,
+            style_prefix: draft.illustration.style_prefix.clone(),
+            style_suffix: draft.illustration.style_suffix.clone(),
+            model_ids: serde_json::json!({}),
+            planned_pages: pages.len(),
+        };
+        Ok(self.lib()?.create_book(&book, pages)?)
+    }
+
     fn save(&mut self, draft: BookDraft, out: &Outbox) -> anyhow::Result<()> {
         let recipe = BookRecipe {
             sampling: draft.sampling.clone(),
@@ -86,7 +106,21 @@ impl LibraryJobs {
             draft.title.clone()
         };
         let lib = self.lib()?;
+        // A book changed elsewhere since the studio opened it keeps those changes; the
+        // studio's version becomes a new book beside it.
+        let changed_elsewhere = match (draft.book_id, draft.stamp) {
+            (Some(id), Some(stamp)) => lib.book(id).is_ok_and(|b| b.updated_at != stamp),
+            _ => false,
+        };
+        let mut note = None;
         let id = match draft.book_id {
+            Some(id) if changed_elsewhere => {
+                let new_id = self.create(&draft, &recipe, &pages, title)?;
+                note = Some(format!(
+                    "Book {id} was changed by another program (the CLI, say) since it was opened                      here, so this version was saved as a new book {new_id}; book {id} keeps                      the other changes."
+                ));
+                new_id
+            }
             Some(id) if lib.book(id).is_ok() => {
                 let stored = lib.book(id)?;
                 lib.rename(id, &title)?;
@@ -133,21 +167,10 @@ impl LibraryJobs {
                 lib.update_recipe_and_plan(id, &recipe, pages.len())?;
                 id
             }
-            _ => {
-                let book = NewBook {
-                    title,
-                    prompt: draft.prompt.clone(),
-                    story_settings: serde_json::to_value(&recipe).unwrap_or_default(),
-                    story_seed: draft.sampling.seed,
-                    style_prefix: draft.illustration.style_prefix.clone(),
-                    style_suffix: draft.illustration.style_suffix.clone(),
-                    model_ids: serde_json::json!({}),
-                    planned_pages: pages.len(),
-                };
-                lib.create_book(&book, &pages)?
-            }
+            _ => self.create(&draft, &recipe, &pages, title)?,
         };
-        out.send(Event::BookSaved { id });
+        let stamp = self.lib()?.book(id).ok().map(|b| b.updated_at);
+        out.send(Event::BookSaved { id, stamp, note });
         let query = self.last_query.clone();
         self.list(query, out)
     }
@@ -240,6 +263,7 @@ fn draft_of(book: Book) -> BookDraft {
     }
     BookDraft {
         book_id: Some(book.id),
+        stamp: Some(book.updated_at),
         title: book.title,
         prompt: book.prompt,
         story: recipe
@@ -288,8 +312,9 @@ impl Jobs for LibraryJobs {
             }
             Command::ExportBook { id, path } => {
                 let book = self.lib()?.book(id)?;
-                crate::export::export_book(&book, &path).map_err(anyhow::Error::msg)?;
-                out.send(Event::Exported { path });
+                let warning =
+                    crate::export::export_book(&book, &path).map_err(anyhow::Error::msg)?;
+                out.send(Event::Exported { path, warning });
                 Ok(())
             }
             _ => Ok(()),

@@ -124,6 +124,14 @@ impl Worker {
     }
 }
 
+/// The illustrators a user can choose, as (name, what it is); the first is the default.
+pub fn vqgan_choices() -> Vec<(&'static str, &'static str)> {
+    crate::ml::weights::VQGAN_SOURCES
+        .iter()
+        .map(|s| (s.name, s.about))
+        .collect()
+}
+
 /// Devices this build can use: the CPU always, CUDA or Metal when compiled in.
 pub fn available_devices() -> Vec<&'static str> {
     crate::ml::device::available()

@@ -56,6 +56,13 @@ pub struct EngineSettings {
     pub vqgan: Option<PathBuf>,
     pub minilm: Option<PathBuf>,
     pub offline: bool,
+    /// The illustrator to find or download (a name of `VQGAN_SOURCES`; empty: the default).
+    pub vqgan_model: String,
+    /// A hub mirror for downloads (default: `HF_ENDPOINT`, else huggingface.co).
+    pub hub_mirror: Option<String>,
+    /// The Hugging Face cache to search and download into (default: `HF_HUB_CACHE`, else
+    /// `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
+    pub hub_cache: Option<PathBuf>,
     pub device: String,
     pub library: Option<PathBuf>,
     /// Where lexicon embeddings are cached (default: the platform cache folder).
@@ -79,6 +86,10 @@ pub struct DraftPage {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BookDraft {
     pub book_id: Option<i64>,
+    /// The library's change stamp (`updated_at`) of `book_id` when this version was opened or
+    /// last saved: a Save over a book changed since then by another program (the CLI's redraw,
+    /// say) goes to a new book instead, so neither side's work is lost.
+    pub stamp: Option<i64>,
     pub title: String,
     pub prompt: String,
     pub story: String,
@@ -119,6 +130,8 @@ pub struct ModelRow {
     pub note: String,
     /// The folder set for it in Settings, which wins over every other place.
     pub explicit: Option<PathBuf>,
+    /// Whether a Download button would work: off when Settings says never download.
+    pub downloadable: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,7 +149,7 @@ pub enum Job {
 
 #[derive(Debug, Clone)]
 pub enum Command {
-    Configure(EngineSettings),
+    Configure(Box<EngineSettings>),
     Generate {
         prompt: String,
         options: SamplingOptions,
@@ -251,12 +264,18 @@ pub enum Event {
     DraftLoaded(Result<Option<Box<OpenedBook>>, String>),
     BookSaved {
         id: i64,
+        /// The saved book's change stamp, for the next Save.
+        stamp: Option<i64>,
+        /// Why it was saved as a new book instead of over the one opened, if it was.
+        note: Option<String>,
     },
     BookDeleted {
         id: i64,
     },
     Exported {
         path: PathBuf,
+        /// Words the format could not keep, as a sentence.
+        warning: Option<String>,
     },
     Cancelled {
         job: Job,

@@ -157,8 +157,15 @@ fn respond(
         .iter()
         .find(|f| path == format!("/{}/resolve/{}/{}", f.repo, f.revision, f.path))
     {
+        // A request by commit answers with that commit, as the hub does.
+        let is_commit = f.revision.len() == 40 && f.revision.bytes().all(|b| b.is_ascii_hexdigit());
+        let commit = if is_commit {
+            f.revision.as_str()
+        } else {
+            COMMIT
+        };
         let msg = format!(
-            "HTTP/1.1 302 Found\r\nlocation: /cdn/{}\r\nx-repo-commit: {COMMIT}\r\n\
+            "HTTP/1.1 302 Found\r\nlocation: /cdn/{}\r\nx-repo-commit: {commit}\r\n\
              x-linked-etag: \"{}\"\r\nx-linked-size: {}\r\ncontent-length: 0\r\n\r\n",
             f.sha256(),
             f.sha256(),

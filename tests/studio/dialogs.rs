@@ -283,3 +283,57 @@ fn closing_with_unsaved_edits_asks_and_discard_closes() {
     assert!(h.state().pages.is_empty(), "and the edits are dropped");
     assert!(h.state().keeping.quitting);
 }
+
+/// A file that is not an image is refused and forgotten: Prompt and Poem have nothing to run on.
+#[test]
+fn a_refused_image_is_not_kept_for_prompt_and_poem() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.png");
+    std::fs::write(&fake, b"these are words, not pixels").unwrap();
+    let mut cfg = config(engine(dir.path()));
+    let mut picker = ScriptedPicker::default();
+    picker.answers.push_back(Ok(Some(fake)));
+    cfg.picker = Box::new(picker);
+    let mut h = studio(cfg);
+    h.state_mut().state.tab = Tab::Words;
+    h.step();
+    click(&mut h, "Open…");
+    wait_for(&mut h, "the refusal", LIMIT, |a| !a.words.loading);
+    let app = h.state();
+    assert!(
+        app.notices
+            .items
+            .iter()
+            .any(|n| n.text.contains("fake.png")),
+        "{:?}",
+        app.notices.items
+    );
+    assert!(app.words.image.is_none() && app.words.image_name.is_none());
+    assert!(h.query_by_label("Image: fake.png").is_none());
+}
+
+/// Export from Read writes the library's copy; with edits not saved it says so instead.
+#[test]
+fn export_with_unsaved_edits_asks_for_a_save_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = engine(dir.path()).library.unwrap();
+    let id = saved_book(&library, "The Lighthouse Fox", &["The fox lit the lamp."]);
+    let mut cfg = config(engine(dir.path()));
+    cfg.open_book = Some(id);
+    let mut h = studio(cfg);
+    wait_for(&mut h, "the opened book", LIMIT, |a| a.pages.len() == 1);
+    h.state_mut().pages[0].sentence = "The fox lit the big lamp.".into();
+    h.state_mut().state.tab = Tab::Read;
+    h.step();
+    click_settled(&mut h, "Export…");
+    assert!(
+        h.state()
+            .notices
+            .items
+            .iter()
+            .any(|n| n.text.contains("not yet saved")),
+        "{:?}",
+        h.state().notices.items
+    );
+    assert!(h.state().browser.is_none(), "no file was asked for");
+}

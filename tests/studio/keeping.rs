@@ -207,3 +207,61 @@ fn a_foreign_draft_file_is_one_notice_and_left_untouched() {
     drop(close(h));
     assert_eq!(std::fs::read(&draft).unwrap(), b"somebody else's notes");
 }
+
+/// The CLI redraws a page of the book the studio has open; the studio's Save then goes to a
+/// new book, and the redrawn picture stays in the old one.
+#[test]
+fn save_over_a_book_changed_elsewhere_keeps_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = engine(dir.path()).library.unwrap();
+    let id = saved_book(&library, "The Lighthouse Fox", &SENTENCES);
+    let before = stored(&library, id);
+    let storage = open_then_close(dir.path(), id);
+
+    let redrawn = super::harness::png(9);
+    let page = storybook_studio::store::NewPage {
+        sentence: SENTENCES[0].into(),
+        png: Some(redrawn.clone()),
+        seed: 99,
+        iterations: 50,
+        similarity: Some(0.5),
+        ..Default::default()
+    };
+    Library::open(&library)
+        .unwrap()
+        .update_page(id, 0, &page)
+        .unwrap();
+
+    let mut h = reopen(storage, config(engine(dir.path())));
+    wait_for(&mut h, "the kept pictures", LIMIT, |a| {
+        a.pages.iter().all(|p| p.texture.is_some())
+    });
+    click(&mut h, "Read");
+    click(&mut h, "Save to library");
+    wait_for(&mut h, "the save", LIMIT, |a| {
+        a.notices
+            .items
+            .iter()
+            .any(|n| n.text.contains("saved as a new book"))
+    });
+    let new_id = h.state().state.book_id.unwrap();
+    assert_ne!(new_id, id);
+    let old = stored(&library, id);
+    assert_eq!(old[0].1.as_ref(), Some(&redrawn), "the redraw is kept");
+    assert_eq!(old[1..], before[1..]);
+    let new = stored(&library, new_id);
+    assert_eq!(new[0].1, before[0].1, "the studio's picture is kept too");
+
+    // Saved once more, the new book is its own: no third copy.
+    click(&mut h, "Save to library");
+    wait_for(&mut h, "the second save", LIMIT, |a| {
+        a.notices
+            .items
+            .iter()
+            .any(|n| n.text == format!("Saved to the library as book {new_id}."))
+    });
+    assert_eq!(
+        Library::open(&library).unwrap().list(0, 10).unwrap().len(),
+        2
+    );
+}

@@ -92,3 +92,68 @@ fn a_wrong_folder_in_settings_is_named_and_its_notice_clears_once_found() {
         .unwrap();
     assert!(gpt2_row.found.is_some(), "Look again agrees: {gpt2_row:?}");
 }
+
+/// A stalled VQGAN download, cancelled from its row: it stops at once, says so, and keeps the
+/// part for the next try; the illustrator choice then names the other model's source.
+#[test]
+fn a_download_is_cancelled_from_its_row_and_the_illustrator_can_be_chosen() {
+    use super::common::hub::{FakeHub, ServedFile, Trouble, COMMIT};
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..4_000_000).map(|i| (i % 253) as u8).collect();
+    let served = vec![ServedFile::new(
+        "Somnai/pytti-vqgan-checkpoints",
+        COMMIT,
+        "imagenet/imagenet.ckpt",
+        big,
+    )];
+    let hub = FakeHub::start(served, Trouble::Stall);
+    let mut settings = engine(dir.path());
+    settings.vqgan = None;
+    settings.offline = false;
+    settings.hub_mirror = Some(hub.url.clone());
+    let mut h = studio(config(settings));
+    h.state_mut().state.tab = Tab::Models;
+    wait_for(&mut h, "the rows", LIMIT, |a| !a.models.rows.is_empty());
+
+    click(&mut h, "Download vqgan");
+    wait_for(&mut h, "bytes arriving", LIMIT, |a| {
+        a.models.downloading.as_ref().is_some_and(|d| d.2 > 0)
+    });
+    click(&mut h, "Cancel download");
+    let asked = std::time::Instant::now();
+    wait_for(&mut h, "the download to stop", LIMIT, |a| {
+        a.models.downloading.is_none()
+    });
+    let stopped_in = asked.elapsed();
+    assert!(stopped_in < Duration::from_millis(1500), "{stopped_in:?}");
+    let app = h.state();
+    assert!(
+        app.notices
+            .items
+            .iter()
+            .any(|n| n.text.contains("Download cancelled")),
+        "{:?}",
+        app.notices.items
+    );
+    let blobs = dir
+        .path()
+        .join("hub-cache/models--Somnai--pytti-vqgan-checkpoints/blobs");
+    let parts: Vec<_> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incomplete"))
+        .collect();
+    assert_eq!(parts.len(), 1, "the part is kept for the next try");
+
+    h.get_by_label("Illustrator model").click();
+    h.step();
+    h.step();
+    click(&mut h, "wikiart");
+    wait_for(&mut h, "the VQGAN row to name wikiart", LIMIT, |a| {
+        a.models
+            .rows
+            .iter()
+            .any(|r| r.kind == ModelKind::Vqgan && r.note.contains("download wikiart"))
+    });
+    assert_eq!(h.state().state.engine.vqgan_model, "wikiart");
+}

@@ -47,6 +47,7 @@ pub fn file_browser_ui(
             .labelled_by(label.id);
         if field.changed() {
             browser.error = None;
+            browser.replacing = None;
         }
         let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         ui.horizontal(|ui| {
@@ -73,9 +74,11 @@ pub fn file_browser_ui(
             suggestions = browser.suggestions();
             browser.text = text;
         }
+        // A fixed height, so the buttons below stay put while the list changes.
         egui::ScrollArea::vertical()
             .max_height(180.0)
-            .auto_shrink([false, true])
+            .min_scrolled_height(180.0)
+            .auto_shrink([false, false])
             .show(ui, |ui| {
                 if !matched {
                     ui.weak(format!(
@@ -102,6 +105,8 @@ pub fn file_browser_ui(
                         } else {
                             browser.text = path.display().to_string();
                         }
+                        browser.error = None;
+                        browser.replacing = None;
                     }
                 }
             });
@@ -110,7 +115,12 @@ pub fn file_browser_ui(
         }
         ui.separator();
         ui.horizontal(|ui| {
-            if ui.button(browser.purpose.accept_label()).clicked() || enter {
+            let typed = super::super::file_browser::expand_home(browser.text.trim());
+            let label = match &browser.replacing {
+                Some(p) if *p == typed => "Replace",
+                _ => browser.purpose.accept_label(),
+            };
+            if ui.button(label).clicked() || enter {
                 actions.push(Action::BrowserAccept);
             }
             if ui.button("Cancel").clicked() {

@@ -4,6 +4,7 @@
 use super::super::actions::Action;
 use super::super::state::State;
 use super::super::views::ModelsView;
+use crate::worker::ModelKind;
 
 pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -47,16 +48,24 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
                             actions.push(Action::ClearModelPath(row.kind));
                         }
                     } else if row.found.is_none()
+                        && row.downloadable
                         && ui.button(format!("Download {}", row.kind)).clicked()
                     {
                         actions.push(Action::Download(row.kind));
                     }
                 });
             }
+            if row.kind == ModelKind::Vqgan && view.downloading.is_none() {
+                actions.extend(vqgan_choice_ui(ui, state));
+            }
             if let Some((kind, file, done, total)) = &view.downloading {
                 if *kind == row.kind {
                     let f = *done as f32 / (*total).max(1) as f32;
                     ui.add(egui::ProgressBar::new(f).text(format!("{file}: {:.0}%", f * 100.0)));
+                    // The partial file stays; the next Download continues where this stopped.
+                    if ui.button("Cancel download").clicked() {
+                        actions.push(Action::CancelDownload);
+                    }
                 }
             }
         });
@@ -87,4 +96,35 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
         }
     });
     actions
+}
+
+/// Which illustrator the VQGAN row is about; a change applies at once, like the device.
+fn vqgan_choice_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
+    let choices = crate::worker::vqgan_choices();
+    let before = state.engine.vqgan_model.clone();
+    let shown = super::super::settings_diff::vqgan_name(&before).to_string();
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::from_label("Illustrator model")
+            .selected_text(&shown)
+            .show_ui(ui, |ui| {
+                for (i, (name, about)) in choices.iter().enumerate() {
+                    // The default is stored as empty, so a later default change follows.
+                    let value = if i == 0 {
+                        String::new()
+                    } else {
+                        name.to_string()
+                    };
+                    ui.selectable_value(&mut state.engine.vqgan_model, value, *name)
+                        .on_hover_text(*about);
+                }
+            });
+        if let Some((_, about)) = choices.iter().find(|(n, _)| *n == shown) {
+            ui.weak(*about);
+        }
+    });
+    if state.engine.vqgan_model != before {
+        vec![Action::ApplyEngineSettings]
+    } else {
+        Vec::new()
+    }
 }

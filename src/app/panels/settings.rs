@@ -16,6 +16,11 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     path_field(ui, "MiniLM folder", &mut e.minilm);
     path_field(ui, "Library file", &mut e.library);
     path_field(ui, "Lexicon cache folder", &mut e.label_cache);
+    path_field(ui, "Hugging Face cache folder", &mut e.hub_cache);
+    let mut mirror = e.hub_mirror.clone().unwrap_or_default();
+    if super::text_field(ui, "Hub mirror (like HF_ENDPOINT)", &mut mirror).changed() {
+        e.hub_mirror = Some(mirror.trim().to_string()).filter(|m| !m.is_empty());
+    }
     ui.checkbox(&mut e.offline, "Never download");
     ui.horizontal_wrapped(|ui| {
         if ui.button("Apply settings").clicked() {

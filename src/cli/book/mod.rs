@@ -209,14 +209,19 @@ pub(super) fn finish(
     warnings: Vec<String>,
     changed: Vec<String>,
 ) -> anyhow::Result<()> {
+    let mut warnings = warnings;
     if let Some(out) = &args.out {
-        crate::export::export_book(&lib.book(book_id)?, out).map_err(|e| {
+        let warning = crate::export::export_book(&lib.book(book_id)?, out).map_err(|e| {
             anyhow!(
                 "book {book_id} is saved in the library {}, but {e}; export it again with \
                  `storybook-studio library export {book_id} --out FILE`",
                 lib.path().display()
             )
         })?;
+        if let (Some(w), false) = (&warning, global.json) {
+            eprintln!("warning: {w}.");
+        }
+        warnings.extend(warning);
     }
     let report = Report {
         book_id,

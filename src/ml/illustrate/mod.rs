@@ -49,6 +49,10 @@ pub struct Illustrator<'a> {
     pub vqgan: &'a VqModel,
 }
 
+/// The most optimisation steps one picture may take: runs of a few hundred to a few thousand
+/// are usual, and a mistyped count of billions would only promise an absurd wait.
+pub const MAX_ITERATIONS: usize = 100_000;
+
 impl Illustrator<'_> {
     fn device(&self) -> &Device {
         self.clip.device()
@@ -57,6 +61,12 @@ impl Illustrator<'_> {
     fn validate(&self, opts: &IllustrateOptions) -> Result<()> {
         let grid = self.vqgan.config().downscale();
         fit_size(opts.width, opts.height, grid)?;
+        if opts.iterations > MAX_ITERATIONS {
+            return Err(Error::Input(format!(
+                "at most {MAX_ITERATIONS} steps a picture (got {})",
+                opts.iterations
+            )));
+        }
         if opts.cutn == 0 || opts.cutn > 256 {
             return Err(Error::Input(format!(
                 "cutn must be between 1 and 256 (got {})",

@@ -19,61 +19,7 @@ pub use super::hf_cache::cached;
 use super::hf_cache::{place, repo_dir};
 use super::hub::DownloadProgress;
 use super::hub_http::{get, range_start, Meta};
-
-/// One file to fetch: where it lives on the hub and what it must hash to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteFile {
-    pub repo: String,
-    /// A branch, tag, `refs/pr/N`, or (best) a 40-hex commit.
-    pub revision: String,
-    /// The path inside the repository (`imagenet/imagenet.ckpt`).
-    pub path: String,
-    /// Lower-case hex sha256 of the whole file, where it is known.
-    pub sha256: Option<String>,
-    pub size: Option<u64>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
-    #[error("{url} answered HTTP {status}{}", hint(*status))]
-    Http { url: String, status: u16 },
-    #[error("could not reach {url}: {reason}")]
-    Network { url: String, reason: String },
-    #[error(
-        "{file} did not verify: its sha256 should be {expected} but the download's is {actual}; \
-         the file was deleted"
-    )]
-    Checksum {
-        file: String,
-        expected: String,
-        actual: String,
-    },
-    #[error(
-        "{file} should be {expected} bytes but the download has {actual}; the file was deleted"
-    )]
-    Size {
-        file: String,
-        expected: u64,
-        actual: u64,
-    },
-    #[error("could not write {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the download was cancelled; what arrived is kept, and the next try continues it")]
-    Cancelled,
-}
-
-fn hint(status: u16) -> &'static str {
-    match status {
-        401 | 403 => " (the repository may be gated or private)",
-        404 => " (no such file at that revision)",
-        429 => " (too many requests; try again later)",
-        _ => "",
-    }
-}
+pub use super::remote_file::{DownloadError, RemoteFile};
 
 /// Where files come from and where they go: the hub's address and the local cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +61,7 @@ enum Msg {
 pub fn fetch(
     hub: &Hub,
     file: &RemoteFile,
-    cancel: &Arc<AtomicBool>,
+    cancelled: &dyn Fn() -> bool,
     progress: &mut dyn DownloadProgress,
 ) -> Result<PathBuf, DownloadError> {
     if let Some(path) = cached(&hub.cache, file) {
@@ -124,7 +70,8 @@ pub fn fetch(
     // The transfer runs on its own thread so that a cancel is answered at once even while a
     // read waits on a stalled connection; the thread stops itself at its next chunk.
     let (tx, rx) = crossbeam_channel::bounded::<Msg>(64);
-    let (hub_owned, file_owned, flag) = (hub.clone(), file.clone(), cancel.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (hub_owned, file_owned, flag) = (hub.clone(), file.clone(), stop.clone());
     let spawned = std::thread::Builder::new()
         .name("download".into())
         .spawn(move || {
@@ -148,7 +95,8 @@ pub fn fetch(
         .to_string();
     let mut started = false;
     loop {
-        if cancel.load(Ordering::Relaxed) {
+        if cancelled() {
+            stop.store(true, Ordering::Relaxed);
             if started {
                 progress.finish();
             }

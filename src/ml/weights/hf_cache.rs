@@ -4,8 +4,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::download::{DownloadError, RemoteFile};
 use super::hub_http::Meta;
+use super::remote_file::{DownloadError, RemoteFile};
+
+/// The hub cache that Python's `huggingface_hub` uses: `HF_HUB_CACHE`, else `HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub`.
+pub fn default_root() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("HF_HUB_CACHE") {
+        return PathBuf::from(dir);
+    }
+    if let Some(home) = var("HF_HOME") {
+        return PathBuf::from(home).join("hub");
+    }
+    let base = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("huggingface").join("hub")
+}
 
 /// The folder of one repository in the cache: `models--org--name`.
 pub fn repo_dir(cache: &Path, repo: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::download::DownloadError;
+use super::remote_file::DownloadError;
 
 /// Response metadata gathered across redirects: the hub puts the commit and the LFS etag on
 /// its own answer, before it sends the client on to the file store.

@@ -1,4 +1,4 @@
-//! The models the studio uses, the files each needs, and where each lives on the hub.
+//! The models the studio uses and the files each needs; where each lives is in `sources`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,13 +12,16 @@ pub enum ModelKind {
     Minilm,
 }
 
-/// A file a model needs: its name inside our folder layout and its name on the hub.
+/// A file a model needs: its name inside our folder layout, its path in the hub repository,
+/// and, where published, its sha256 and size (a download that differs is refused).
 #[derive(Debug, Clone, Copy)]
 pub struct ModelFile {
     pub local: &'static str,
     pub remote: &'static str,
     /// Alternatives: a folder needs one file of each group (VQGAN takes `.ckpt` or `.safetensors`).
     pub group: &'static str,
+    pub sha256: Option<&'static str>,
+    pub size: Option<u64>,
 }
 
 const fn same(name: &'static str) -> ModelFile {
@@ -26,41 +29,70 @@ const fn same(name: &'static str) -> ModelFile {
         local: name,
         remote: name,
         group: name,
+        sha256: None,
+        size: None,
     }
 }
 
-const HF_TRIO: [ModelFile; 3] = [
+const fn pinned(name: &'static str, sha256: &'static str, size: u64) -> ModelFile {
+    ModelFile {
+        local: name,
+        remote: name,
+        group: name,
+        sha256: Some(sha256),
+        size: Some(size),
+    }
+}
+
+pub(super) const HF_TRIO: [ModelFile; 3] = [
     same("config.json"),
     same("model.safetensors"),
     same("tokenizer.json"),
 ];
 
+/// The published all-MiniLM-L6-v2 files (their hashes are those of the oracle's unchanged copy).
+pub(super) const MINILM_FILES: [ModelFile; 3] = [
+    pinned(
+        "config.json",
+        "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        612,
+    ),
+    pinned(
+        "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        90_868_376,
+    ),
+    pinned(
+        "tokenizer.json",
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        466_247,
+    ),
+];
+
+/// What a VQGAN folder holds: the taming YAML and its weights, as `.ckpt` or converted.
 const VQGAN_FILES: [ModelFile; 3] = [
     ModelFile {
         local: "model.yaml",
-        remote: "vqgan_imagenet_f16_16384.yaml",
+        remote: "model.yaml",
         group: "config",
+        sha256: None,
+        size: None,
     },
     ModelFile {
         local: "model.ckpt",
-        remote: "vqgan_imagenet_f16_16384.ckpt",
+        remote: "model.ckpt",
         group: "weights",
+        sha256: None,
+        size: None,
     },
     ModelFile {
         local: "model.safetensors",
-        remote: "vqgan_imagenet_f16_16384.safetensors",
+        remote: "model.safetensors",
         group: "weights",
+        sha256: None,
+        size: None,
     },
 ];
-
-/// Where a model lives on the Hugging Face hub.
-#[derive(Debug, Clone, Copy)]
-pub struct HubSource {
-    pub repo: &'static str,
-    pub revision: &'static str,
-    /// Older repo ids under which Python users may have it cached.
-    pub aliases: &'static [&'static str],
-}
 
 impl ModelKind {
     pub const ALL: [ModelKind; 4] = [Self::Gpt2, Self::Clip, Self::Vqgan, Self::Minilm];
@@ -84,43 +116,12 @@ impl ModelKind {
         }
     }
 
+    /// The files a folder of ours holds for this model.
     pub fn files(self) -> &'static [ModelFile] {
         match self {
             Self::Vqgan => &VQGAN_FILES,
+            Self::Minilm => &MINILM_FILES,
             _ => &HF_TRIO,
-        }
-    }
-
-    /// Files to fetch from the hub (VQGAN's hub mirror has no safetensors copy).
-    pub fn download_files(self) -> Vec<ModelFile> {
-        match self {
-            Self::Vqgan => VQGAN_FILES[..2].to_vec(),
-            _ => HF_TRIO.to_vec(),
-        }
-    }
-
-    pub fn hub(self) -> HubSource {
-        match self {
-            Self::Gpt2 => HubSource {
-                repo: "openai-community/gpt2",
-                revision: "main",
-                aliases: &["gpt2"],
-            },
-            Self::Clip => HubSource {
-                repo: "openai/clip-vit-base-patch32",
-                revision: "refs/pr/15",
-                aliases: &[],
-            },
-            Self::Vqgan => HubSource {
-                repo: "Somnai/pytti-vqgan-checkpoints",
-                revision: "main",
-                aliases: &[],
-            },
-            Self::Minilm => HubSource {
-                repo: "sentence-transformers/all-MiniLM-L6-v2",
-                revision: "main",
-                aliases: &[],
-            },
         }
     }
 }

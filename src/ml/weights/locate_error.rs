@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::kinds::file_groups;
-use super::ModelKind;
+use super::{HubSource, ModelKind};
 
 /// Why a model could not be found: every place tried, and how to get it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -24,7 +24,15 @@ pub enum LocateError {
         models_dir: PathBuf,
         /// Whether to suggest `models download`: not right after that very command failed.
         suggest_download: bool,
+        /// Where the model comes from, and its folder name under `models_dir`.
+        from: &'static HubSource,
+        folder: String,
     },
+    #[error(
+        "the download of {} was cancelled; what arrived is kept, and the next try continues it",
+        kind.display_name()
+    )]
+    Cancelled { kind: ModelKind },
 }
 
 impl LocateError {
@@ -42,8 +50,15 @@ impl LocateError {
 
     pub fn kind(&self) -> ModelKind {
         match self {
-            Self::Explicit { kind, .. } | Self::NotFound { kind, .. } => *kind,
+            Self::Explicit { kind, .. }
+            | Self::NotFound { kind, .. }
+            | Self::Cancelled { kind } => *kind,
         }
+    }
+
+    /// Whether the user stopped a download (Ctrl-C, the studio's Cancel).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
     }
 }
 
@@ -54,12 +69,14 @@ fn not_found_message(err: &LocateError) -> String {
         download_error,
         models_dir,
         suggest_download,
+        from,
+        folder,
     } = err
     else {
         return String::new();
     };
     let kind = *kind;
-    let hub = kind.hub();
+    let hub = from;
     let mut msg = if tried.is_empty() {
         match download_error {
             Some(err) => format!("the download of {} failed: {err}", kind.display_name()),
@@ -78,13 +95,13 @@ fn not_found_message(err: &LocateError) -> String {
         }
         msg
     };
-    let files: Vec<&str> = kind.download_files().iter().map(|f| f.remote).collect();
+    let files: Vec<&str> = hub.files.iter().map(|f| f.remote).collect();
     let by_hand = format!(
         "fetch {} from https://huggingface.co/{} (revision {}) and put them in {} as {}",
         files.join(", "),
         hub.repo,
         hub.revision,
-        folder_display(&models_dir.join(kind.dir_name())),
+        folder_display(&models_dir.join(folder)),
         file_groups(kind)
             .iter()
             .map(|names| names.join(" or "))
@@ -93,7 +110,12 @@ fn not_found_message(err: &LocateError) -> String {
     );
     if *suggest_download {
         msg.push_str(&format!(
-            "\nTo fix it, run `storybook-studio models download {kind}`, or {by_hand}."
+            "\nTo fix it, run `storybook-studio models download {kind}{}`, or {by_hand}.",
+            if kind == ModelKind::Vqgan && hub.name != super::VQGAN_SOURCES[0].name {
+                format!(" --vqgan-model {}", hub.name)
+            } else {
+                String::new()
+            }
         ));
     } else {
         msg.push_str(&format!(

@@ -3,26 +3,35 @@
 //! 2. `--models DIR` / `STORYBOOK_MODELS`, one subfolder per model (`gpt2/`, `clip/`, …);
 //! 3. `models/` in the working directory;
 //! 4. the Hugging Face cache that Python users already have;
-//! 5. a download through `hf-hub` (see [`crate::ml::weights::hub`]), unless offline.
+//! 5. a verified, resumable download from the hub (see [`download`]), unless offline.
+//!
+//! Where each model comes from is data ([`kinds`]): repository, pinned revision, paths, and
+//! sha256 where published. VQGAN has several to choose from (`--vqgan-model`).
 
 pub mod config_file;
 pub mod download;
 mod hf_cache;
 pub mod hub;
 mod hub_http;
-mod kinds;
+pub mod kinds;
+mod locate_download;
 mod locate_error;
+mod remote_file;
 pub mod safetensors_check;
+mod search;
+mod sources;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use hf_hub::{Cache, Repo, RepoType};
+use std::sync::Arc;
 
-use kinds::file_groups;
-pub use kinds::{HubSource, ModelFile, ModelKind};
+pub use kinds::{ModelFile, ModelKind};
 pub use locate_error::LocateError;
+pub use search::from_folder;
+use search::{from_explicit, from_hf_cache};
+pub use sources::{vqgan_source, HubSource, VQGAN_FALLBACK, VQGAN_SOURCES};
 
 /// Which step of the search found a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +63,9 @@ pub struct ModelFiles {
     /// The folder or cache snapshot that held them.
     pub location: PathBuf,
     pub files: BTreeMap<&'static str, PathBuf>,
+    /// For a download, the name of the source it came from (the default VQGAN's second
+    /// source, when its mirror did not serve it).
+    pub downloaded_from: Option<&'static str>,
 }
 
 impl ModelFiles {
@@ -81,6 +93,16 @@ impl ModelFiles {
     }
 }
 
+/// A download's way to ask whether the user cancelled it (Ctrl-C, the studio's Cancel).
+#[derive(Clone)]
+pub struct CancelCheck(pub Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl fmt::Debug for CancelCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CancelCheck")
+    }
+}
+
 /// The search order and its switches; build one per command from flags and environment.
 #[derive(Debug, Clone)]
 pub struct Locator {
@@ -88,6 +110,12 @@ pub struct Locator {
     pub local_dir: PathBuf,
     pub hf_cache: Option<PathBuf>,
     pub allow_download: bool,
+    /// Which VQGAN illustrates (a name of [`VQGAN_SOURCES`]).
+    pub vqgan_model: &'static HubSource,
+    /// Downloads stop when this says so; none means they run to the end.
+    pub cancel: Option<CancelCheck>,
+    /// A hub mirror to download from instead of `HF_ENDPOINT` (or huggingface.co).
+    pub endpoint: Option<String>,
 }
 
 impl Default for Locator {
@@ -95,8 +123,11 @@ impl Default for Locator {
         Self {
             models_dir: None,
             local_dir: PathBuf::from("models"),
-            hf_cache: Some(Cache::from_env().path().clone()),
+            hf_cache: Some(hf_cache::default_root()),
             allow_download: true,
+            vqgan_model: &VQGAN_SOURCES[0],
+            cancel: None,
+            endpoint: None,
         }
     }
 }
@@ -109,6 +140,31 @@ impl Locator {
             models_dir: models_dir.or_else(|| std::env::var_os("STORYBOOK_MODELS").map(Into::into)),
             allow_download: !offline && !env_offline,
             ..Self::default()
+        }
+    }
+
+    /// Chooses the VQGAN by name; a sentence names the choices when there is no such model.
+    pub fn with_vqgan_model(mut self, name: &str) -> Result<Self, String> {
+        self.vqgan_model = vqgan_source(name)?;
+        Ok(self)
+    }
+
+    /// Where `kind` comes from: for VQGAN, the chosen model.
+    pub fn source(&self, kind: ModelKind) -> &'static HubSource {
+        match kind {
+            ModelKind::Vqgan => self.vqgan_model,
+            _ => kind.hub(),
+        }
+    }
+
+    /// The subfolder of `--models DIR` (and `models/`) that holds `kind`: `vqgan/` for the
+    /// default VQGAN, `vqgan-wikiart/` and so on for the others.
+    pub fn folder_name(&self, kind: ModelKind) -> String {
+        let source = self.source(kind);
+        if kind == ModelKind::Vqgan && source.name != VQGAN_SOURCES[0].name {
+            format!("{}-{}", kind.dir_name(), source.name)
+        } else {
+            kind.dir_name().to_string()
         }
     }
 
@@ -128,14 +184,14 @@ impl Locator {
         ];
         for (base, origin) in folders {
             let Some(base) = base else { continue };
-            let dir = base.join(kind.dir_name());
+            let dir = base.join(self.folder_name(kind));
             match from_folder(kind, &dir, origin) {
                 Ok(found) => return Ok(found),
                 Err(reason) => tried.push(format!("{} ({reason})", dir.display())),
             }
         }
         if let Some(cache) = &self.hf_cache {
-            match from_hf_cache(kind, cache) {
+            match from_hf_cache(kind, self.source(kind), cache) {
                 Ok(found) => return Ok(found),
                 Err(reason) => tried.push(format!(
                     "the Hugging Face cache {} ({reason})",
@@ -164,6 +220,8 @@ impl Locator {
             download_error,
             models_dir: self.hand_placed_dir().to_path_buf(),
             suggest_download: true,
+            from: self.source(kind),
+            folder: self.folder_name(kind),
         }
     }
 
@@ -188,144 +246,4 @@ impl Locator {
         }
         self.download(kind, tried.clone(), progress)
     }
-
-    /// Fetches every file of `kind` from the hub; `tried` is what the search looked at first,
-    /// for the "not found" sentence if the download fails too.
-    pub fn download(
-        &self,
-        kind: ModelKind,
-        tried: Vec<String>,
-        progress: &mut dyn hub::DownloadProgress,
-    ) -> Result<ModelFiles, LocateError> {
-        let fetched = hub::download(
-            kind.hub(),
-            &kind.download_files(),
-            self.hf_cache.as_deref(),
-            progress,
-        )
-        .map_err(|e| self.not_found(kind, tried, Some(e)))?;
-        Ok(ModelFiles {
-            kind,
-            origin: Origin::Downloaded,
-            location: fetched.location,
-            files: fetched.files,
-        })
-    }
-}
-
-fn from_explicit(kind: ModelKind, path: &Path) -> Result<ModelFiles, LocateError> {
-    let fail = |reason: String| LocateError::Explicit {
-        kind,
-        path: path.to_path_buf(),
-        reason,
-    };
-    if path.is_dir() {
-        return scan_folder(kind, path, Origin::Explicit, None).map_err(fail);
-    }
-    if !path.is_file() {
-        return Err(fail("no such file or folder".into()));
-    }
-    // A weights file stands for its folder, which holds the config and tokenizer beside it.
-    let local = match path.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => "model.safetensors",
-        Some("ckpt") if kind == ModelKind::Vqgan => "model.ckpt",
-        _ => {
-            return Err(fail(
-                "expected a folder or a .safetensors weights file".into(),
-            ))
-        }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    scan_folder(kind, dir, Origin::Explicit, Some((local, path))).map_err(fail)
-}
-
-/// Checks a folder in our layout; `Err` says what is missing.
-pub fn from_folder(kind: ModelKind, dir: &Path, origin: Origin) -> Result<ModelFiles, String> {
-    scan_folder(kind, dir, origin, None)
-}
-
-fn scan_folder(
-    kind: ModelKind,
-    dir: &Path,
-    origin: Origin,
-    weights: Option<(&'static str, &Path)>,
-) -> Result<ModelFiles, String> {
-    if !dir.is_dir() {
-        return Err("no such folder".into());
-    }
-    let mut files = BTreeMap::new();
-    for f in kind.files() {
-        let p = dir.join(f.local);
-        if p.is_file() {
-            files.insert(f.local, p);
-        }
-    }
-    if let Some((local, path)) = weights {
-        files.retain(|name, _| !name.starts_with("model.") || name.ends_with(".yaml"));
-        files.insert(local, path.to_path_buf());
-        // taming ships `name.ckpt` beside `name.yaml`; accept that pairing too.
-        let sibling_yaml = path.with_extension("yaml");
-        if kind == ModelKind::Vqgan && !files.contains_key("model.yaml") && sibling_yaml.is_file() {
-            files.insert("model.yaml", sibling_yaml);
-        }
-    }
-    let missing = missing_groups(kind, &files);
-    if !missing.is_empty() {
-        return Err(format!("missing {}", missing.join("; ")));
-    }
-    Ok(ModelFiles {
-        kind,
-        origin,
-        location: dir.to_path_buf(),
-        files,
-    })
-}
-
-fn missing_groups(kind: ModelKind, files: &BTreeMap<&'static str, PathBuf>) -> Vec<String> {
-    file_groups(kind)
-        .into_iter()
-        .filter(|names| !names.iter().any(|n| files.contains_key(n)))
-        .map(|names| names.join(" or "))
-        .collect()
-}
-
-fn from_hf_cache(kind: ModelKind, cache_dir: &Path) -> Result<ModelFiles, String> {
-    let hub = kind.hub();
-    let cache = Cache::new(cache_dir.to_path_buf());
-    let mut last_missing = Vec::new();
-    for repo_id in std::iter::once(hub.repo).chain(hub.aliases.iter().copied()) {
-        let repo = cache.repo(Repo::with_revision(
-            repo_id.to_string(),
-            RepoType::Model,
-            hub.revision.to_string(),
-        ));
-        let mut files = BTreeMap::new();
-        for f in kind.files() {
-            if let Some(p) = repo.get(f.remote) {
-                files.insert(f.local, p);
-            }
-        }
-        let missing = missing_groups(kind, &files);
-        if missing.is_empty() {
-            let location = files
-                .values()
-                .next()
-                .and_then(|p| p.parent())
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| cache_dir.to_path_buf());
-            return Ok(ModelFiles {
-                kind,
-                origin: Origin::HfCache,
-                location,
-                files,
-            });
-        }
-        last_missing = missing;
-    }
-    Err(format!(
-        "no complete copy of {} at revision {}; missing {}",
-        hub.repo,
-        hub.revision,
-        last_missing.join("; ")
-    ))
 }
