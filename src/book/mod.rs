@@ -103,7 +103,10 @@ pub enum BookError {
     Ml(#[from] crate::ml::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("book {book} has {count} pages; there is no page {page}")]
+    #[error(
+        "book {book} has {count} page{}; there is no page {page}",
+        if *count == 1 { "" } else { "s" }
+    )]
     NoSuchPage {
         book: i64,
         /// 1-based, as the user counts.

@@ -40,7 +40,7 @@ pub(super) fn open_library(global: &GlobalArgs, need: Need) -> anyhow::Result<Li
     let lib = Library::open_with(&path, create).map_err(|e| match e {
         StoreError::NoLibrary { .. } => anyhow!(
             "{e}, or start one there with `storybook-studio book PROMPT --library {} --create`",
-            path.display()
+            super::shell_word(&path)
         ),
         StoreError::NoFolder { .. } => anyhow!("{e}, or add --create to make the folder"),
         e => e.into(),

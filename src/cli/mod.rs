@@ -236,3 +236,30 @@ fn quiet_on_closed_pipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// A path as it can be pasted into a shell: as it is when it holds only safe characters, else
+/// in single quotes (advice such as `--library PATH` must work when copied).
+pub(crate) fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,=@%".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        return text;
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+    use std::path::Path;
+
+    #[test]
+    fn a_path_with_spaces_or_quotes_is_quoted_for_the_shell() {
+        assert_eq!(shell_word(Path::new("/a/lib.sqlite")), "/a/lib.sqlite");
+        assert_eq!(
+            shell_word(Path::new("/w/库 ספר.sqlite")),
+            "'/w/库 ספר.sqlite'"
+        );
+        assert_eq!(shell_word(Path::new("it's.sqlite")), "'it'\\''s.sqlite'");
+    }
+}

@@ -42,7 +42,10 @@ pub enum StoreError {
     #[error("there is no book {0} in the library")]
     NoSuchBook(i64),
 
-    #[error("book {book} has {count} pages; there is no page {page}")]
+    #[error(
+        "book {book} has {count} page{}; there is no page {page}",
+        if *count == 1 { "" } else { "s" }
+    )]
     PageOutOfRange {
         book: i64,
         page: usize,

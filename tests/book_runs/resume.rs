@@ -107,6 +107,15 @@ fn a_resume_takes_corrected_settings_and_says_which() {
         .pages
         .is_empty());
 
+    // A bad value typed now is named as the one given, not blamed on the book.
+    let mut typo = base.to_vec();
+    typo.extend(["--cutn", "999"]);
+    let err = failure(&studio(&args(&typo, &m), cwd).output().unwrap());
+    assert!(
+        err.contains("given now: cutn 0 → 999") && !err.contains("saved settings"),
+        "{err}"
+    );
+
     let mut fixed = base.to_vec();
     fixed.extend(["--cutn", "2"]);
     let out = studio(&args(&fixed, &m), cwd).output().unwrap();

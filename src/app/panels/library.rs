@@ -46,7 +46,11 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
                     } else {
                         String::new()
                     };
-                    ui.weak(format!("{} pages{unfinished}", card.pages));
+                    ui.weak(format!(
+                        "{} page{}{unfinished}",
+                        card.pages,
+                        if card.pages == 1 { "" } else { "s" }
+                    ));
                     ui.horizontal_wrapped(|ui| {
                         if ui
                             .button("Open")

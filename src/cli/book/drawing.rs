@@ -32,7 +32,7 @@ impl std::fmt::Display for Interrupted {
                  `storybook-studio book --resume {id} --library {}`",
                 self.saved,
                 self.planned,
-                self.library.display()
+                super::super::shell_word(&self.library)
             ),
             None => write!(
                 f,

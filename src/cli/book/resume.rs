@@ -39,10 +39,18 @@ pub(super) fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::R
     let mut recipe = BookRecipe::of(&book)?;
     let changed = corrections.apply(&mut recipe);
     check_illustration(&recipe.illustration, None).map_err(|e| {
-        anyhow!(
-            "book {id} cannot be drawn with its saved settings: {e}; give a corrected value with \
-             --resume (for example --cutn 32, --size 256x256 or --iterations 100)"
-        )
+        // Whose value it is decides the advice: one typed now, or one saved with the book.
+        if changed.is_empty() {
+            anyhow!(
+                "book {id} cannot be drawn with its saved settings: {e}; give a corrected value \
+                 with --resume (for example --cutn 32, --size 256x256 or --iterations 100)"
+            )
+        } else {
+            anyhow!(
+                "book {id} cannot be drawn with these settings (given now: {}): {e}",
+                changed.join(", ")
+            )
+        }
     })?;
     let total = book.pages.len().max(recipe.planned_sentences.len());
     let missing = book.unillustrated() + total.saturating_sub(book.pages.len());
