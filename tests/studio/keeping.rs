@@ -44,6 +44,25 @@ fn open_then_close(dir: &std::path::Path, id: i64) -> super::harness::MemoryStor
     close(h)
 }
 
+/// Starts the studio again from `storage`, waits for the kept pictures, saves from Read, and
+/// waits for a notice containing `said`.
+fn reopen_and_save(
+    dir: &std::path::Path,
+    storage: super::harness::MemoryStorage,
+    said: &str,
+) -> egui_kittest::Harness<'static, storybook_studio::app::StudioApp> {
+    let mut h = reopen(storage, config(engine(dir)));
+    wait_for(&mut h, "the kept pictures", LIMIT, |a| {
+        a.pages.iter().all(|p| p.texture.is_some())
+    });
+    click(&mut h, "Read");
+    click(&mut h, "Save to library");
+    wait_for(&mut h, "the save", LIMIT, |a| {
+        a.notices.items.iter().any(|n| n.text.contains(said))
+    });
+    h
+}
+
 #[test]
 fn a_restart_brings_back_every_page_picture() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,18 +109,11 @@ fn save_after_a_restart_leaves_the_stored_pictures_unchanged() {
     let before = stored(&library, id);
     let storage = open_then_close(dir.path(), id);
 
-    let mut h = reopen(storage, config(engine(dir.path())));
-    wait_for(&mut h, "the kept pictures", LIMIT, |a| {
-        a.pages.iter().all(|p| p.texture.is_some())
-    });
-    click(&mut h, "Read");
-    click(&mut h, "Save to library");
-    wait_for(&mut h, "the save", LIMIT, |a| {
-        a.notices
-            .items
-            .iter()
-            .any(|n| n.text == format!("Saved to the library as book {id}."))
-    });
+    let _studio = reopen_and_save(
+        dir.path(),
+        storage,
+        &format!("Saved to the library as book {id}."),
+    );
     assert_eq!(
         stored(&library, id),
         before,
@@ -232,18 +244,7 @@ fn save_over_a_book_changed_elsewhere_keeps_both_versions() {
         .update_page(id, 0, &page)
         .unwrap();
 
-    let mut h = reopen(storage, config(engine(dir.path())));
-    wait_for(&mut h, "the kept pictures", LIMIT, |a| {
-        a.pages.iter().all(|p| p.texture.is_some())
-    });
-    click(&mut h, "Read");
-    click(&mut h, "Save to library");
-    wait_for(&mut h, "the save", LIMIT, |a| {
-        a.notices
-            .items
-            .iter()
-            .any(|n| n.text.contains("saved as a new book"))
-    });
+    let mut h = reopen_and_save(dir.path(), storage, "saved as a new book");
     let new_id = h.state().state.book_id.unwrap();
     assert_ne!(new_id, id);
     let old = stored(&library, id);
