@@ -325,15 +325,25 @@ fn print_sources(models: &[SourceJson], vqgan: &[SourceJson], chosen: &str) {
     let show = |s: &SourceJson, mark: &str| {
         println!("{:12}{mark} {} ({})", s.name, s.repo, s.revision);
         println!("              {}", s.about);
+        // Without a hash a file is as fixed as its revision: a commit, or a ref that can move.
+        let pinned = s.revision.len() == 40 && s.revision.bytes().all(|b| b.is_ascii_hexdigit());
         for f in &s.files {
-            let size = f.size.map(|b| format!(", {:.1} MB", b as f64 / 1e6));
+            let size = f.size.map(|b| match b {
+                0..1_000_000 => format!(", {b} bytes"),
+                _ => format!(", {:.1} MB", b as f64 / 1e6),
+            });
             let hash = f.sha256.map(|h| format!(", sha256 {h}"));
+            let unhashed = if pinned {
+                ", pinned by its commit"
+            } else {
+                ", not verified: the revision is a ref that can move"
+            };
             println!(
                 "              {} -> {}{}{}",
                 f.path,
                 f.local,
                 size.unwrap_or_default(),
-                hash.unwrap_or_else(|| ", pinned by revision".into())
+                hash.unwrap_or_else(|| unhashed.into())
             );
         }
     };
