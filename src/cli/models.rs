@@ -65,6 +65,8 @@ struct SourceJson {
     about: &'static str,
     repo: &'static str,
     revision: &'static str,
+    #[serde(skip)]
+    pinned_by_commit: bool,
     files: Vec<SourceFileJson>,
 }
 
@@ -83,6 +85,7 @@ impl From<&HubSource> for SourceJson {
             about: s.about,
             repo: s.repo,
             revision: s.revision,
+            pinned_by_commit: s.pinned_by_commit(),
             files: s
                 .files
                 .iter()
@@ -326,7 +329,7 @@ fn print_sources(models: &[SourceJson], vqgan: &[SourceJson], chosen: &str) {
         println!("{:12}{mark} {} ({})", s.name, s.repo, s.revision);
         println!("              {}", s.about);
         // Without a hash a file is as fixed as its revision: a commit, or a ref that can move.
-        let pinned = s.revision.len() == 40 && s.revision.bytes().all(|b| b.is_ascii_hexdigit());
+        let pinned = s.pinned_by_commit;
         for f in &s.files {
             let size = f.size.map(|b| match b {
                 0..1_000_000 => format!(", {b} bytes"),

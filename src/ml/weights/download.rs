@@ -32,9 +32,15 @@ impl Hub {
     /// The hub at `HF_ENDPOINT` when set (mirrors, tests), as Python's `huggingface_hub` reads
     /// it, else huggingface.co.
     pub fn from_env(cache: PathBuf) -> Self {
-        let endpoint = std::env::var("HF_ENDPOINT")
-            .ok()
-            .filter(|e| !e.trim().is_empty())
+        Self::with_endpoint(cache, std::env::var("HF_ENDPOINT").ok().as_deref())
+    }
+
+    /// The hub at `endpoint` (a mirror chosen in Settings, or `HF_ENDPOINT`); an empty or absent
+    /// one means huggingface.co.
+    pub fn with_endpoint(cache: PathBuf, endpoint: Option<&str>) -> Self {
+        let endpoint = endpoint
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
             .map(|e| e.trim_end_matches('/').to_string())
             .unwrap_or_else(|| "https://huggingface.co".into());
         Self { endpoint, cache }

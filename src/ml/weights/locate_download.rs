@@ -2,7 +2,6 @@
 //! second source when its mirror cannot be reached.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::{
     download, hf_cache, hub, vqgan_source, HubSource, LocateError, Locator, ModelFiles, ModelKind,
@@ -54,11 +53,12 @@ impl Locator {
         source: &HubSource,
         progress: &mut dyn hub::DownloadProgress,
     ) -> Result<ModelFiles, download::DownloadError> {
-        let mut hub =
-            download::Hub::from_env(self.hf_cache.clone().unwrap_or_else(hf_cache::default_root));
-        if let Some(endpoint) = self.endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
-            hub.endpoint = endpoint.trim().trim_end_matches('/').to_string();
-        }
+        let cache = self.hf_cache.clone().unwrap_or_else(hf_cache::default_root);
+        // The mirror chosen in Settings wins over HF_ENDPOINT.
+        let hub = match self.endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+            Some(endpoint) => download::Hub::with_endpoint(cache, Some(endpoint)),
+            None => download::Hub::from_env(cache),
+        };
         let never = || false;
         let cancelled: &dyn Fn() -> bool = match &self.cancel {
             Some(check) => &*check.0,
@@ -76,12 +76,7 @@ impl Locator {
             let path = download::fetch(&hub, &remote, cancelled, progress)?;
             files.insert(f.local, path);
         }
-        let location = files
-            .values()
-            .next()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| hub.cache.clone());
+        let location = super::search::folder_of(&files, &hub.cache);
         Ok(ModelFiles {
             kind,
             origin: Origin::Downloaded,

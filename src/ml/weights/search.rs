@@ -105,12 +105,7 @@ pub(super) fn from_hf_cache(
         }
         let missing = missing_groups(kind, &files);
         if missing.is_empty() {
-            let location = files
-                .values()
-                .next()
-                .and_then(|p| p.parent())
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| cache_dir.to_path_buf());
+            let location = folder_of(&files, cache_dir);
             return Ok(ModelFiles {
                 kind,
                 origin: Origin::HfCache,
@@ -127,4 +122,14 @@ pub(super) fn from_hf_cache(
         source.revision,
         last_missing.join("; ")
     ))
+}
+
+/// The folder a model's files were found in (a cache snapshot): the first file's, else `root`.
+pub(super) fn folder_of(files: &BTreeMap<&'static str, PathBuf>, root: &Path) -> PathBuf {
+    files
+        .values()
+        .next()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.to_path_buf())
 }

@@ -45,6 +45,13 @@ pub struct HubSource {
     pub files: &'static [ModelFile],
 }
 
+impl HubSource {
+    /// Whether the revision is a commit: then a file without a published hash is still fixed.
+    pub fn pinned_by_commit(&self) -> bool {
+        super::hf_cache::is_commit(self.revision)
+    }
+}
+
 /// `Somnai/pytti-vqgan-checkpoints`, each model in a folder of its own at this commit.
 const PYTTI_REPO: &str = "Somnai/pytti-vqgan-checkpoints";
 const PYTTI_REVISION: &str = "debc22c8f285c7734980c464ff992d335dde6e9a";
