@@ -4,6 +4,7 @@
 #               [ROUNDS=3] bench/compare.sh illustrate [SIZE] [CUTN] [ITERATIONS]
 #               bench/compare.sh illustrate-sweep [ITERATIONS]   (256² cutn 8, then 128² cutn 32)
 #               bench/compare.sh finetune [STEPS]
+#               [ROUNDS=3] bench/compare.sh caption [NEW_TOKENS]   (BLIP large, random weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-story}"
@@ -37,6 +38,34 @@ print(f"{'':24}{'tokens/s':>10}{'peak GiB':>10}")
 for r in (ours, ref):
     print(f"{r['implementation'][:24]:24}{r['tokens_per_second']:10.1f}{r['peak_rss_bytes'] / 2**30:10.2f}")
 print(f"ratio candle/pytorch: {ours['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
+PY
+    exit 0
+    ;;
+  caption)
+    new="${2:-20}" rounds="${ROUNDS:-3}"
+    ./target/release/storybook-studio bench caption --new-tokens "$new" --save-dir "$work/blip" --json > "$work/candle-1.json"
+    bench/.venv/bin/python bench/blip_torch.py --dir "$work/blip" --new-tokens "$new" --threads "$threads" --json > "$work/torch-1.json"
+    # The machine's speed drifts; the two sides alternate and each keeps its fastest round.
+    for r in $(seq 2 "$rounds"); do
+      ./target/release/storybook-studio bench caption --new-tokens "$new" --save-dir "$work/blip" --json > "$work/candle-$r.json"
+      bench/.venv/bin/python bench/blip_torch.py --dir "$work/blip" --new-tokens "$new" --threads "$threads" --json > "$work/torch-$r.json"
+    done
+    python3 - "$work" "$rounds" <<'PY'
+import json, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+runs = {s: [json.load(open(f"{work}/{s}-{r}.json")) for r in range(1, rounds + 1)] for s in ("candle", "torch")}
+print(f"BLIP large caption, {runs['candle'][0]['new_tokens']} greedy tokens, {runs['candle'][0]['threads']} threads, best of {rounds} alternating rounds")
+print(f"{'':24}{'seconds':>9}{'vision':>9}{'decode':>9}{'peak GiB':>10}")
+best = {}
+for side, rs in runs.items():
+    b = min(rs, key=lambda r: r["seconds"])
+    best[side] = b
+    peak = max(r["peak_rss_bytes"] for r in rs)
+    print(f"{b['implementation'][:24]:24}{b['seconds']:9.2f}{b['vision_seconds']:9.2f}{b['decode_seconds']:9.2f}{peak / 2**30:10.2f}")
+    print(f"{'  every round':24}" + " ".join(f"{r['seconds']:.2f}" for r in rs))
+c, t = best["candle"], best["torch"]
+print(f"ratio candle/pytorch time: {c['seconds'] / t['seconds']:.2f}x (vision {c['vision_seconds'] / t['vision_seconds']:.2f}x, "
+      f"decode {c['decode_seconds'] / t['decode_seconds']:.2f}x; lower is better)")
 PY
     exit 0
     ;;

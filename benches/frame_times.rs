@@ -31,6 +31,7 @@ fn main() {
         clip: Some(fixture("clip-tiny")),
         vqgan: Some(fixture("vqgan-tiny")),
         minilm: None,
+        blip: None,
         offline: true,
         vqgan_model: String::new(),
         hub_mirror: None,

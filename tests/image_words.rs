@@ -273,10 +273,20 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
         temperature: 0.9,
     };
     let mut streamed = 0;
-    let r = image_to_poem(&clip, &tok, &gpt2, &gtok, &labels, &image, &opts, |_, _| {
-        streamed += 1;
-        ControlFlow::Continue(())
-    })
+    let r = image_to_poem(
+        &clip,
+        &tok,
+        &gpt2,
+        &gtok,
+        &labels,
+        &image,
+        None,
+        &opts,
+        |_, _| {
+            streamed += 1;
+            ControlFlow::Continue(())
+        },
+    )
     .unwrap();
     assert!(streamed > 0);
     assert_eq!(r.candidates.len(), 3);
@@ -290,9 +300,17 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
         assert!(!r.clues[clue].is_empty(), "{clue}");
     }
     assert!(r.prompt.contains(&r.clues["scene"][0].term));
-    let again = image_to_poem(&clip, &tok, &gpt2, &gtok, &labels, &image, &opts, |_, _| {
-        ControlFlow::Continue(())
-    })
+    let again = image_to_poem(
+        &clip,
+        &tok,
+        &gpt2,
+        &gtok,
+        &labels,
+        &image,
+        None,
+        &opts,
+        |_, _| ControlFlow::Continue(()),
+    )
     .unwrap();
     assert_eq!(again.poem, r.poem, "the same seed gives the same poem");
 }

@@ -118,6 +118,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
                 ModelKind::Clip => e.clip = None,
                 ModelKind::Vqgan => e.vqgan = None,
                 ModelKind::Minilm => e.minilm = None,
+                ModelKind::Blip => e.blip = None,
             }
             apply_engine_settings(app);
         }
@@ -176,6 +177,7 @@ fn words(app: &mut StudioApp, prompt: bool) {
             image,
             mode: app.state.prompt_mode,
             top: app.state.prompt_top.max(1),
+            caption: app.state.use_caption,
         }
     } else {
         Command::Poem {
@@ -186,6 +188,7 @@ fn words(app: &mut StudioApp, prompt: bool) {
                 seed: app.state.sampling.seed,
                 temperature: 0.9,
             },
+            caption: app.state.use_caption,
         }
     };
     app.words.status = Some("Starting…".into());

@@ -16,6 +16,7 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         ("CLIP folder", &before.clip, &after.clip),
         ("VQGAN", &before.vqgan, &after.vqgan),
         ("MiniLM folder", &before.minilm, &after.minilm),
+        ("BLIP folder", &before.blip, &after.blip),
         ("library", &before.library, &after.library),
         ("lexicon cache", &before.label_cache, &after.label_cache),
         ("Hugging Face cache", &before.hub_cache, &after.hub_cache),

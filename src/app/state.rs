@@ -84,6 +84,8 @@ pub struct State {
     pub prompt_top: usize,
     pub poem_lines: usize,
     pub poem_candidates: usize,
+    /// Start prompts and poems from BLIP's caption when BLIP is on disk.
+    pub use_caption: bool,
     /// The book being written, so a restart does not lose its text.
     pub book_id: Option<i64>,
     /// The library's change stamp of `book_id` that this version is based on.
@@ -110,6 +112,7 @@ impl Default for State {
             prompt_top: 5,
             poem_lines: 4,
             poem_candidates: 3,
+            use_caption: true,
             book_id: None,
             book_stamp: None,
             story: String::new(),

@@ -2,6 +2,7 @@
 //! and timed loops, one file per benchmark. Speed is compared in benchmarks against the
 //! reference scripts in `bench/`, never asserted in tests.
 
+pub mod caption;
 pub mod conv;
 pub mod finetune;
 pub mod generation;
@@ -62,7 +63,8 @@ pub fn random_weights(
     let mut tensors = HashMap::new();
     for (name, shape) in keys {
         let count: usize = shape.iter().product();
-        let is_norm = name.contains("norm") || name.contains("layrnorm");
+        // BERT's norms are `LayerNorm`, CLIP's and VQGAN's `layer_norm`, `norm`, `layrnorm`.
+        let is_norm = name.to_ascii_lowercase().contains("norm") || name.contains("layrnorm");
         let values: Vec<f32> = if is_norm && name.ends_with("weight") {
             vec![1.0; count]
         } else if is_norm || name.ends_with("bias") {

@@ -87,9 +87,17 @@ pub fn bench_words(
     let prompt_negative_seconds = prompt_time(PromptMode::Negative)?;
     let opts = PoemOptions::default();
     let t = Instant::now();
-    image_to_poem(&clip, &tok, &gpt2, &gtok, &labels, &e, &opts, |_, _| {
-        ControlFlow::Continue(())
-    })?;
+    image_to_poem(
+        &clip,
+        &tok,
+        &gpt2,
+        &gtok,
+        &labels,
+        &e,
+        None,
+        &opts,
+        |_, _| ControlFlow::Continue(()),
+    )?;
     Ok(WordsBench {
         implementation: "candle",
         lexicon_terms: terms,

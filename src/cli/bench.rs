@@ -56,6 +56,16 @@ pub enum BenchWhat {
         #[arg(long, value_name = "FILE")]
         gpt2_tokenizer: Option<PathBuf>,
     },
+    /// One BLIP large caption (random weights of the real shape): pixels to N greedy tokens,
+    /// with the vision tower and the decoding timed apart, and peak RSS.
+    Caption {
+        #[arg(long, default_value_t = 20)]
+        new_tokens: usize,
+        /// Keep the random model here (config.json, model.safetensors) for the reference
+        /// script; by default it goes to a temporary folder that is removed.
+        #[arg(long, value_name = "DIR")]
+        save_dir: Option<PathBuf>,
+    },
     /// Convolution GFLOP/s on the VQGAN decoder's shapes: our kernel against candle's conv2d.
     Conv {
         #[arg(long, default_value_t = 5)]
@@ -134,6 +144,37 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 r.poem_lines,
                 r.poem_candidates,
                 r.poem_seconds,
+                r.peak_rss_bytes as f64 / (1u64 << 30) as f64
+            );
+            Ok(())
+        }
+        BenchWhat::Caption {
+            new_tokens,
+            save_dir,
+        } => {
+            let temp = std::env::temp_dir().join(format!("storybook-blip-{}", std::process::id()));
+            let dir = save_dir.clone().unwrap_or_else(|| temp.clone());
+            let cfg = crate::bench::caption::write_random_blip(&dir, 0)?;
+            let result = crate::bench::caption::bench_caption(
+                &dir.join("model.safetensors"),
+                &cfg,
+                new_tokens.max(1),
+            );
+            if save_dir.is_none() {
+                let _ = std::fs::remove_dir_all(&temp);
+            }
+            let r = result?;
+            if global.json {
+                return super::print_json(&r);
+            }
+            println!(
+                "candle BLIP large caption, {} tokens: {:.2} s (vision {:.2} s, decoding {:.2} s), \
+                 {} threads, peak RSS {:.2} GiB",
+                r.new_tokens,
+                r.seconds,
+                r.vision_seconds,
+                r.decode_seconds,
+                r.threads,
                 r.peak_rss_bytes as f64 / (1u64 << 30) as f64
             );
             Ok(())

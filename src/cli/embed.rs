@@ -39,6 +39,10 @@ pub struct EvalArgs {
     pub limit: Option<usize>,
     #[arg(long, value_name = "DIR")]
     pub lexicons: Option<PathBuf>,
+    /// With BLIP found (or given), each predicted prompt starts with its caption, as `prompt`
+    /// does; `--no-caption` measures the lexicons alone.
+    #[command(flatten)]
+    pub caption: super::caption::CaptionChoice,
 }
 
 fn load_minilm(global: &GlobalArgs, explicit: Option<&Path>) -> anyhow::Result<MiniLm> {
@@ -81,10 +85,12 @@ pub fn run_eval(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     let words =
         super::words::load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
     let minilm = load_minilm(global, args.minilm.as_deref())?;
+    let captioner = super::caption::optional_captioner(global, &args.caption)?;
     let mut items = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         let image = load_rgb(&pair.image)?;
         let e = image_embedding(&words.clip, &image)?;
+        let caption = super::caption::caption_of(captioner.as_ref(), &image)?;
         let predicted = image_to_prompt(
             &words.clip,
             &words.tokenizer,
@@ -92,7 +98,7 @@ pub fn run_eval(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
             &e,
             args.mode,
             3,
-            None,
+            caption.as_deref(),
         )?
         .prompt;
         let v = minilm.embed(&[pair.prompt.as_str(), predicted.as_str()])?;
@@ -112,6 +118,7 @@ pub fn run_eval(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
         return super::print_json(&serde_json::json!({
             "mean_cosine": mean,
             "pairs": items.len(),
+            "captions": captioner.is_some(),
             "items": items,
         }));
     }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod book;
+mod caption;
 mod embed;
 mod finetune;
 mod gui;
@@ -36,7 +37,7 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// Folder with one subfolder per model (gpt2/, clip/, vqgan/, minilm/).
+    /// Folder with one subfolder per model (gpt2/, clip/, vqgan/, minilm/, blip/).
     #[arg(long, global = true, env = "STORYBOOK_MODELS", value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Never download; use only weights already on disk.
@@ -90,6 +91,8 @@ pub enum Command {
     Illustrate(Box<illustrate::IllustrateArgs>),
     /// Write and illustrate a whole book into the library (or resume one).
     Book(Box<book::BookArgs>),
+    /// What is happening in IMAGE, in words, with BLIP.
+    Caption(Box<caption::CaptionArgs>),
     /// Words that would draw IMAGE again (clip-interrogator style).
     Prompt(Box<words::PromptArgs>),
     /// A short poem inspired by IMAGE: CLIP finds the clues, GPT-2 writes, CLIP picks the best.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
         Some(Command::Finetune(args)) => finetune::run(&cli.global, *args),
         Some(Command::Illustrate(args)) => illustrate::run(&cli.global, *args),
         Some(Command::Book(args)) => book::run(&cli.global, *args),
+        Some(Command::Caption(args)) => caption::run(&cli.global, *args),
         Some(Command::Prompt(args)) => words::run_prompt(&cli.global, *args),
         Some(Command::Poem(args)) => words::run_poem(&cli.global, *args),
         Some(Command::Embed(args)) => embed::run_embed(&cli.global, args),

@@ -9,7 +9,7 @@ use crate::ml::weights::{LocateError, Locator, ModelKind};
 
 /// The models `command` loads, each with the file or folder given for it on the command line.
 pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBuf>)> {
-    use ModelKind::{Clip, Gpt2, Minilm, Vqgan};
+    use ModelKind::{Blip, Clip, Gpt2, Minilm, Vqgan};
     let Some(command) = command else {
         return Vec::new();
     };
@@ -22,6 +22,8 @@ pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBu
             (Clip, a.clip.clone()),
             (Vqgan, a.vqgan.clone()),
         ],
+        Command::Caption(a) => vec![(Blip, a.blip.clone())],
+        // BLIP is optional for these: without it they work, without a caption.
         Command::Prompt(a) => vec![(Clip, a.clip.clone())],
         Command::Poem(a) => vec![(Clip, a.clip.clone()), (Gpt2, a.gpt2.clone())],
         Command::Embed(a) => vec![(Minilm, a.minilm.clone())],

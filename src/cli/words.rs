@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use super::caption::{caption_of, optional_captioner, CaptionChoice};
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
 use crate::ml::image_io::load_rgb;
@@ -32,6 +33,8 @@ pub struct PromptArgs {
     /// A folder of NAME.txt lexicons that replace the built-in ones of the same name.
     #[arg(long, value_name = "DIR")]
     pub lexicons: Option<PathBuf>,
+    #[command(flatten)]
+    pub caption: CaptionChoice,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +55,8 @@ pub struct PoemArgs {
     pub temperature: f64,
     #[arg(long, value_name = "DIR")]
     pub lexicons: Option<PathBuf>,
+    #[command(flatten)]
+    pub caption: CaptionChoice,
 }
 
 pub(crate) fn load_image_words(
@@ -82,6 +87,7 @@ pub(crate) fn load_image_words(
 pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
     let image = load_rgb(&args.image)?;
     let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let caption = caption_of(optional_captioner(global, &args.caption)?.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;
     let result = image_to_prompt(
         &words.clip,
@@ -90,7 +96,7 @@ pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
         &embedding,
         args.mode,
         args.top,
-        None,
+        caption.as_deref(),
     )?;
     if global.json {
         return super::print_json(&result);
@@ -107,6 +113,7 @@ pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
     let image = load_rgb(&args.image)?;
     let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
     let story = super::story::load_story_model(global, args.gpt2.as_deref())?;
+    let caption = caption_of(optional_captioner(global, &args.caption)?.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;
     let opts = PoemOptions {
         lines: args.lines,
@@ -121,17 +128,22 @@ pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
         &story.tokenizer,
         &words.labels,
         &embedding,
+        caption.as_deref(),
         &opts,
         |_, _| ControlFlow::Continue(()),
     )?;
     if global.json {
         return super::print_json(&serde_json::json!({
             "poem": result.poem,
+            "caption": result.caption,
             "clues": result.clues,
             "candidates": result.candidates,
         }));
     }
     println!("{}\n", result.poem);
+    if let Some(caption) = &result.caption {
+        println!("{:>8}: {caption}", "caption");
+    }
     for (clue, terms) in &result.clues {
         println!("{clue:>8}: {}", format_terms(terms));
     }

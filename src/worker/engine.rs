@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use candle_core::Device;
 
+use super::engine_words::BlipSlot;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
@@ -20,19 +21,17 @@ use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::Gpt2;
 use crate::ml::models::vqgan::VqModel;
 use crate::ml::weights::{LocateError, Locator, ModelFiles};
-use crate::ml::words::interrogate::image_to_prompt;
 use crate::ml::words::label_cache::LabelCache;
 use crate::ml::words::lexicon::Lexicon;
-use crate::ml::words::poem::image_to_poem;
-use crate::ml::words::rank::image_embedding;
 use crate::ml::words::Labels;
 
 pub struct Engine {
     settings: EngineSettings,
     device: Option<Device>,
-    gpt2: Option<(Gpt2, TextTokenizer)>,
-    clip: Option<(Clip, ClipTokenizer, String)>,
-    labels: Option<Labels>,
+    pub(super) gpt2: Option<(Gpt2, TextTokenizer)>,
+    pub(super) clip: Option<(Clip, ClipTokenizer, String)>,
+    pub(super) labels: Option<Labels>,
+    pub(super) blip: BlipSlot,
     vqgan: Option<VqModel>,
     /// CLIP embeddings of prompts already illustrated, so redoing a page skips the text encoder.
     prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
@@ -51,12 +50,13 @@ impl Engine {
             gpt2: None,
             clip: None,
             labels: None,
+            blip: BlipSlot::Unknown,
             vqgan: None,
             prompt_targets: HashMap::new(),
         }
     }
 
-    fn locator(&self) -> Locator {
+    pub(super) fn locator(&self) -> Locator {
         let mut locator =
             Locator::from_env(self.settings.models_dir.clone(), self.settings.offline);
         locator.endpoint = self.settings.hub_mirror.clone();
@@ -71,12 +71,13 @@ impl Engine {
         }
     }
 
-    fn explicit(&self, kind: ModelKind) -> Option<PathBuf> {
+    pub(super) fn explicit(&self, kind: ModelKind) -> Option<PathBuf> {
         match kind {
             ModelKind::Gpt2 => self.settings.gpt2.clone(),
             ModelKind::Clip => self.settings.clip.clone(),
             ModelKind::Vqgan => self.settings.vqgan.clone(),
             ModelKind::Minilm => self.settings.minilm.clone(),
+            ModelKind::Blip => self.settings.blip.clone(),
         }
     }
 
@@ -103,7 +104,7 @@ impl Engine {
         }
     }
 
-    fn device(&mut self) -> anyhow::Result<Device> {
+    pub(super) fn device(&mut self) -> anyhow::Result<Device> {
         if self.device.is_none() {
             let name = if self.settings.device.is_empty() {
                 "cpu"
@@ -115,7 +116,7 @@ impl Engine {
         Ok(self.device.clone().unwrap_or(Device::Cpu))
     }
 
-    fn ensure_gpt2(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+    pub(super) fn ensure_gpt2(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
         if self.gpt2.is_none() {
             let files = self.find(ModelKind::Gpt2, out)?;
             status(out, job, "Loading GPT-2…");
@@ -139,7 +140,7 @@ impl Engine {
         Ok(())
     }
 
-    fn ensure_labels(&mut self, out: &Outbox) -> anyhow::Result<()> {
+    pub(super) fn ensure_labels(&mut self, out: &Outbox) -> anyhow::Result<()> {
         self.ensure_clip(Job::Words, out)?;
         if self.labels.is_none() {
             if let Some((clip, tok, id)) = &self.clip {
@@ -277,62 +278,9 @@ impl Engine {
         });
         Ok(())
     }
-
-    fn decode(&self, image: &ImageSource) -> anyhow::Result<image::RgbImage> {
-        Ok(match image {
-            ImageSource::Path(p) => crate::ml::image_io::load_rgb(p)?,
-            ImageSource::Bytes { name, bytes } => crate::ml::image_io::decode_rgb(bytes)
-                .map_err(|e| anyhow::anyhow!("{name} cannot be used: {e}"))?,
-        })
-    }
-
-    fn words(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
-        match command {
-            Command::LoadImage(image) => {
-                let rgb = self.decode(&image)?;
-                out.send(Event::ImageLoaded {
-                    name: image.name(),
-                    picture: pictures::from_rgb(&rgb),
-                });
-            }
-            Command::Prompt { image, mode, top } => {
-                let rgb = self.decode(&image)?;
-                self.ensure_labels(out)?;
-                let (Some((clip, tok, _)), Some(labels)) = (&self.clip, &self.labels) else {
-                    return Ok(());
-                };
-                status(out, Job::Words, "Reading the picture…");
-                let e = image_embedding(clip, &rgb)?;
-                let r = image_to_prompt(clip, tok, labels, &e, mode, top, None)?;
-                out.send(Event::PromptDone(Box::new(r)));
-            }
-            Command::Poem { image, options } => {
-                let rgb = self.decode(&image)?;
-                self.ensure_labels(out)?;
-                self.ensure_gpt2(Job::Words, out)?;
-                let (Some((clip, tok, _)), Some(labels), Some((gpt2, gtok))) =
-                    (&self.clip, &self.labels, &self.gpt2)
-                else {
-                    return Ok(());
-                };
-                status(out, Job::Words, "Writing a poem…");
-                let e = image_embedding(clip, &rgb)?;
-                let r = image_to_poem(clip, tok, gpt2, gtok, labels, &e, &options, |_, _| {
-                    if out.cancelled() {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                })?;
-                out.send(Event::PoemDone(Box::new(r)));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
-fn status(out: &Outbox, job: Job, text: &str) {
+pub(super) fn status(out: &Outbox, job: Job, text: &str) {
     out.send(Event::Status {
         job,
         text: text.to_string(),

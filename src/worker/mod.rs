@@ -5,6 +5,7 @@
 mod draft_jobs;
 pub mod engine;
 mod engine_models;
+mod engine_words;
 pub mod job_thread;
 pub mod library_jobs;
 pub mod pictures;

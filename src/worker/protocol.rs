@@ -55,6 +55,7 @@ pub struct EngineSettings {
     pub clip: Option<PathBuf>,
     pub vqgan: Option<PathBuf>,
     pub minilm: Option<PathBuf>,
+    pub blip: Option<PathBuf>,
     pub offline: bool,
     /// The illustrator to find or download (a name of `VQGAN_SOURCES`; empty: the default).
     pub vqgan_model: String,
@@ -164,10 +165,13 @@ pub enum Command {
         image: ImageSource,
         mode: PromptMode,
         top: usize,
+        /// Start from BLIP's caption when BLIP is on disk.
+        caption: bool,
     },
     Poem {
         image: ImageSource,
         options: PoemOptions,
+        caption: bool,
     },
     ScanModels,
     Download(ModelKind),

@@ -123,6 +123,67 @@ fn a_dropped_png_gives_ranked_terms_and_becomes_a_story_prompt() {
 }
 
 #[test]
+fn with_blip_the_caption_leads_the_prompt_and_can_become_the_story_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = engine(dir.path());
+    settings.blip = Some(fixture("blip-tiny"));
+    let mut h = studio(config(settings));
+    h.step();
+    let png = fixture("blip-tiny/images/gradient_300x200.png");
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(png)));
+    h.step();
+    wait_for(&mut h, "the dropped image", LIMIT, |a| {
+        a.words.texture.is_some()
+    });
+    click(&mut h, "Prompt");
+    wait_for(&mut h, "the prompt", LIMIT, |a| a.words.prompt.is_some());
+    let result = h.state().words.prompt.clone().unwrap();
+    let caption = result.caption.clone().expect("BLIP captioned the picture");
+    assert!(result.prompt.starts_with(&caption), "{}", result.prompt);
+    assert!(h.query_by_label("Caption").is_some());
+    assert!(h.query_by_label(&caption).is_some());
+    click(&mut h, "Use caption as story prompt");
+    assert_eq!(h.state().state.tab, Tab::Write);
+    assert_eq!(h.state().state.prompt, caption);
+
+    // Unticked, the next prompt has no caption, and the panel does not ask for BLIP.
+    h.state_mut().state.tab = Tab::Words;
+    h.state_mut().state.use_caption = false;
+    h.step();
+    // The result's heading is also "Prompt" now: click the button.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Prompt")
+        .click();
+    h.step();
+    wait_for(&mut h, "the second prompt", LIMIT, |a| {
+        a.words.prompt.as_ref().is_some_and(|p| p.caption.is_none())
+    });
+    assert!(h.query_by_label_contains("No caption").is_none());
+}
+
+#[test]
+fn without_blip_the_prompt_says_captions_are_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.step();
+    let png = fixture("clip-tiny/images/circle_256x256.png");
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(png)));
+    h.step();
+    wait_for(&mut h, "the dropped image", LIMIT, |a| {
+        a.words.texture.is_some()
+    });
+    click(&mut h, "Prompt");
+    wait_for(&mut h, "the prompt", LIMIT, |a| a.words.prompt.is_some());
+    assert!(h.state().words.prompt.as_ref().unwrap().caption.is_none());
+    assert!(h
+        .query_by_label_contains("No caption: BLIP is not on disk")
+        .is_some());
+    assert!(
+        h.state().state.tab == Tab::Words,
+        "no trip to the Models panel"
+    );
+}
+
+#[test]
 fn a_missing_model_opens_the_models_panel_with_a_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = engine(dir.path());

@@ -17,6 +17,7 @@ pub fn engine(dir: &Path) -> EngineSettings {
         clip: Some(fixture("clip-tiny")),
         vqgan: Some(fixture("vqgan-tiny")),
         minilm: None,
+        blip: None,
         offline: true,
         vqgan_model: String::new(),
         hub_mirror: None,

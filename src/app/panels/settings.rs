@@ -14,6 +14,7 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     path_field(ui, "CLIP folder", &mut e.clip);
     path_field(ui, "VQGAN folder or checkpoint", &mut e.vqgan);
     path_field(ui, "MiniLM folder", &mut e.minilm);
+    path_field(ui, "BLIP folder", &mut e.blip);
     path_field(ui, "Library file", &mut e.library);
     path_field(ui, "Lexicon cache folder", &mut e.label_cache);
     path_field(ui, "Hugging Face cache folder", &mut e.hub_cache);

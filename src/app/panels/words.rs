@@ -1,5 +1,6 @@
 //! Image to words: drop an image (anywhere on the window) or open one, then get a prompt with
-//! ranked terms, or a poem with its poetic clues; copy either or use it as a story prompt.
+//! ranked terms, or a poem with its poetic clues, each after BLIP's caption when BLIP is on
+//! disk; copy any of them or use it as a story prompt.
 
 use super::super::actions::Action;
 use super::super::state::State;
@@ -24,6 +25,8 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         ui.add(egui::Slider::new(&mut state.poem_lines, 1..=12).text("lines"));
         ui.add(egui::Slider::new(&mut state.poem_candidates, 1..=6).text("poems to rank"));
     });
+    ui.checkbox(&mut state.use_caption, "Start from BLIP's caption")
+        .on_hover_text("What is happening in the picture, in words; needs BLIP (Models tab).");
     ui.horizontal(|ui| {
         let ready = view.image.is_some() && view.status.is_none();
         if ui.add_enabled(ready, egui::Button::new("Prompt")).clicked() {
@@ -38,6 +41,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         }
     });
     if let Some(r) = &view.prompt {
+        caption_ui(ui, r.caption.as_deref(), state.use_caption, &mut actions);
         result_ui(ui, "Prompt", &r.prompt, &mut actions);
         ui.label(format!("CLIP similarity to the image: {:.3}", r.similarity));
         for (lexicon, terms) in &r.terms {
@@ -45,6 +49,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         }
     }
     if let Some(p) = &view.poem {
+        caption_ui(ui, p.caption.as_deref(), state.use_caption, &mut actions);
         result_ui(ui, "Poem", &p.poem, &mut actions);
         ui.strong("Poetic clues");
         for (clue, terms) in &p.clues {
@@ -89,6 +94,18 @@ fn drop_zone_ui(ui: &mut egui::Ui, view: &WordsView, actions: &mut Vec<Action>) 
         });
 }
 
+/// BLIP's caption above the terms, or why there is none.
+fn caption_ui(ui: &mut egui::Ui, caption: Option<&str>, wanted: bool, actions: &mut Vec<Action>) {
+    match caption {
+        Some(text) => result_ui(ui, "Caption", text, actions),
+        None if wanted => {
+            ui.separator();
+            ui.weak("No caption: BLIP is not on disk. The Models tab can download it.");
+        }
+        None => {}
+    }
+}
+
 fn result_ui(ui: &mut egui::Ui, title: &str, text: &str, actions: &mut Vec<Action>) {
     ui.separator();
     ui.strong(title);
@@ -100,7 +117,12 @@ fn result_ui(ui: &mut egui::Ui, title: &str, text: &str, actions: &mut Vec<Actio
         {
             actions.push(Action::Copy(text.to_string()));
         }
-        if ui.button("Use as story prompt").clicked() {
+        // The caption's own button says so: both buttons can be on screen at once.
+        let use_label = match title {
+            "Caption" => "Use caption as story prompt",
+            _ => "Use as story prompt",
+        };
+        if ui.button(use_label).clicked() {
             actions.push(Action::UseAsStoryPrompt(text.to_string()));
         }
     });

@@ -3,6 +3,8 @@
 
 use candle_core::Device;
 
+use crate::ml::models::blip::tokenize::BlipTokenizer;
+use crate::ml::models::blip::{self, Blip};
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::{self, Clip};
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -47,6 +49,13 @@ pub fn minilm(files: &ModelFiles, device: &Device) -> Result<MiniLm> {
     )
 }
 
+pub fn blip(files: &ModelFiles, device: &Device) -> Result<(Blip, BlipTokenizer)> {
+    let cfg = blip::Config::from_file(files.require("config.json")?)?;
+    let model = Blip::from_safetensors(files.require("model.safetensors")?, &cfg, device)?;
+    let tokenizer = BlipTokenizer::from_file(files.require("tokenizer.json")?)?;
+    Ok((model, tokenizer))
+}
+
 /// Checks a model's files the way its loader does, reading only configs, headers and
 /// tokenizers (no tensor data): `Err` is the sentence its loader would give.
 pub fn check(files: &ModelFiles) -> Result<()> {
@@ -69,6 +78,11 @@ pub fn check(files: &ModelFiles) -> Result<()> {
                 None => files.require("model.ckpt")?,
             };
             vqgan::check_checkpoint(weights, &cfg)?;
+        }
+        ModelKind::Blip => {
+            let cfg = blip::Config::from_file(files.require("config.json")?)?;
+            blip::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
+            BlipTokenizer::from_file(files.require("tokenizer.json")?)?;
         }
         ModelKind::Minilm => {
             let cfg = minilm::Config::from_file(files.require("config.json")?)?;

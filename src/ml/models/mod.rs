@@ -2,6 +2,7 @@
 //! built from [`crate::ml::kernels`] and read through [`crate::ml::weights`]; [`load`] turns
 //! located files into ready models. Models never use the tasks above them.
 
+pub mod blip;
 pub mod clip;
 pub mod gpt2;
 pub mod load;

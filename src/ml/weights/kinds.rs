@@ -10,6 +10,7 @@ pub enum ModelKind {
     Clip,
     Vqgan,
     Minilm,
+    Blip,
 }
 
 /// A file a model needs: its name inside our folder layout, its path in the hub repository,
@@ -95,7 +96,13 @@ const VQGAN_FILES: [ModelFile; 3] = [
 ];
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [Self::Gpt2, Self::Clip, Self::Vqgan, Self::Minilm];
+    pub const ALL: [ModelKind; 5] = [
+        Self::Gpt2,
+        Self::Clip,
+        Self::Vqgan,
+        Self::Minilm,
+        Self::Blip,
+    ];
 
     /// Subfolder name under `--models DIR`.
     pub fn dir_name(self) -> &'static str {
@@ -104,6 +111,7 @@ impl ModelKind {
             Self::Clip => "clip",
             Self::Vqgan => "vqgan",
             Self::Minilm => "minilm",
+            Self::Blip => "blip",
         }
     }
 
@@ -113,6 +121,7 @@ impl ModelKind {
             Self::Clip => "CLIP ViT-B/32 (image and text matcher)",
             Self::Vqgan => "VQGAN f16-16384 (illustrator)",
             Self::Minilm => "all-MiniLM-L6-v2 (prompt embeddings)",
+            Self::Blip => "BLIP large (captioner)",
         }
     }
 
@@ -138,7 +147,7 @@ impl FromStr for ModelKind {
         Self::ALL
             .into_iter()
             .find(|k| k.dir_name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown model '{s}'; choose gpt2, clip, vqgan or minilm"))
+            .ok_or_else(|| format!("unknown model '{s}'; choose gpt2, clip, vqgan, minilm or blip"))
     }
 }
 

@@ -186,6 +186,17 @@ static MINILM_SOURCE: HubSource = HubSource {
     files: &MINILM_FILES,
 };
 
+static BLIP_SOURCE: HubSource = HubSource {
+    name: "blip",
+    about: "BLIP large image captioning",
+    repo: "Salesforce/blip-image-captioning-large",
+    // The pull request that added model.safetensors, the revision candle's BLIP example
+    // loads (main holds pickles). A ref, not a commit: see README "Models".
+    revision: "refs/pr/18",
+    aliases: &[],
+    files: &HF_TRIO,
+};
+
 impl ModelKind {
     /// Where the model comes from by default (for VQGAN, the ImageNet model of the mirror).
     pub fn hub(self) -> &'static HubSource {
@@ -194,6 +205,7 @@ impl ModelKind {
             Self::Clip => &CLIP_SOURCE,
             Self::Vqgan => &VQGAN_SOURCES[0],
             Self::Minilm => &MINILM_SOURCE,
+            Self::Blip => &BLIP_SOURCE,
         }
     }
 }

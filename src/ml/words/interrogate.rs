@@ -37,6 +37,8 @@ impl std::str::FromStr for PromptMode {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PromptResult {
     pub prompt: String,
+    /// BLIP's caption, which leads the prompt; none when captions are off.
+    pub caption: Option<String>,
     /// CLIP cosine similarity of the prompt to the image.
     pub similarity: f32,
     pub mode: PromptMode,
@@ -71,8 +73,9 @@ pub fn image_to_prompt(
             .and_then(|r| r.first())
             .ok_or_else(|| Error::Input(format!("the {lexicon} lexicon is missing or empty")))
     };
+    let caption = caption.map(str::trim).filter(|c| !c.is_empty());
     let subject = match caption {
-        Some(c) if !c.trim().is_empty() => c.trim().to_string(),
+        Some(c) => c.to_string(),
         _ => format!(
             "{} in {}",
             with_article(&best("subjects")?.term),
@@ -114,6 +117,7 @@ pub fn image_to_prompt(
         .collect();
     Ok(PromptResult {
         prompt,
+        caption: caption.map(String::from),
         similarity,
         mode,
         terms,

@@ -1,6 +1,9 @@
 //! Image to words: CLIP ranks curated lexicons against a picture, then the terms become a prompt
-//! (clip-interrogator style) or the clues for a GPT-2 poem (Image2Poem / img2poem style).
+//! (clip-interrogator style) or the clues for a GPT-2 poem (Image2Poem / img2poem style). BLIP's
+//! caption, when a BLIP model is found, leads the prompt and joins the poem's clues.
 
+pub mod beam;
+pub mod caption;
 pub mod fingerprint;
 pub mod interrogate;
 pub mod label_cache;

@@ -45,6 +45,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PoemResult {
     pub poem: String,
+    /// BLIP's caption, given to GPT-2 as one more clue; none when captions are off.
+    pub caption: Option<String>,
     pub clues: BTreeMap<String, Vec<Ranked>>,
     /// Best first.
     pub candidates: Vec<Candidate>,
@@ -77,8 +79,9 @@ pub fn clues(labels: &Labels, image: &[f32]) -> Result<BTreeMap<String, Vec<Rank
         .collect()
 }
 
-/// The GPT-2 prompt: a title and an opening that steer the model towards verse about the clues.
-pub fn poem_prompt(clues: &BTreeMap<String, Vec<Ranked>>) -> String {
+/// The GPT-2 prompt: a title and an opening that steer the model towards verse about the clues,
+/// and about what the caption says is happening, when there is one.
+pub fn poem_prompt(clues: &BTreeMap<String, Vec<Ranked>>, caption: Option<&str>) -> String {
     let terms = |k: &str| -> Vec<&str> {
         clues
             .get(k)
@@ -89,8 +92,12 @@ pub fn poem_prompt(clues: &BTreeMap<String, Vec<Ranked>>) -> String {
     let mood = terms("mood").join(" and ");
     let objects = terms("objects").join(", ");
     let imagery = terms("imagery").join(", ");
+    let about = match caption {
+        Some(c) => format!("{} ({objects} in {scene})", c.trim_end_matches('.')),
+        None => format!("{objects} in {scene}"),
+    };
     format!(
-        "A {mood} poem about {objects} in {scene}.\nImages: {imagery}.\n\n{}\n",
+        "A {mood} poem about {about}.\nImages: {imagery}.\n\n{}\n",
         title_case(terms("imagery").first().copied().unwrap_or(scene))
     )
 }
@@ -103,6 +110,7 @@ pub fn image_to_poem(
     gpt2_tokenizer: &TextTokenizer,
     labels: &Labels,
     image: &[f32],
+    caption: Option<&str>,
     opts: &PoemOptions,
     mut on_token: impl FnMut(usize, &str) -> ControlFlow<()>,
 ) -> Result<PoemResult> {
@@ -115,7 +123,8 @@ pub fn image_to_poem(
         ));
     }
     let clues = clues(labels, image)?;
-    let prompt = poem_prompt(&clues);
+    let caption = caption.map(str::trim).filter(|c| !c.is_empty());
+    let prompt = poem_prompt(&clues, caption);
     let window = gpt2.config().n_positions;
     let sampling = SamplingOptions {
         temperature: opts.temperature,
@@ -151,6 +160,7 @@ pub fn image_to_poem(
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     Ok(PoemResult {
         poem: candidates[0].poem.clone(),
+        caption: caption.map(String::from),
         clues,
         candidates,
         prompt,

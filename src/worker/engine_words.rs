@@ -1,0 +1,140 @@
+//! The engine's image-to-words jobs: load the picture, caption it with BLIP when BLIP is on disk
+//! and the user wants it, then rank the lexicons with CLIP into a prompt or a poem's clues.
+
+use std::ops::ControlFlow;
+
+use super::engine::{status, Engine};
+use super::job_thread::Outbox;
+use super::pictures;
+use super::protocol::*;
+use crate::ml::words::caption::{CaptionOptions, Captioner};
+use crate::ml::words::interrogate::image_to_prompt;
+use crate::ml::words::poem::image_to_poem;
+use crate::ml::words::rank::image_embedding;
+
+/// BLIP is optional: looked for once per settings, and its absence is not an error.
+pub enum BlipSlot {
+    Unknown,
+    Absent,
+    Loaded(Box<Captioner>),
+}
+
+impl Engine {
+    fn decode(&self, image: &ImageSource) -> anyhow::Result<image::RgbImage> {
+        Ok(match image {
+            ImageSource::Path(p) => crate::ml::image_io::load_rgb(p)?,
+            ImageSource::Bytes { name, bytes } => crate::ml::image_io::decode_rgb(bytes)
+                .map_err(|e| anyhow::anyhow!("{name} cannot be used: {e}"))?,
+        })
+    }
+
+    /// BLIP, loaded the first time a job wants a caption; `None` when it is not on disk (a
+    /// missing captioner leaves captions off and sends nobody to the Models panel). A BLIP folder
+    /// chosen in Settings that cannot be used is an error.
+    fn captioner(&mut self, out: &Outbox) -> anyhow::Result<Option<&Captioner>> {
+        if matches!(self.blip, BlipSlot::Unknown) {
+            let explicit = self.explicit(ModelKind::Blip);
+            self.blip = match self
+                .locator()
+                .find_local(ModelKind::Blip, explicit.as_deref())
+            {
+                Ok(files) => {
+                    status(out, Job::Words, "Loading BLIP…");
+                    let device = self.device()?;
+                    let (blip, tok) = crate::ml::models::load::blip(&files, &device)?;
+                    BlipSlot::Loaded(Box::new(Captioner::new(blip, tok)))
+                }
+                Err(err) if explicit.is_some() => return Err(err.into()),
+                Err(_) => BlipSlot::Absent,
+            };
+        }
+        Ok(match &self.blip {
+            BlipSlot::Loaded(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    fn caption(
+        &mut self,
+        wanted: bool,
+        rgb: &image::RgbImage,
+        out: &Outbox,
+    ) -> anyhow::Result<Option<String>> {
+        if !wanted {
+            return Ok(None);
+        }
+        let Some(captioner) = self.captioner(out)? else {
+            return Ok(None);
+        };
+        status(out, Job::Words, "Captioning…");
+        Ok(Some(
+            captioner.caption(rgb, &CaptionOptions::default())?.caption,
+        ))
+    }
+
+    pub(super) fn words(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
+        match command {
+            Command::LoadImage(image) => {
+                let rgb = self.decode(&image)?;
+                out.send(Event::ImageLoaded {
+                    name: image.name(),
+                    picture: pictures::from_rgb(&rgb),
+                });
+            }
+            Command::Prompt {
+                image,
+                mode,
+                top,
+                caption,
+            } => {
+                let rgb = self.decode(&image)?;
+                self.ensure_labels(out)?;
+                let caption = self.caption(caption, &rgb, out)?;
+                let (Some((clip, tok, _)), Some(labels)) = (&self.clip, &self.labels) else {
+                    return Ok(());
+                };
+                status(out, Job::Words, "Reading the picture…");
+                let e = image_embedding(clip, &rgb)?;
+                let r = image_to_prompt(clip, tok, labels, &e, mode, top, caption.as_deref())?;
+                out.send(Event::PromptDone(Box::new(r)));
+            }
+            Command::Poem {
+                image,
+                options,
+                caption,
+            } => {
+                let rgb = self.decode(&image)?;
+                self.ensure_labels(out)?;
+                self.ensure_gpt2(Job::Words, out)?;
+                let caption = self.caption(caption, &rgb, out)?;
+                let (Some((clip, tok, _)), Some(labels), Some((gpt2, gtok))) =
+                    (&self.clip, &self.labels, &self.gpt2)
+                else {
+                    return Ok(());
+                };
+                status(out, Job::Words, "Writing a poem…");
+                let e = image_embedding(clip, &rgb)?;
+                let r = image_to_poem(
+                    clip,
+                    tok,
+                    gpt2,
+                    gtok,
+                    labels,
+                    &e,
+                    caption.as_deref(),
+                    &options,
+                    |_, _| {
+                        if out.cancelled() {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    },
+                )?;
+                out.send(Event::PoemDone(Box::new(r)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
