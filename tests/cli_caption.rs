@@ -173,6 +173,11 @@ fn best_prompt_starts_with_the_caption_and_no_caption_leaves_it_out() {
     let out = studio(&without, dir.path());
     // --blip and --no-caption contradict each other: clap says so.
     assert!(!out.status.success());
+    // A negative prompt lists what the picture is not: no caption, even with BLIP.
+    let mut negative = with.clone();
+    negative[5] = "negative";
+    let doc = json_of(&studio(&negative, dir.path()));
+    assert!(doc["caption"].is_null(), "{doc}");
     let doc = json_of(&studio(
         &[&base[..], &["--no-caption"]].concat(),
         dir.path(),
@@ -219,6 +224,12 @@ fn poem_gives_the_caption_to_gpt2_and_eval_runs_with_and_without_captions() {
     )
     .unwrap();
     std::fs::write(pairs.join("a.txt"), "a red circle on white").unwrap();
+    std::fs::copy(
+        fixture("blip-tiny/images/stripes_180x320.png"),
+        pairs.join("b.png"),
+    )
+    .unwrap();
+    std::fs::write(pairs.join("b.txt"), "stripes in many colours").unwrap();
     let minilm = dir.path().join("minilm");
     std::fs::create_dir(&minilm).unwrap();
     write_tiny_minilm(&minilm);
@@ -248,4 +259,69 @@ fn poem_gives_the_caption_to_gpt2_and_eval_runs_with_and_without_captions() {
         without["items"][0]["predicted"]
     );
     assert!(with["mean_cosine"].as_f64().unwrap().abs() <= 1.0);
+    // Without BLIP on disk, two pairs still say only once that captions are off.
+    let out = studio(&eval, dir.path());
+    assert_eq!(json_of(&out)["pairs"], 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("captions are off").count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_damaged_blip_on_disk_turns_captions_off_with_the_reason_and_models_list_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("m");
+    std::fs::create_dir_all(models.join("blip")).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(
+            fixture(&format!("blip-tiny/{f}")),
+            models.join("blip").join(f),
+        )
+        .unwrap();
+    }
+    let weights = models.join("blip/model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let (image, clip) = (fx("blip-tiny/images/circle_256x256.png"), fx("clip-tiny"));
+    let models_arg = models.to_str().unwrap().to_string();
+    let prompt = [
+        "--models",
+        &models_arg,
+        "prompt",
+        &image,
+        "--clip",
+        &clip,
+        "--offline",
+        "--json",
+    ];
+    // Whole, it is found under --models and its caption leads the prompt.
+    let doc = json_of(&studio(&prompt, dir.path()));
+    assert!(doc["caption"].is_string(), "{doc}");
+    let list = json_of(&studio(
+        &["--models", &models_arg, "models", "list", "--json"],
+        dir.path(),
+    ));
+    let row = |list: &serde_json::Value| {
+        list.as_array()
+            .or_else(|| list["models"].as_array())
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == "blip")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row(&list)["status"], "found", "{list}");
+    // Cut in half, the prompt still works, without a caption, and says why.
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let out = studio(&prompt, dir.path());
+    let doc = json_of(&out);
+    assert!(doc["caption"].is_null(), "{doc}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("captions are off") && stderr.contains("cannot be used"),
+        "{stderr}"
+    );
+    let list = json_of(&studio(
+        &["--models", &models_arg, "models", "list", "--json"],
+        dir.path(),
+    ));
+    assert_eq!(row(&list)["status"], "damaged", "{list}");
 }

@@ -191,6 +191,7 @@ fn words(app: &mut StudioApp, prompt: bool) {
             caption: app.state.use_caption,
         }
     };
+    app.words.caption_asked = app.state.use_caption;
     app.words.status = Some("Starting…".into());
     send(app, command);
 }

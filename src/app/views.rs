@@ -94,6 +94,9 @@ pub struct WordsView {
     pub prompt: Option<PromptResult>,
     pub poem: Option<PoemResult>,
     pub status: Option<String>,
+    /// Whether the running or last request asked for BLIP's caption (the tick box may have
+    /// changed since), so a missing caption is explained only when one was asked for.
+    pub caption_asked: bool,
 }
 
 #[derive(Default)]

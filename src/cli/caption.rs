@@ -72,8 +72,8 @@ pub fn run(global: &GlobalArgs, args: CaptionArgs) -> anyhow::Result<()> {
 }
 
 /// BLIP for the captions a prompt, poem or evaluation starts from: `None` when the user turned
-/// captions off, or when no BLIP model is on disk (then said once, on stderr). A folder given
-/// with `--blip` must hold BLIP.
+/// captions off, or when no usable BLIP is on disk (then said once, on stderr, with the reason).
+/// A folder given with `--blip` must hold a usable BLIP.
 pub fn optional_captioner(
     global: &GlobalArgs,
     choice: &CaptionChoice,
@@ -81,21 +81,23 @@ pub fn optional_captioner(
     if choice.no_caption {
         return Ok(None);
     }
-    let files = match global
-        .locator()
-        .find_local(ModelKind::Blip, choice.blip.as_deref())
-    {
-        Ok(files) => files,
-        Err(err) if choice.blip.is_some() => return Err(err.into()),
-        Err(_) => {
+    let device = crate::ml::device::open(&global.device)?;
+    let locator = global.locator();
+    let explicit = choice.blip.as_deref();
+    match crate::ml::words::caption::optional_captioner(&locator, explicit, &device) {
+        Ok(Ok(captioner)) => Ok(Some(captioner)),
+        Ok(Err(reason)) => {
             eprintln!(
-                "note: captions are off: no BLIP model was found (`storybook-studio models \
-                 download blip` fetches one; --no-caption silences this)"
+                "note: captions are off: {reason} (`storybook-studio models download blip` \
+                 fetches one; --no-caption silences this)"
             );
-            return Ok(None);
+            Ok(None)
         }
-    };
-    load(global, &files).map(Some)
+        Err(err) => Err(anyhow::Error::new(err).context(format!(
+            "could not load BLIP from {}",
+            explicit.map_or(String::new(), |p| p.display().to_string())
+        ))),
+    }
 }
 
 /// BLIP's caption of `image`, with the default options, when there is a captioner.

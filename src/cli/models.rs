@@ -31,7 +31,7 @@ pub enum ModelsAction {
     },
     /// Download models from the Hugging Face hub into its cache.
     Download {
-        /// gpt2, clip, vqgan, minilm or all.
+        /// gpt2, clip, vqgan, minilm, blip, or all of them (about 3.5 GB with BLIP's 1.9).
         #[arg(default_value = "all")]
         which: String,
     },

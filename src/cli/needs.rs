@@ -23,11 +23,17 @@ pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBu
             (Vqgan, a.vqgan.clone()),
         ],
         Command::Caption(a) => vec![(Blip, a.blip.clone())],
-        // BLIP is optional for these: without it they work, without a caption.
-        Command::Prompt(a) => vec![(Clip, a.clip.clone())],
-        Command::Poem(a) => vec![(Clip, a.clip.clone()), (Gpt2, a.gpt2.clone())],
+        // BLIP is optional for these, and needed only when named with --blip.
+        Command::Prompt(a) => with_blip(vec![(Clip, a.clip.clone())], &a.caption.blip),
+        Command::Poem(a) => with_blip(
+            vec![(Clip, a.clip.clone()), (Gpt2, a.gpt2.clone())],
+            &a.caption.blip,
+        ),
         Command::Embed(a) => vec![(Minilm, a.minilm.clone())],
-        Command::EvalPrompts(a) => vec![(Clip, a.clip.clone()), (Minilm, a.minilm.clone())],
+        Command::EvalPrompts(a) => with_blip(
+            vec![(Clip, a.clip.clone()), (Minilm, a.minilm.clone())],
+            &a.caption.blip,
+        ),
         Command::Library(a) => match &a.action {
             LibraryAction::Regenerate { clip, vqgan, .. } => {
                 vec![(Clip, clip.clone()), (Vqgan, vqgan.clone())]
@@ -36,6 +42,17 @@ pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBu
         },
         Command::Gui(_) | Command::Models(_) | Command::Bench(_) => Vec::new(),
     }
+}
+
+/// `needed`, and BLIP when a folder was named for it.
+fn with_blip(
+    mut needed: Vec<(ModelKind, Option<PathBuf>)>,
+    blip: &Option<PathBuf>,
+) -> Vec<(ModelKind, Option<PathBuf>)> {
+    if let Some(dir) = blip {
+        needed.push((ModelKind::Blip, Some(dir.clone())));
+    }
+    needed
 }
 
 /// The model-location error at the root of `err`, if that is what ended the command.

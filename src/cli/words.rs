@@ -87,7 +87,12 @@ pub(crate) fn load_image_words(
 pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
     let image = load_rgb(&args.image)?;
     let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
-    let caption = caption_of(optional_captioner(global, &args.caption)?.as_ref(), &image)?;
+    // A negative prompt lists what the picture is not; a caption has no place in it.
+    let captioner = match args.mode {
+        PromptMode::Negative => None,
+        _ => optional_captioner(global, &args.caption)?,
+    };
+    let caption = caption_of(captioner.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;
     let result = image_to_prompt(
         &words.clip,
@@ -102,6 +107,9 @@ pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
         return super::print_json(&result);
     }
     println!("{}", result.prompt);
+    if let Some(caption) = &result.caption {
+        println!("\ncaption (BLIP): {caption}");
+    }
     println!("\nsimilarity to the image: {:.4}", result.similarity);
     for (lexicon, terms) in &result.terms {
         println!("{lexicon:>10}: {}", format_terms(terms));

@@ -10,7 +10,6 @@ use std::time::Instant;
 use anyhow::Context;
 use candle_core::Device;
 
-use super::engine_words::BlipSlot;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
@@ -31,7 +30,7 @@ pub struct Engine {
     pub(super) gpt2: Option<(Gpt2, TextTokenizer)>,
     pub(super) clip: Option<(Clip, ClipTokenizer, String)>,
     pub(super) labels: Option<Labels>,
-    pub(super) blip: BlipSlot,
+    pub(super) blip: Option<Box<crate::ml::words::caption::Captioner>>,
     vqgan: Option<VqModel>,
     /// CLIP embeddings of prompts already illustrated, so redoing a page skips the text encoder.
     prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
@@ -50,7 +49,7 @@ impl Engine {
             gpt2: None,
             clip: None,
             labels: None,
-            blip: BlipSlot::Unknown,
+            blip: None,
             vqgan: None,
             prompt_targets: HashMap::new(),
         }

@@ -7,17 +7,10 @@ use super::engine::{status, Engine};
 use super::job_thread::Outbox;
 use super::pictures;
 use super::protocol::*;
-use crate::ml::words::caption::{CaptionOptions, Captioner};
+use crate::ml::words::caption::{optional_captioner, CaptionOptions, Captioner};
 use crate::ml::words::interrogate::image_to_prompt;
 use crate::ml::words::poem::image_to_poem;
 use crate::ml::words::rank::image_embedding;
-
-/// BLIP is optional: looked for once per settings, and its absence is not an error.
-pub enum BlipSlot {
-    Unknown,
-    Absent,
-    Loaded(Box<Captioner>),
-}
 
 impl Engine {
     fn decode(&self, image: &ImageSource) -> anyhow::Result<image::RgbImage> {
@@ -28,30 +21,19 @@ impl Engine {
         })
     }
 
-    /// BLIP, loaded the first time a job wants a caption; `None` when it is not on disk (a
-    /// missing captioner leaves captions off and sends nobody to the Models panel). A BLIP folder
-    /// chosen in Settings that cannot be used is an error.
+    /// BLIP, loaded the first time a job wants a caption and kept; `None` while no usable BLIP
+    /// is on disk (looked for again at every job, so a download turns captions on at once, and
+    /// nobody is sent to the Models panel for an optional model). A BLIP folder chosen in
+    /// Settings that cannot be used is an error.
     fn captioner(&mut self, out: &Outbox) -> anyhow::Result<Option<&Captioner>> {
-        if matches!(self.blip, BlipSlot::Unknown) {
+        if self.blip.is_none() {
             let explicit = self.explicit(ModelKind::Blip);
-            self.blip = match self
-                .locator()
-                .find_local(ModelKind::Blip, explicit.as_deref())
-            {
-                Ok(files) => {
-                    status(out, Job::Words, "Loading BLIP…");
-                    let device = self.device()?;
-                    let (blip, tok) = crate::ml::models::load::blip(&files, &device)?;
-                    BlipSlot::Loaded(Box::new(Captioner::new(blip, tok)))
-                }
-                Err(err) if explicit.is_some() => return Err(err.into()),
-                Err(_) => BlipSlot::Absent,
-            };
+            let device = self.device()?;
+            status(out, Job::Words, "Looking for BLIP…");
+            let found = optional_captioner(&self.locator(), explicit.as_deref(), &device)?;
+            self.blip = found.ok().map(Box::new);
         }
-        Ok(match &self.blip {
-            BlipSlot::Loaded(c) => Some(c),
-            _ => None,
-        })
+        Ok(self.blip.as_deref())
     }
 
     fn caption(
@@ -89,7 +71,9 @@ impl Engine {
             } => {
                 let rgb = self.decode(&image)?;
                 self.ensure_labels(out)?;
-                let caption = self.caption(caption, &rgb, out)?;
+                // A negative prompt lists what the picture is not: no caption belongs in it.
+                let wanted = caption && mode != PromptMode::Negative;
+                let caption = self.caption(wanted, &rgb, out)?;
                 let (Some((clip, tok, _)), Some(labels)) = (&self.clip, &self.labels) else {
                     return Ok(());
                 };

@@ -175,7 +175,7 @@ fn without_blip_the_prompt_says_captions_are_off() {
     wait_for(&mut h, "the prompt", LIMIT, |a| a.words.prompt.is_some());
     assert!(h.state().words.prompt.as_ref().unwrap().caption.is_none());
     assert!(h
-        .query_by_label_contains("No caption: BLIP is not on disk")
+        .query_by_label_contains("No caption: no usable BLIP")
         .is_some());
     assert!(
         h.state().state.tab == Tab::Words,

@@ -41,16 +41,18 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         }
     });
     if let Some(r) = &view.prompt {
-        caption_ui(ui, r.caption.as_deref(), state.use_caption, &mut actions);
-        result_ui(ui, "Prompt", &r.prompt, &mut actions);
+        if r.mode != PromptMode::Negative {
+            caption_ui(ui, r.caption.as_deref(), view.caption_asked, &mut actions);
+        }
+        result_ui(ui, "Prompt", &r.prompt, "Use as story prompt", &mut actions);
         ui.label(format!("CLIP similarity to the image: {:.3}", r.similarity));
         for (lexicon, terms) in &r.terms {
             terms_ui(ui, lexicon, terms);
         }
     }
     if let Some(p) = &view.poem {
-        caption_ui(ui, p.caption.as_deref(), state.use_caption, &mut actions);
-        result_ui(ui, "Poem", &p.poem, &mut actions);
+        caption_ui(ui, p.caption.as_deref(), view.caption_asked, &mut actions);
+        result_ui(ui, "Poem", &p.poem, "Use as story prompt", &mut actions);
         ui.strong("Poetic clues");
         for (clue, terms) in &p.clues {
             terms_ui(ui, clue, terms);
@@ -97,16 +99,23 @@ fn drop_zone_ui(ui: &mut egui::Ui, view: &WordsView, actions: &mut Vec<Action>) 
 /// BLIP's caption above the terms, or why there is none.
 fn caption_ui(ui: &mut egui::Ui, caption: Option<&str>, wanted: bool, actions: &mut Vec<Action>) {
     match caption {
-        Some(text) => result_ui(ui, "Caption", text, actions),
+        // The caption's own button says so: both buttons can be on screen at once.
+        Some(text) => result_ui(ui, "Caption", text, "Use caption as story prompt", actions),
         None if wanted => {
             ui.separator();
-            ui.weak("No caption: BLIP is not on disk. The Models tab can download it.");
+            ui.weak("No caption: no usable BLIP is on disk. The Models tab can download it.");
         }
         None => {}
     }
 }
 
-fn result_ui(ui: &mut egui::Ui, title: &str, text: &str, actions: &mut Vec<Action>) {
+fn result_ui(
+    ui: &mut egui::Ui,
+    title: &str,
+    text: &str,
+    use_label: &str,
+    actions: &mut Vec<Action>,
+) {
     ui.separator();
     ui.strong(title);
     ui.label(egui::RichText::new(text).monospace());
@@ -117,11 +126,6 @@ fn result_ui(ui: &mut egui::Ui, title: &str, text: &str, actions: &mut Vec<Actio
         {
             actions.push(Action::Copy(text.to_string()));
         }
-        // The caption's own button says so: both buttons can be on screen at once.
-        let use_label = match title {
-            "Caption" => "Use caption as story prompt",
-            _ => "Use as story prompt",
-        };
         if ui.button(use_label).clicked() {
             actions.push(Action::UseAsStoryPrompt(text.to_string()));
         }

@@ -1,13 +1,18 @@
-//! Greedy and beam-search decoding over any model that gives next-token log-probabilities,
-//! following transformers' `generate` (`num_beams`, `length_penalty` 1, `early_stopping`
-//! false): a finished hypothesis scores its summed log-probability divided by its length.
+//! Greedy and beam-search decoding over any model that gives next-token logits, following
+//! transformers' `generate` as of 4.50 and 5.x (`num_beams`, `length_penalty` 1,
+//! `early_stopping` false): the 2n best extensions are taken each step; one ending in the end
+//! token is finished only if it ranks below n; a finished hypothesis scores its summed
+//! log-probability divided by its length (end token included); the search stops when the worst
+//! of n finished scores beats the best running sum over the current length. (Versions before
+//! 4.50 stopped on a slightly different test, so they can stop a step apart.)
 
+use crate::ml::sampling::argmax;
 use crate::ml::Result;
 
 /// A model being decoded: `rows` hypotheses that each read one more token.
 pub trait Stepper {
     /// Rearranges the hypotheses so that row `i` continues old row `from[i]`, feeds `tokens[i]`
-    /// to row `i`, and returns each row's next-token log-probabilities (or logits, for greedy).
+    /// to row `i`, and returns each row's next-token logits.
     fn next(&mut self, from: &[u32], tokens: &[u32]) -> Result<Vec<Vec<f32>>>;
 }
 
@@ -18,17 +23,6 @@ pub struct Search {
     pub max_new_tokens: usize,
     /// Ends a hypothesis and is kept as its last token.
     pub end: u32,
-}
-
-/// The position of the largest value (the first of equals, as `torch.argmax`).
-pub fn argmax(values: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 /// Decodes from `first`, the scores after the prompt, to the best continuation's tokens.
@@ -44,7 +38,7 @@ fn greedy(first: Vec<f32>, search: &Search, model: &mut dyn Stepper) -> Result<V
     let mut out = Vec::new();
     let mut scores = first;
     while out.len() < search.max_new_tokens {
-        let token = argmax(&scores);
+        let token = argmax(&scores).unwrap_or(search.end);
         out.push(token);
         if token == search.end || out.len() == search.max_new_tokens {
             break;
@@ -206,7 +200,7 @@ mod tests {
         let got = run(5, &search);
         let mut want = Vec::new();
         while want.len() < 12 {
-            let t = argmax(&scores(&want, 5));
+            let t = argmax(&scores(&want, 5)).unwrap();
             want.push(t);
             if t == 2 {
                 break;

@@ -5,12 +5,15 @@
 
 use std::time::Instant;
 
-use candle_core::Tensor;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use super::beam::{decode, Search, Stepper};
 use crate::ml::models::blip::tokenize::BlipTokenizer;
 use crate::ml::models::blip::{Blip, DecoderState};
+use crate::ml::weights::{Locator, ModelKind};
 use crate::ml::{Error, Result};
 
 /// Longest caption a user may ask for, well inside BLIP's 512 positions.
@@ -44,6 +47,30 @@ pub struct Caption {
     /// The new tokens, `[SEP]` included when it was reached.
     pub generated_token_ids: Vec<u32>,
     pub seconds: f64,
+}
+
+/// BLIP for the captions that prompts and poems start from, where BLIP is optional. A folder
+/// given explicitly must hold a usable BLIP (`Err`); otherwise one found on disk is loaded
+/// (`Ok(Ok)`), and none, or one that cannot be used, turns captions off with the reason
+/// (`Ok(Err)`). Nothing is downloaded: a caption is not worth 1.9 GB unasked.
+pub fn optional_captioner(
+    locator: &Locator,
+    explicit: Option<&Path>,
+    device: &Device,
+) -> Result<std::result::Result<Captioner, String>> {
+    let files = match locator.find_local(ModelKind::Blip, explicit) {
+        Ok(files) => files,
+        Err(err) if explicit.is_some() => return Err(err.into()),
+        Err(_) => return Ok(Err("no BLIP model was found".into())),
+    };
+    match crate::ml::models::load::blip(&files, device) {
+        Ok((blip, tok)) => Ok(Ok(Captioner::new(blip, tok))),
+        Err(err) if explicit.is_some() => Err(err),
+        Err(err) => Ok(Err(format!(
+            "the BLIP model in {} cannot be used: {err}",
+            files.location.display()
+        ))),
+    }
 }
 
 /// BLIP with its tokenizer.
@@ -92,7 +119,7 @@ impl Captioner {
         self.check(opts)?;
         let started = Instant::now();
         let image = self.blip.encode_image(&self.blip.pixels(img)?)?;
-        let mut caption = self.caption_states(&image, opts)?;
+        let mut caption = self.decode_checked(&image, opts)?;
         caption.seconds = started.elapsed().as_secs_f64();
         Ok(caption)
     }
@@ -100,6 +127,10 @@ impl Captioner {
     /// Captions from the vision tower's last hidden state `[1, positions, width]`.
     pub fn caption_states(&self, image: &Tensor, opts: &CaptionOptions) -> Result<Caption> {
         self.check(opts)?;
+        self.decode_checked(image, opts)
+    }
+
+    fn decode_checked(&self, image: &Tensor, opts: &CaptionOptions) -> Result<Caption> {
         let started = Instant::now();
         let start = self.start_ids(opts.prompt.as_deref())?;
         let room = self.blip.cfg.text_config.max_position_embeddings;

@@ -75,7 +75,7 @@ pub fn image_to_prompt(
     };
     let caption = caption.map(str::trim).filter(|c| !c.is_empty());
     let subject = match caption {
-        Some(c) => c.to_string(),
+        Some(c) => fit_caption(tokenizer, c)?,
         _ => format!(
             "{} in {}",
             with_article(&best("subjects")?.term),
@@ -173,6 +173,16 @@ fn chain(
         pool.remove(best_i);
     }
     Ok(prompt)
+}
+
+/// The caption's leading words that fit CLIP's context, so a long caption is shortened
+/// rather than dropped whole (which would leave nothing to build the prompt on).
+fn fit_caption(tokenizer: &ClipTokenizer, caption: &str) -> Result<String> {
+    let mut words: Vec<&str> = caption.split_whitespace().collect();
+    while words.len() > 1 && tokenizer.token_count(&words.join(" "))? > tokenizer.context() {
+        words.pop();
+    }
+    Ok(words.join(" "))
 }
 
 /// Joins parts with commas, dropping trailing parts that would overflow CLIP's context.

@@ -224,6 +224,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_caption_joins_the_clues_in_the_gpt2_prompt() {
+        let term = |t: &str| Ranked {
+            term: t.into(),
+            score: 0.5,
+        };
+        let mut clues = BTreeMap::new();
+        clues.insert("objects".to_string(), vec![term("ducks"), term("bread")]);
+        clues.insert("scene".to_string(), vec![term("a pond")]);
+        clues.insert("mood".to_string(), vec![term("gentle")]);
+        clues.insert("imagery".to_string(), vec![term("ripples")]);
+        let with = poem_prompt(&clues, Some("a girl is feeding ducks."));
+        assert!(
+            with.starts_with(
+                "A gentle poem about a girl is feeding ducks (ducks, bread in a pond)."
+            ),
+            "{with}"
+        );
+        let without = poem_prompt(&clues, None);
+        assert!(
+            without.starts_with("A gentle poem about ducks, bread in a pond."),
+            "{without}"
+        );
+        assert!(with.ends_with("\n\nRipples\n") && without.ends_with("\n\nRipples\n"));
+    }
+
+    #[test]
     fn verse_keeps_its_own_lines() {
         let text = "The moon is low\n\nthe river   sings\nand night comes\nsoftly home\nextra";
         assert_eq!(

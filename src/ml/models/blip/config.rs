@@ -76,6 +76,8 @@ pub struct TextConfig {
     /// `[SEP]`, where a caption ends.
     pub sep_token_id: u32,
     pub pad_token_id: u32,
+    /// Whether the head's output matrix is the word embeddings; the top level's when absent.
+    pub tie_word_embeddings: Option<bool>,
 }
 
 impl Default for TextConfig {
@@ -93,18 +95,39 @@ impl Default for TextConfig {
             bos_token_id: 30522,
             sep_token_id: 102,
             pad_token_id: 0,
+            tie_word_embeddings: None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub vision_config: VisionConfig,
     pub text_config: TextConfig,
+    /// transformers' default: the head reuses the word embeddings.
+    pub tie_word_embeddings: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            vision_config: VisionConfig::default(),
+            text_config: TextConfig::default(),
+            tie_word_embeddings: true,
+        }
+    }
 }
 
 impl Config {
+    /// Whether the head's output matrix is the word embeddings (then a stored copy is ignored,
+    /// as transformers ignores it).
+    pub fn tied_head(&self) -> bool {
+        self.text_config
+            .tie_word_embeddings
+            .unwrap_or(self.tie_word_embeddings)
+    }
+
     /// `Salesforce/blip-image-captioning-large`: ViT-L/16 at 384 px and a BERT-base decoder.
     pub fn captioning_large() -> Self {
         Self {
@@ -120,6 +143,7 @@ impl Config {
                 num_attention_heads: 12,
                 ..TextConfig::default()
             },
+            tie_word_embeddings: true,
         }
     }
 

@@ -108,18 +108,23 @@ fn ignorable(name: &str) -> bool {
     name.ends_with("embeddings.position_ids")
 }
 
-/// Checks a BLIP checkpoint's keys and shapes against its config; `Ok(true)` when it stores
-/// the head's own output matrix (otherwise the word embeddings serve).
+/// Checks a BLIP checkpoint's keys and shapes against its config; `Ok(true)` when the head has
+/// its own output matrix (an untied config), `Ok(false)` when the word embeddings serve. The
+/// tied copies may be absent; an untied head's matrix may not.
 pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<bool> {
     let header = read_header(path)?;
     let mut expected = expected_keys(cfg);
-    for tied in [OWN_HEAD, OWN_HEAD_BIAS] {
-        if !header.tensors.contains_key(tied) {
-            expected.remove(tied);
+    let optional: &[&str] = match cfg.tied_head() {
+        true => &[OWN_HEAD, OWN_HEAD_BIAS],
+        false => &[OWN_HEAD_BIAS],
+    };
+    for key in optional {
+        if !header.tensors.contains_key(*key) {
+            expected.remove(*key);
         }
     }
     check_keys(path, &header, &expected, ignorable)?;
-    Ok(header.tensors.contains_key(OWN_HEAD))
+    Ok(!cfg.tied_head())
 }
 
 /// The captioner: vision tower and text decoder, both frozen.

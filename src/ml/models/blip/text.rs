@@ -187,8 +187,8 @@ pub struct TextDecoder {
 }
 
 impl TextDecoder {
-    /// `vb` is at `text_decoder`; `own_head` says whether the checkpoint stores
-    /// `cls.predictions.decoder.weight` (transformers leaves the tied copy out).
+    /// `vb` is at `text_decoder`; `own_head` says whether the head uses its own
+    /// `cls.predictions.decoder.weight` (an untied config) rather than the word embeddings.
     pub fn load(vb: VarBuilder, cfg: &TextConfig, own_head: bool) -> candle_core::Result<Self> {
         let (h, vocab) = (cfg.hidden_size, cfg.vocab_size);
         let e = vb.pp("bert.embeddings");
