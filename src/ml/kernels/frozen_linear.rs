@@ -152,6 +152,11 @@ impl FrozenLinear {
             accumulate = true;
         }
         with_slice(&self.weight, |w| {
+            if rows <= crate::ml::kernels::gemv::MAX_ROWS {
+                // A decoder step: bandwidth-bound, and a packed GEMM would read W twice.
+                crate::ml::kernels::gemv::gemv_into(y, x, w, rows, accumulate);
+                return Ok(());
+            }
             matmul(
                 ViewMut::rows(y, rows, d_out, d_out),
                 View::rows(x, rows, d_in, d_in),

@@ -7,6 +7,7 @@
 //! path on the CPU for the whole process, and [`force_composed_on_this_thread`] does it for one
 //! thread, so the oracle tests can run both ways side by side.
 
+pub mod attention;
 pub mod conv_gemm;
 pub mod fast_math;
 pub mod frozen;
@@ -14,6 +15,7 @@ pub mod frozen_linear;
 pub mod frozen_mlp;
 pub mod frozen_norm;
 pub mod gemm_view;
+pub mod gemv;
 pub mod layer_norm_rows;
 pub mod nn;
 pub mod norm_stats;

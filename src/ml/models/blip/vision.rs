@@ -8,6 +8,7 @@ use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, VarBuilder};
 use image::RgbImage;
 
 use super::config::{Activation, VisionConfig};
+use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::frozen_linear::FrozenLinear;
 use crate::ml::models::clip::image::{normalize_to_tensor, resize_bicubic_pil};
 use crate::ml::Result;
@@ -42,7 +43,7 @@ struct Layer {
     layer_norm2: LayerNorm,
     fc1: FrozenLinear,
     fc2: FrozenLinear,
-    heads: usize,
+    attention: Attention,
     act: Activation,
 }
 
@@ -57,28 +58,18 @@ impl Layer {
             layer_norm2: candle_nn::layer_norm(d, eps, vb.pp("layer_norm2"))?,
             fc1: linear(vb.pp("mlp.fc1"), d, inner)?,
             fc2: linear(vb.pp("mlp.fc2"), inner, d)?,
-            heads: cfg.num_attention_heads,
+            attention: Attention {
+                heads: cfg.num_attention_heads,
+                causal: false,
+            },
             act: cfg.hidden_act,
         })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        let dh = d / self.heads;
-        let qkv = self
-            .qkv
-            .forward(&self.layer_norm1.forward(x)?)?
-            .reshape((b, t, 3, self.heads, dh))?
-            .permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (dh as f64).sqrt()))?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)?
-            .permute((0, 2, 1, 3))?
-            .reshape((b, t, d))?;
+        let qkv = self.qkv.forward(&self.layer_norm1.forward(x)?)?;
+        // The packed `[b, t, 3d]` rows are queries, keys and values side by side, as CLIP's.
+        let context = self.attention.forward(&qkv)?;
         let x = (self.projection.forward(&context)? + x)?;
         let hidden = activate(&self.fc1.forward(&self.layer_norm2.forward(&x)?)?, self.act)?;
         self.fc2.forward(&hidden)? + x

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use super::attention::Attention;
+use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::frozen_linear::{
     quick_gelu, quick_gelu_slope, FrozenLinear, ROWS_PER_TASK,
 };

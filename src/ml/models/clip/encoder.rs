@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::Attention;
 use super::block::Block;
+use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::frozen_linear::FrozenLinear as Linear;
 use crate::ml::kernels::frozen_mlp::FrozenMlp;
 use crate::ml::kernels::frozen_norm::FrozenLayerNorm as LayerNorm;

@@ -7,7 +7,6 @@
 //! Written here rather than taken from candle-transformers because the image path must be
 //! differentiable end to end: candle's fused LayerNorm and softmax record no backward pass.
 
-mod attention;
 mod block;
 mod checkpoint;
 mod config;

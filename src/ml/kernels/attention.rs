@@ -1,4 +1,5 @@
-//! Multi-head self-attention over a packed `[batch, seq, 3 × width]` QKV tensor, as one op.
+//! Multi-head self-attention over a packed `[batch, seq, 3 × width]` QKV tensor, as one op
+//! (CLIP's towers, BLIP's vision tower).
 //!
 //! Composed from candle ops, attention stores the split heads, the scores, and each step of
 //! the softmax for the backward pass, and its softmax is built from five elementwise ops
@@ -129,6 +130,33 @@ impl Dims {
         }
     }
 
+    /// [`Self::forward`] with the heads computed in parallel, each into its own `[t, d]`
+    /// block, then merged into `out`'s columns.
+    fn forward_heads_parallel(&self, qkv: &[f32], out: &mut [f32]) {
+        let (t, e, d) = (self.t, self.e, self.d);
+        let heads: Vec<Vec<f32>> = (0..e / d)
+            .into_par_iter()
+            .map(|h| {
+                let mut p = vec![0f32; t * t];
+                self.probabilities(qkv, h, &mut p);
+                let mut y = vec![0f32; t * d];
+                matmul(
+                    ViewMut::rows(&mut y, t, d, d),
+                    View::rows(&p, t, t, t),
+                    self.head(qkv, 2, h),
+                    false,
+                    Parallelism::None,
+                );
+                y
+            })
+            .collect();
+        for (h, y) in heads.iter().enumerate() {
+            for (row, src) in out.chunks_exact_mut(e).zip(y.chunks_exact(d)) {
+                row[h * d..(h + 1) * d].copy_from_slice(src);
+            }
+        }
+    }
+
     /// One batch item's gradient: `dy` `[t, e]` to `dqkv` `[t, 3e]`.
     fn backward(&self, qkv: &[f32], dy: &[f32], dqkv: &mut [f32]) {
         let (t, e, d) = (self.t, self.e, self.d);
@@ -221,9 +249,18 @@ impl Attention {
             return Ok(());
         }
         let dims = self.dims(e, t, qkv.len(), out.len())?;
-        out.par_chunks_mut(t * e)
-            .zip(qkv.par_chunks(t * 3 * e))
-            .for_each(|(out, qkv)| dims.forward(qkv, out));
+        let items = out.len() / (t * e).max(1);
+        if items >= rayon::current_num_threads() {
+            out.par_chunks_mut(t * e)
+                .zip(qkv.par_chunks(t * 3 * e))
+                .for_each(|(out, qkv)| dims.forward(qkv, out));
+        } else {
+            // Too few items to keep every core busy (one picture through BLIP's 577 tokens):
+            // the heads of each item run in parallel instead.
+            for (out, qkv) in out.chunks_mut(t * e).zip(qkv.chunks(t * 3 * e)) {
+                dims.forward_heads_parallel(qkv, out);
+            }
+        }
         Ok(())
     }
 
@@ -295,16 +332,17 @@ mod tests {
             .unwrap()
     }
 
-    /// Odd sizes (7 tokens, 3 heads of 5), fed through a transposed, non-contiguous view.
-    fn check(causal: bool) {
+    /// Odd sizes (7 tokens, 3 heads of 5), fed through a transposed, non-contiguous view; `b`
+    /// items (one item takes the heads-in-parallel path).
+    fn check(b: usize, causal: bool) {
         let dev = Device::Cpu;
         let op = Attention { heads: 3, causal };
-        let raw = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 45, 7), &dev).unwrap()).unwrap();
+        let raw = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, 45, 7), &dev).unwrap()).unwrap();
         let qkv = raw.as_tensor().transpose(1, 2).unwrap();
-        let r = Tensor::randn(0f32, 1.0, (2, 7, 15), &dev).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (b, 7, 15), &dev).unwrap();
         let ours = op.forward(&qkv).unwrap();
         let theirs = op.forward_plain(&qkv).unwrap();
-        assert_eq!(ours.dims(), &[2, 7, 15]);
+        assert_eq!(ours.dims(), &[b, 7, 15]);
         assert!(max_diff(&ours, &theirs) < 1e-5, "forward, causal {causal}");
         let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let gb = (theirs * &r)
@@ -331,12 +369,14 @@ mod tests {
 
     #[test]
     fn fused_attention_matches_candle_ops_forward_and_gradient() {
-        check(false);
+        check(2, false);
+        check(1, false);
     }
 
     #[test]
     fn causal_fused_attention_matches_candle_ops_forward_and_gradient() {
-        check(true);
+        check(2, true);
+        check(1, true);
     }
 
     #[test]
