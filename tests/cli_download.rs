@@ -203,6 +203,40 @@ fn offline_mode_asks_the_hub_nothing() {
     assert!(hub.requests().is_empty(), "{:?}", hub.requests());
 }
 
+/// BLIP comes from a pull request's ref, which must reach the hub as one escaped segment;
+/// once downloaded, `caption` finds it in the cache and captions offline.
+#[test]
+fn blip_downloads_from_its_pull_request_ref_and_then_captions_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = "Salesforce/blip-image-captioning-large";
+    let served: Vec<ServedFile> = ["config.json", "model.safetensors", "tokenizer.json"]
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(fixture(&format!("blip-tiny/{f}"))).unwrap();
+            ServedFile::new(repo, "refs/pr/18", f, bytes)
+        })
+        .collect();
+    let hub = FakeHub::start(served, Trouble::None);
+    let out = studio(&["models", "download", "blip"], tmp.path(), &hub);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let asked: Vec<String> = hub.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        asked.contains(&format!("/{repo}/resolve/refs%2Fpr%2F18/model.safetensors")),
+        "{asked:?}"
+    );
+    let image = fixture("blip-tiny/images/circle_256x256.png");
+    let out = studio(
+        &["caption", image.to_str().unwrap(), "--offline", "--json"],
+        tmp.path(),
+        &hub,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!doc["generated_token_ids"].as_array().unwrap().is_empty());
+}
+
 #[test]
 fn models_list_and_sources_show_where_each_model_comes_from() {
     let tmp = tempfile::tempdir().unwrap();

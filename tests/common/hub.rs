@@ -153,10 +153,11 @@ fn respond(
 ) -> bool {
     let head_only = method == "HEAD";
     // The hub: a redirect to the file store, with the commit and the LFS etag.
-    if let Some(f) = files
-        .iter()
-        .find(|f| path == format!("/{}/resolve/{}/{}", f.repo, f.revision, f.path))
-    {
+    if let Some(f) = files.iter().find(|f| {
+        // The hub reads a revision with slashes only when escaped as one segment.
+        let revision = f.revision.replace('/', "%2F");
+        path == format!("/{}/resolve/{revision}/{}", f.repo, f.path)
+    }) {
         // A request by commit answers with that commit, as the hub does.
         let is_commit = f.revision.len() == 40 && f.revision.bytes().all(|b| b.is_ascii_hexdigit());
         let commit = if is_commit {

@@ -12,7 +12,7 @@ use crate::ml::models::gpt2::{self, Gpt2};
 use crate::ml::models::minilm::{self, MiniLm};
 use crate::ml::models::vqgan::{self, VqModel};
 use crate::ml::weights::{ModelFiles, ModelKind};
-use crate::ml::{Error, Result};
+use crate::ml::Result;
 
 pub fn gpt2(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
@@ -87,11 +87,7 @@ pub fn check(files: &ModelFiles) -> Result<()> {
         ModelKind::Minilm => {
             let cfg = minilm::Config::from_file(files.require("config.json")?)?;
             minilm::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
-            let tokenizer = files.require("tokenizer.json")?;
-            tokenizers::Tokenizer::from_file(tokenizer).map_err(|e| Error::Tokenizer {
-                path: tokenizer.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            crate::ml::weights::config_file::read_tokenizer(files.require("tokenizer.json")?)?;
         }
     }
     Ok(())

@@ -24,6 +24,14 @@ pub fn read_json<T: DeserializeOwned>(
     Ok(cfg)
 }
 
+/// A `tokenizer.json`, its failure a sentence that names the file.
+pub fn read_tokenizer(path: &Path) -> Result<tokenizers::Tokenizer> {
+    tokenizers::Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 /// Checks sizes read from a config: each `(name, value, most)` must be in `1..=most`. The bounds
 /// are far above any model this app loads (GPT-2 XL: 48 layers, 1600 wide, 50257 tokens), but
 /// keep a garbled file from asking for more memory than exists, or for a trillion layers.

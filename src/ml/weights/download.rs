@@ -46,10 +46,16 @@ impl Hub {
         Self { endpoint, cache }
     }
 
+    /// The file's address. A revision with slashes (`refs/pr/15`, a pull request's ref) is
+    /// escaped as one path segment, as `huggingface_hub` and the `hf-hub` crate send it;
+    /// unescaped, the hub would read `refs` as the revision and the rest as the file's path.
     pub fn resolve_url(&self, file: &RemoteFile) -> String {
         format!(
             "{}/{}/resolve/{}/{}",
-            self.endpoint, file.repo, file.revision, file.path
+            self.endpoint,
+            file.repo,
+            file.revision.replace('/', "%2F"),
+            file.path
         )
     }
 }

@@ -16,10 +16,7 @@ pub struct ClipTokenizer {
 
 impl ClipTokenizer {
     pub fn from_file(path: &Path, context: usize) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| Error::Tokenizer {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let inner = crate::ml::weights::config_file::read_tokenizer(path)?;
         Ok(Self {
             inner,
             path: path.to_path_buf(),
