@@ -45,9 +45,8 @@ pub struct CaptionChoice {
 
 fn load(global: &GlobalArgs, files: &crate::ml::weights::ModelFiles) -> anyhow::Result<Captioner> {
     let device = crate::ml::device::open(&global.device)?;
-    let (blip, tokenizer) = crate::ml::models::load::blip(files, &device)
-        .with_context(|| format!("could not load BLIP from {}", files.location.display()))?;
-    Ok(Captioner::new(blip, tokenizer))
+    Captioner::from_files(files, &device)
+        .with_context(|| format!("could not load BLIP from {}", files.location.display()))
 }
 
 pub fn run(global: &GlobalArgs, args: CaptionArgs) -> anyhow::Result<()> {

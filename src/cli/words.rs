@@ -87,10 +87,9 @@ pub(crate) fn load_image_words(
 pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
     let image = load_rgb(&args.image)?;
     let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
-    // A negative prompt lists what the picture is not; a caption has no place in it.
-    let captioner = match args.mode {
-        PromptMode::Negative => None,
-        _ => optional_captioner(global, &args.caption)?,
+    let captioner = match args.mode.wants_caption() {
+        true => optional_captioner(global, &args.caption)?,
+        false => None,
     };
     let caption = caption_of(captioner.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;

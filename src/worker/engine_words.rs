@@ -71,8 +71,7 @@ impl Engine {
             } => {
                 let rgb = self.decode(&image)?;
                 self.ensure_labels(out)?;
-                // A negative prompt lists what the picture is not: no caption belongs in it.
-                let wanted = caption && mode != PromptMode::Negative;
+                let wanted = caption && mode.wants_caption();
                 let caption = self.caption(wanted, &rgb, out)?;
                 let (Some((clip, tok, _)), Some(labels)) = (&self.clip, &self.labels) else {
                     return Ok(());

@@ -41,7 +41,7 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         }
     });
     if let Some(r) = &view.prompt {
-        if r.mode != PromptMode::Negative {
+        if r.mode.wants_caption() {
             caption_ui(ui, r.caption.as_deref(), view.caption_asked, &mut actions);
         }
         result_ui(ui, "Prompt", &r.prompt, "Use as story prompt", &mut actions);

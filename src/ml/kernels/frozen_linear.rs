@@ -66,6 +66,11 @@ impl FrozenLinear {
         })
     }
 
+    /// `vb`'s `weight` `[d_out, d_in]` and `bias` `[d_out]`, as PyTorch's `nn.Linear` saves them.
+    pub fn load(vb: candle_nn::VarBuilder, d_in: usize, d_out: usize) -> Result<Self> {
+        Self::from_linear(&candle_nn::linear(d_in, d_out, vb)?)
+    }
+
     pub fn from_linear(linear: &candle_nn::Linear) -> Result<Self> {
         Self::new(linear.weight().clone(), linear.bias().cloned())
     }

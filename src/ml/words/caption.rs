@@ -3,9 +3,8 @@
 //! picture through cross-attention, and stops at `[SEP]`. The caption is the prompt and the
 //! new tokens decoded together, special tokens left out.
 
-use std::time::Instant;
-
 use std::path::Path;
+use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
@@ -13,7 +12,7 @@ use image::RgbImage;
 use super::beam::{decode, Search, Stepper};
 use crate::ml::models::blip::tokenize::BlipTokenizer;
 use crate::ml::models::blip::{Blip, DecoderState};
-use crate::ml::weights::{Locator, ModelKind};
+use crate::ml::weights::{Locator, ModelFiles, ModelKind};
 use crate::ml::{Error, Result};
 
 /// Longest caption a user may ask for, well inside BLIP's 512 positions.
@@ -63,8 +62,8 @@ pub fn optional_captioner(
         Err(err) if explicit.is_some() => return Err(err.into()),
         Err(_) => return Ok(Err("no BLIP model was found".into())),
     };
-    match crate::ml::models::load::blip(&files, device) {
-        Ok((blip, tok)) => Ok(Ok(Captioner::new(blip, tok))),
+    match Captioner::from_files(&files, device) {
+        Ok(captioner) => Ok(Ok(captioner)),
         Err(err) if explicit.is_some() => Err(err),
         Err(err) => Ok(Err(format!(
             "the BLIP model in {} cannot be used: {err}",
@@ -82,6 +81,12 @@ pub struct Captioner {
 impl Captioner {
     pub fn new(blip: Blip, tokenizer: BlipTokenizer) -> Self {
         Self { blip, tokenizer }
+    }
+
+    /// Loads the located BLIP files.
+    pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let (blip, tokenizer) = crate::ml::models::load::blip(files, device)?;
+        Ok(Self::new(blip, tokenizer))
     }
 
     /// `[DEC]` and the prompt's wordpieces, without `[CLS]` or `[SEP]`.

@@ -22,6 +22,14 @@ pub enum PromptMode {
     Negative,
 }
 
+impl PromptMode {
+    /// Whether BLIP's caption belongs in this prompt: a negative prompt lists what the picture
+    /// is not, so it has none (and no caption need be computed for it).
+    pub fn wants_caption(self) -> bool {
+        self != Self::Negative
+    }
+}
+
 impl std::str::FromStr for PromptMode {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

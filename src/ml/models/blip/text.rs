@@ -12,7 +12,7 @@ use candle_core::{Module, Tensor, D};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
 use super::config::{Activation, TextConfig};
-use super::vision::{activate, linear};
+use super::vision::activate;
 use crate::ml::kernels::frozen_linear::FrozenLinear;
 
 #[derive(Debug, Clone)]
@@ -29,10 +29,10 @@ impl Attention {
     fn load(vb: VarBuilder, cfg: &TextConfig, kv_width: usize) -> candle_core::Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            query: linear(vb.pp("self.query"), h, h)?,
-            key: linear(vb.pp("self.key"), kv_width, h)?,
-            value: linear(vb.pp("self.value"), kv_width, h)?,
-            dense: linear(vb.pp("output.dense"), h, h)?,
+            query: FrozenLinear::load(vb.pp("self.query"), h, h)?,
+            key: FrozenLinear::load(vb.pp("self.key"), kv_width, h)?,
+            value: FrozenLinear::load(vb.pp("self.value"), kv_width, h)?,
+            dense: FrozenLinear::load(vb.pp("output.dense"), h, h)?,
             layer_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, vb.pp("output.LayerNorm"))?,
             heads: cfg.num_attention_heads,
         })
@@ -131,8 +131,8 @@ impl Layer {
         Ok(Self {
             attention: Attention::load(vb.pp("attention"), cfg, h)?,
             cross: Attention::load(vb.pp("crossattention"), cfg, cfg.encoder_hidden_size)?,
-            intermediate: linear(vb.pp("intermediate.dense"), h, inner)?,
-            output: linear(vb.pp("output.dense"), inner, h)?,
+            intermediate: FrozenLinear::load(vb.pp("intermediate.dense"), h, inner)?,
+            output: FrozenLinear::load(vb.pp("output.dense"), inner, h)?,
             output_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, vb.pp("output.LayerNorm"))?,
             act: cfg.hidden_act,
         })
@@ -209,7 +209,7 @@ impl TextDecoder {
             )?,
             embeddings_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, e.pp("LayerNorm"))?,
             layers,
-            transform: linear(p.pp("transform.dense"), h, h)?,
+            transform: FrozenLinear::load(p.pp("transform.dense"), h, h)?,
             transform_norm: candle_nn::layer_norm(
                 h,
                 cfg.layer_norm_eps,

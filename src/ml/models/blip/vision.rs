@@ -18,16 +18,6 @@ pub fn preprocess(img: &RgbImage, size: usize, device: &Device) -> Result<Tensor
     normalize_to_tensor(&resize_bicubic_pil(img, size, size), device)
 }
 
-pub(super) fn linear(
-    vb: VarBuilder,
-    d_in: usize,
-    d_out: usize,
-) -> candle_core::Result<FrozenLinear> {
-    let weight = vb.get((d_out, d_in), "weight")?;
-    let bias = vb.get(d_out, "bias")?;
-    FrozenLinear::new(weight, Some(bias))
-}
-
 pub(super) fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
     match act {
         Activation::Gelu => x.gelu_erf(),
@@ -53,11 +43,11 @@ impl Layer {
         let eps = cfg.layer_norm_eps;
         Ok(Self {
             layer_norm1: candle_nn::layer_norm(d, eps, vb.pp("layer_norm1"))?,
-            qkv: linear(vb.pp("self_attn.qkv"), d, 3 * d)?,
-            projection: linear(vb.pp("self_attn.projection"), d, d)?,
+            qkv: FrozenLinear::load(vb.pp("self_attn.qkv"), d, 3 * d)?,
+            projection: FrozenLinear::load(vb.pp("self_attn.projection"), d, d)?,
             layer_norm2: candle_nn::layer_norm(d, eps, vb.pp("layer_norm2"))?,
-            fc1: linear(vb.pp("mlp.fc1"), d, inner)?,
-            fc2: linear(vb.pp("mlp.fc2"), inner, d)?,
+            fc1: FrozenLinear::load(vb.pp("mlp.fc1"), d, inner)?,
+            fc2: FrozenLinear::load(vb.pp("mlp.fc2"), inner, d)?,
             attention: Attention {
                 heads: cfg.num_attention_heads,
                 causal: false,

@@ -62,10 +62,6 @@ pub struct Encoder {
     layers: Vec<Layer>,
 }
 
-fn load_linear(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
-    Linear::from_linear(&candle_nn::linear(d_in, d_out, vb)?)
-}
-
 /// The three input projections of one attention block as a single layer.
 fn load_qkv(width: usize, vb: VarBuilder) -> Result<Linear> {
     let parts =
@@ -100,10 +96,10 @@ impl Encoder {
                     block: Block {
                         layer_norm1: LayerNorm::load(l.pp("layer_norm1"), width, eps)?,
                         qkv_proj: load_qkv(width, a.clone())?,
-                        out_proj: load_linear(width, width, a.pp("out_proj"))?,
+                        out_proj: Linear::load(a.pp("out_proj"), width, width)?,
                         layer_norm2: LayerNorm::load(l.pp("layer_norm2"), width, eps)?,
-                        fc1: load_linear(width, inner, l.pp("mlp").pp("fc1"))?,
-                        fc2: load_linear(inner, width, l.pp("mlp").pp("fc2"))?,
+                        fc1: Linear::load(l.pp("mlp").pp("fc1"), width, inner)?,
+                        fc2: Linear::load(l.pp("mlp").pp("fc2"), inner, width)?,
                         attention: Attention {
                             heads,
                             causal: false,
