@@ -32,6 +32,8 @@ fn main() {
         vqgan: Some(fixture("vqgan-tiny")),
         minilm: None,
         blip: None,
+        cn_clip: None,
+        gpt2_zh: None,
         offline: true,
         vqgan_model: String::new(),
         hub_mirror: None,

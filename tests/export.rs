@@ -291,6 +291,29 @@ fn html_takes_its_language_from_the_text_and_lets_each_line_choose_its_direction
     assert!(book_html(&book()).contains("<html lang=\"en\">"));
 }
 
+/// A classical poem from `poem --lang zh` as a page: Chinese, its lines kept as lines.
+#[test]
+fn a_chinese_poem_page_exports_to_html_with_its_lines() {
+    let mut poem = book();
+    poem.title = "静夜思".into();
+    poem.prompt = "明月 故乡".into();
+    let text = "床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。";
+    for p in &mut poem.pages {
+        p.sentence = text.into();
+    }
+    let html = book_html(&poem);
+    assert!(html.contains("<html lang=\"zh\">"));
+    assert!(html.contains(".sentence{") && html.contains("white-space:pre-line"));
+    let dom = tl::parse(&html, tl::ParserOptions::default()).unwrap();
+    let parser = dom.parser();
+    let sentences: Vec<String> = dom
+        .query_selector("p.sentence")
+        .unwrap()
+        .map(|n| n.get(parser).unwrap().inner_text(parser).to_string())
+        .collect();
+    assert_eq!(sentences, vec![text.to_string(); 2]);
+}
+
 #[test]
 fn small_pictures_are_shown_at_most_four_times_their_size() {
     let html = book_html(&book());

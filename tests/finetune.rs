@@ -80,7 +80,7 @@ fn thirty_steps_lower_the_loss_and_the_checkpoint_reloads_and_writes() {
         check_checkpoint(&weights, &cfg).unwrap(),
         KeyLayout::SavePretrained
     );
-    let reloaded = Gpt2::from_safetensors(&weights, &cfg, &Device::Cpu).unwrap();
+    let reloaded = Gpt2::from_file(&weights, &cfg, &Device::Cpu).unwrap();
     let g = generate(
         &reloaded,
         &tok,
@@ -213,7 +213,7 @@ fn sigkill_mid_training_leaves_the_last_checkpoint_loadable() {
 
     let cfg = Config::from_file(&out.join("config.json")).unwrap();
     let tok = TextTokenizer::from_file(&out.join("tokenizer.json")).unwrap();
-    let model = Gpt2::from_safetensors(&weights, &cfg, &Device::Cpu).unwrap();
+    let model = Gpt2::from_file(&weights, &cfg, &Device::Cpu).unwrap();
     let g = generate(&model, &tok, "the owl", &SamplingOptions::greedy(5), |_| {
         ControlFlow::Continue(())
     })

@@ -42,10 +42,9 @@ fn a_config_with_the_wrong_width_names_the_first_offending_key() {
         ("model.safetensors", "transformer.h.0.attn.c_attn.bias"),
         ("hub-layout.safetensors", "h.0.attn.c_attn.bias"),
     ] {
-        let err =
-            Gpt2::from_safetensors(&fixture(&format!("gpt2-tiny/{file}")), &cfg, &Device::Cpu)
-                .unwrap_err()
-                .to_string();
+        let err = Gpt2::from_file(&fixture(&format!("gpt2-tiny/{file}")), &cfg, &Device::Cpu)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&format!("'{key}'")), "{file}: {err}");
         assert!(
             err.contains("[192]") && err.contains("[96]"),
@@ -58,7 +57,7 @@ fn a_config_with_the_wrong_width_names_the_first_offending_key() {
 fn a_model_with_fewer_layers_than_the_file_is_refused() {
     let mut cfg = Config::from_file(&fixture("gpt2-tiny/config.json")).unwrap();
     cfg.n_layer = 1;
-    let err = Gpt2::from_safetensors(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu)
+    let err = Gpt2::from_file(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu)
         .unwrap_err()
         .to_string();
     assert!(err.contains("'transformer.h.1."), "{err}");

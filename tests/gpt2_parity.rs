@@ -17,7 +17,7 @@ fn config() -> Config {
 }
 
 fn model(file: &str) -> Gpt2 {
-    Gpt2::from_safetensors(
+    Gpt2::from_file(
         &fixture(&format!("gpt2-tiny/{file}")),
         &config(),
         &Device::Cpu,

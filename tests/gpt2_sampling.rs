@@ -15,8 +15,8 @@ use storybook_studio::ml::sampling::SamplingOptions;
 
 fn setup() -> (Gpt2, TextTokenizer) {
     let cfg = Config::from_file(&fixture("gpt2-tiny/config.json")).unwrap();
-    let model = Gpt2::from_safetensors(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu)
-        .unwrap();
+    let model =
+        Gpt2::from_file(&fixture("gpt2-tiny/model.safetensors"), &cfg, &Device::Cpu).unwrap();
     let tok = TextTokenizer::from_file(&fixture("gpt2-tiny/tokenizer.json")).unwrap();
     (model, tok)
 }

@@ -9,7 +9,7 @@ use super::file_actions;
 use super::keeping::Replace;
 use super::state::Tab;
 use super::StudioApp;
-use crate::worker::{Command, ModelKind, PoemOptions, SamplingOptions};
+use crate::worker::{Command, ModelKind, PoemOptions, SamplingOptions, ZhPoemOptions};
 
 pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
     match action {
@@ -88,6 +88,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
             app.words.texture = None;
             app.words.prompt = None;
             app.words.poem = None;
+            app.words.zh_poem = None;
             send(app, Command::LoadImage(image));
         }
         Action::RunPrompt | Action::RunPoem => words(app, matches!(action, Action::RunPrompt)),
@@ -119,6 +120,8 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
                 ModelKind::Vqgan => e.vqgan = None,
                 ModelKind::Minilm => e.minilm = None,
                 ModelKind::Blip => e.blip = None,
+                ModelKind::ChineseClip => e.cn_clip = None,
+                ModelKind::Gpt2Chinese => e.gpt2_zh = None,
             }
             apply_engine_settings(app);
         }
@@ -172,7 +175,18 @@ fn words(app: &mut StudioApp, prompt: bool) {
             .error("Drop an image on the window, or choose one with Open…, first.");
         return;
     };
-    let command = if prompt {
+    let command = if app.state.words_chinese {
+        Command::ZhPoem {
+            image,
+            options: ZhPoemOptions {
+                form: if app.state.poem_form == 7 { 7 } else { 5 },
+                lines: app.state.poem_lines.clamp(1, 16),
+                candidates: app.state.poem_candidates.max(1),
+                seed: app.state.sampling.seed,
+                ..ZhPoemOptions::default()
+            },
+        }
+    } else if prompt {
         Command::Prompt {
             image,
             mode: app.state.prompt_mode,
@@ -191,7 +205,7 @@ fn words(app: &mut StudioApp, prompt: bool) {
             caption: app.state.use_caption,
         }
     };
-    app.words.caption_asked = app.state.use_caption;
+    app.words.caption_asked = app.state.use_caption && !app.state.words_chinese;
     app.words.status = Some("Starting…".into());
     send(app, command);
 }

@@ -124,6 +124,10 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             app.words.poem = Some(*r);
             app.words.status = None;
         }
+        Event::ZhPoemDone(r) => {
+            app.words.zh_poem = Some(*r);
+            app.words.status = None;
+        }
         Event::Models(rows) => {
             for row in rows.iter().filter(|r| r.found.is_some()) {
                 app.notices.clear_key(NoticeKey::Model(row.kind));

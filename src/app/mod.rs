@@ -6,6 +6,7 @@ pub mod action;
 pub mod actions;
 pub mod bench_run;
 pub mod book_actions;
+pub mod cjk_font;
 pub mod draft;
 pub mod events;
 pub mod file_actions;
@@ -88,6 +89,8 @@ pub struct StudioApp {
     pub open_tab: Option<Tab>,
     /// CPU time of each `ui` call, newest last (the frame-time benchmark reads it).
     pub frame_times: Vec<f32>,
+    /// The system font that draws Chinese, looked for at start-up.
+    pub cjk_font: cjk_font::CjkFont,
     pending: Vec<Action>,
 }
 
@@ -154,6 +157,7 @@ impl StudioApp {
             bench: config.bench,
             open_tab: config.open_book.and(config.tab),
             frame_times: Vec::new(),
+            cjk_font: cjk_font::CjkFont::start(),
             pending: Vec::new(),
         };
         app.keeping.started_with = app.book_fingerprint();
@@ -262,6 +266,9 @@ impl eframe::App for StudioApp {
             self.pending.push(Action::UseImage(image));
         }
         self.close_requested(ctx);
+        if let Some(missing) = self.cjk_font.poll(ctx, self.state.words_chinese) {
+            self.notices.info(missing);
+        }
         if !self.state.prompt.trim().is_empty() {
             self.notices.clear_key(NoticeKey::EmptyPrompt);
         }

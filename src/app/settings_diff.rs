@@ -17,6 +17,8 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         ("VQGAN", &before.vqgan, &after.vqgan),
         ("MiniLM folder", &before.minilm, &after.minilm),
         ("BLIP folder", &before.blip, &after.blip),
+        ("Chinese CLIP folder", &before.cn_clip, &after.cn_clip),
+        ("Chinese poem GPT-2 folder", &before.gpt2_zh, &after.gpt2_zh),
         ("library", &before.library, &after.library),
         ("lexicon cache", &before.label_cache, &after.label_cache),
         ("Hugging Face cache", &before.hub_cache, &after.hub_cache),

@@ -86,6 +86,10 @@ pub struct State {
     pub poem_candidates: usize,
     /// Start prompts and poems from BLIP's caption when BLIP is on disk.
     pub use_caption: bool,
+    /// Image to words in classical Chinese (Chinese CLIP, a Chinese poem GPT-2).
+    pub words_chinese: bool,
+    /// Characters per line of a Chinese poem: 5 or 7.
+    pub poem_form: usize,
     /// The book being written, so a restart does not lose its text.
     pub book_id: Option<i64>,
     /// The library's change stamp of `book_id` that this version is based on.
@@ -113,6 +117,8 @@ impl Default for State {
             poem_lines: 4,
             poem_candidates: 3,
             use_caption: true,
+            words_chinese: false,
+            poem_form: 5,
             book_id: None,
             book_stamp: None,
             story: String::new(),

@@ -93,6 +93,7 @@ pub struct WordsView {
     pub texture: Option<TextureHandle>,
     pub prompt: Option<PromptResult>,
     pub poem: Option<PoemResult>,
+    pub zh_poem: Option<crate::worker::ZhPoemResult>,
     pub status: Option<String>,
     /// Whether the running or last request asked for BLIP's caption (the tick box may have
     /// changed since), so a missing caption is explained only when one was asked for.

@@ -9,6 +9,7 @@ pub mod generation;
 pub mod illustrate;
 pub mod library;
 pub mod words;
+pub mod words_zh;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -56,6 +56,13 @@ pub enum BenchWhat {
         #[arg(long, value_name = "FILE")]
         gpt2_tokenizer: Option<PathBuf>,
     },
+    /// `poem --lang zh` latency: Chinese CLIP ViT-B/16 and GPT-2 base with the Chinese vocabulary
+    /// (random weights, the real bert-base-chinese tokenizer), keywords cached first.
+    WordsZh {
+        /// bert-base-chinese tokenizer.json (default: the copy in tests/fixtures).
+        #[arg(long, value_name = "FILE")]
+        tokenizer: Option<PathBuf>,
+    },
     /// One BLIP large caption (random weights of the real shape): pixels to N greedy tokens,
     /// with the vision tower and the decoding timed apart, and peak RSS.
     Caption {
@@ -144,6 +151,38 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 r.poem_lines,
                 r.poem_candidates,
                 r.poem_seconds,
+                r.peak_rss_bytes as f64 / (1u64 << 30) as f64
+            );
+            Ok(())
+        }
+        BenchWhat::WordsZh { tokenizer } => {
+            let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+            let tok =
+                tokenizer.unwrap_or_else(|| fixtures.join("gpt2-chinese-tiny/tokenizer.json"));
+            let work =
+                std::env::temp_dir().join(format!("storybook-words-zh-{}", std::process::id()));
+            let result = crate::bench::words_zh::bench_words_zh(&tok, &work);
+            let _ = std::fs::remove_dir_all(&work);
+            let r = result?;
+            if global.json {
+                return super::print_json(&r);
+            }
+            println!(
+                "candle Chinese poem ({} keywords, {} threads):\n  \
+                 keyword cache build {:.2} s\n  \
+                 image embedding {:.3} s, keywords {:.4} s, poem writing ({}x{} characters, {} \
+                 candidates, ranked) {:.2} s\n  \
+                 poem --lang zh, picture to poem: {:.2} s; peak RSS {:.2} GiB",
+                r.keywords,
+                r.threads,
+                r.keyword_cache_build_seconds,
+                r.image_embedding_seconds,
+                r.keywords_seconds,
+                r.lines,
+                r.form,
+                r.candidates,
+                r.poem_writing_seconds,
+                r.poem_total_seconds,
                 r.peak_rss_bytes as f64 / (1u64 << 30) as f64
             );
             Ok(())

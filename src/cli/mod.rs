@@ -15,6 +15,7 @@ mod needs;
 mod progress;
 mod story;
 mod words;
+mod words_zh;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// Folder with one subfolder per model (gpt2/, clip/, vqgan/, minilm/, blip/).
+    /// Folder with one subfolder per model (gpt2/, clip/, vqgan/, minilm/, blip/,
+    /// chinese-clip/, gpt2-chinese/).
     #[arg(long, global = true, env = "STORYBOOK_MODELS", value_name = "DIR")]
     pub models: Option<PathBuf>,
     /// Never download; use only weights already on disk.
@@ -97,6 +99,8 @@ pub enum Command {
     Prompt(Box<words::PromptArgs>),
     /// A short poem inspired by IMAGE: CLIP finds the clues, GPT-2 writes, CLIP picks the best.
     Poem(Box<words::PoemArgs>),
+    /// Imagery keywords for IMAGE: classical Chinese (--lang zh, Chinese CLIP) or English.
+    Keywords(Box<words_zh::KeywordsArgs>),
     /// all-MiniLM-L6-v2 sentence embeddings (384 numbers per text).
     Embed(embed::EmbedArgs),
     /// Score image-to-prompt against true prompts: mean MiniLM cosine (the Kaggle metric).
@@ -131,6 +135,7 @@ pub fn main() -> ExitCode {
         Some(Command::Caption(args)) => caption::run(&cli.global, *args),
         Some(Command::Prompt(args)) => words::run_prompt(&cli.global, *args),
         Some(Command::Poem(args)) => words::run_poem(&cli.global, *args),
+        Some(Command::Keywords(args)) => words_zh::run_keywords(&cli.global, *args),
         Some(Command::Embed(args)) => embed::run_embed(&cli.global, args),
         Some(Command::EvalPrompts(args)) => embed::run_eval(&cli.global, *args),
         Some(Command::Library(args)) => library::run(&cli.global, args),

@@ -9,7 +9,8 @@ use crate::ml::weights::{LocateError, Locator, ModelKind};
 
 /// The models `command` loads, each with the file or folder given for it on the command line.
 pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBuf>)> {
-    use ModelKind::{Blip, Clip, Gpt2, Minilm, Vqgan};
+    use super::words_zh::Lang;
+    use ModelKind::{Blip, ChineseClip, Clip, Gpt2, Gpt2Chinese, Minilm, Vqgan};
     let Some(command) = command else {
         return Vec::new();
     };
@@ -25,6 +26,14 @@ pub fn needed_models(command: Option<&Command>) -> Vec<(ModelKind, Option<PathBu
         Command::Caption(a) => vec![(Blip, a.blip.clone())],
         // BLIP is optional for these, and needed only when named with --blip.
         Command::Prompt(a) => with_blip(vec![(Clip, a.clip.clone())], &a.caption.blip),
+        Command::Poem(a) if a.lang == Lang::Zh => vec![
+            (ChineseClip, a.cn_clip.clone()),
+            (Gpt2Chinese, a.gpt2_zh.clone()),
+        ],
+        Command::Keywords(a) => match a.lang {
+            Lang::Zh => vec![(ChineseClip, a.cn_clip.clone())],
+            Lang::En => vec![(Clip, a.clip.clone())],
+        },
         Command::Poem(a) => with_blip(
             vec![(Clip, a.clip.clone()), (Gpt2, a.gpt2.clone())],
             &a.caption.blip,

@@ -109,10 +109,16 @@ pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
     // The prompt is printed with the first new word, so an error before it prints nothing.
     let stream = !global.json && opts.num_sequences == 1;
     let mut started = false;
+    // A WordPiece (Chinese) model shows its prompt as decoded: no [CLS], no spaces between
+    // characters, as the story continues it.
+    let shown_prompt = match tokenizer.is_wordpiece() {
+        true => tokenizer.decode(&tokenizer.encode(&args.prompt)?)?,
+        false => args.prompt.clone(),
+    };
     let generation = crate::ml::generate::generate(&model, &tokenizer, &args.prompt, &opts, |t| {
         if stream {
             if !started {
-                print!("{}", printable::prose(&args.prompt));
+                print!("{}", printable::prose(&shown_prompt));
                 started = true;
             }
             print!("{}", printable::prose(t.text));
@@ -129,7 +135,7 @@ pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
     }
     if stream {
         if !started {
-            print!("{}", printable::prose(&args.prompt));
+            print!("{}", printable::prose(&shown_prompt));
         }
         println!();
         if let Some(seq) = generation.sequences.first() {

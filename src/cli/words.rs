@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::caption::{caption_of, optional_captioner, CaptionChoice};
 use super::progress::TerminalDownload;
+use super::words_zh::Lang;
 use super::GlobalArgs;
 use crate::ml::image_io::load_rgb;
 use crate::ml::weights::ModelKind;
@@ -40,11 +41,27 @@ pub struct PromptArgs {
 #[derive(Debug, clap::Args)]
 pub struct PoemArgs {
     pub image: PathBuf,
+    /// en: an English poem (CLIP clues, GPT-2); zh: a classical Chinese poem (Chinese CLIP
+    /// keywords, a Chinese poem GPT-2).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
     #[arg(long, value_name = "DIR")]
     pub clip: Option<PathBuf>,
     /// GPT-2 folder, or a fine-tuned one.
     #[arg(long, value_name = "DIR")]
     pub gpt2: Option<PathBuf>,
+    /// Chinese CLIP folder, for --lang zh.
+    #[arg(long, value_name = "DIR")]
+    pub cn_clip: Option<PathBuf>,
+    /// Chinese poem GPT-2 folder (uer/gpt2-chinese-poem or alike), for --lang zh.
+    #[arg(long, value_name = "DIR")]
+    pub gpt2_zh: Option<PathBuf>,
+    /// Characters per line for --lang zh: 5 or 7 (default 5).
+    #[arg(long, value_name = "5|7")]
+    pub form: Option<usize>,
+    /// A keyword list (one per line, UTF-8) for --lang zh instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub terms: Option<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub lines: usize,
     #[arg(long, default_value_t = 3)]
@@ -117,6 +134,19 @@ pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
+    if args.lang == Lang::Zh {
+        return super::words_zh::run_poem_zh(global, args);
+    }
+    for (given, name) in [
+        (args.form.is_some(), "--form"),
+        (args.cn_clip.is_some(), "--cn-clip"),
+        (args.gpt2_zh.is_some(), "--gpt2-zh"),
+        (args.terms.is_some(), "--terms"),
+    ] {
+        if given {
+            anyhow::bail!("{name} is for Chinese poems; add --lang zh");
+        }
+    }
     let image = load_rgb(&args.image)?;
     let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
     let story = super::story::load_story_model(global, args.gpt2.as_deref())?;

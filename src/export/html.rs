@@ -56,7 +56,7 @@ main{max-width:720px;margin:0 auto;padding:2em 1em}\
 section{background:#fffdf8;margin:0 0 2.5em;padding:1.5em;border-radius:8px;box-shadow:0 2px 8px #0002}\
 img{display:block;width:100%;height:auto;margin:0 auto;border-radius:4px;image-rendering:auto}\
 h1{font-size:2.2em;text-align:center;margin:.2em 0}.prompt{text-align:center;font-style:italic}\
-.sentence{font-size:1.25em;margin:.8em 0 0}.n{color:#9a8f80;font-size:.8em}\
+.sentence{font-size:1.25em;margin:.8em 0 0;white-space:pre-line}.n{color:#9a8f80;font-size:.8em}\
 details{margin-top:1em;font-size:.8em;color:#5a5248}pre{white-space:pre-wrap;word-break:break-word}";
 
 /// The whole book as one HTML document.

@@ -113,7 +113,9 @@ pub fn generate(
     }
     let ids = tokenizer.encode(prompt)?;
     let fitted = fit_prompt(ids, opts.max_new_tokens, model.config().n_positions)?;
-    let prompt_text = if fitted.warning.is_some() {
+    // A WordPiece model's text is rebuilt from ids (its prompt may hold `[CLS]`, and spaces
+    // between CJK characters are not part of the text).
+    let prompt_text = if fitted.warning.is_some() || tokenizer.is_wordpiece() {
         tokenizer.decode(&fitted.ids)?
     } else {
         prompt.to_string()
@@ -169,7 +171,7 @@ pub fn generate(
                 state.done = true;
                 state.stopped_at_eos = true;
             } else {
-                let text = tokenizer.decode(&state.ids)?;
+                let text = continuation_text(tokenizer, &fitted.ids, &prompt_text, &state.ids)?;
                 let delta = if !text.ends_with('\u{FFFD}') && text.starts_with(&state.text) {
                     let delta = text[state.text.len()..].to_string();
                     state.text = text;
@@ -202,8 +204,17 @@ pub fn generate(
         .map(|state| {
             let continuation_ids: Vec<u32> =
                 state.ids.iter().copied().filter(|&t| t != eos).collect();
-            let continuation = tokenizer.decode(&continuation_ids)?;
-            let mut text = format!("{prompt_text}{continuation}");
+            let mut text = if tokenizer.is_wordpiece() {
+                let all: Vec<u32> = fitted
+                    .ids
+                    .iter()
+                    .chain(&continuation_ids)
+                    .copied()
+                    .collect();
+                tokenizer.decode(&all)?
+            } else {
+                format!("{prompt_text}{}", tokenizer.decode(&continuation_ids)?)
+            };
             if opts.trim_to_sentence {
                 text = trim_to_last_sentence(&text, prompt_text.len()).to_string();
             }
@@ -225,6 +236,25 @@ pub fn generate(
         },
         warnings: fitted.warning.into_iter().collect(),
     })
+}
+
+/// The text of `ids` as it continues the prompt. A WordPiece model's pieces are decoded with the
+/// prompt, so a `##` piece joins the word before it and no space is left between characters.
+fn continuation_text(
+    tokenizer: &TextTokenizer,
+    prompt_ids: &[u32],
+    prompt_text: &str,
+    ids: &[u32],
+) -> Result<String> {
+    if !tokenizer.is_wordpiece() {
+        return tokenizer.decode(ids);
+    }
+    let all: Vec<u32> = prompt_ids.iter().chain(ids).copied().collect();
+    let text = tokenizer.decode(&all)?;
+    Ok(text
+        .strip_prefix(prompt_text)
+        .map(str::to_string)
+        .unwrap_or_default())
 }
 
 /// Draws a token, masking and redrawing any candidate that would complete a banned word.

@@ -31,6 +31,9 @@ pub struct Engine {
     pub(super) clip: Option<(Clip, ClipTokenizer, String)>,
     pub(super) labels: Option<Labels>,
     pub(super) blip: Option<Box<crate::ml::words::caption::Captioner>>,
+    /// Chinese CLIP with the imagery keywords, and the Chinese poem GPT-2.
+    pub(super) zh_words: Option<Box<crate::ml::words::zh_keywords::ChineseWords>>,
+    pub(super) gpt2_zh: Option<(Gpt2, TextTokenizer)>,
     vqgan: Option<VqModel>,
     /// CLIP embeddings of prompts already illustrated, so redoing a page skips the text encoder.
     prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
@@ -50,6 +53,8 @@ impl Engine {
             clip: None,
             labels: None,
             blip: None,
+            zh_words: None,
+            gpt2_zh: None,
             vqgan: None,
             prompt_targets: HashMap::new(),
         }
@@ -77,11 +82,13 @@ impl Engine {
             ModelKind::Vqgan => self.settings.vqgan.clone(),
             ModelKind::Minilm => self.settings.minilm.clone(),
             ModelKind::Blip => self.settings.blip.clone(),
+            ModelKind::ChineseClip => self.settings.cn_clip.clone(),
+            ModelKind::Gpt2Chinese => self.settings.gpt2_zh.clone(),
         }
     }
 
     /// Local files only: a download is the user's choice, made in the Models panel.
-    fn find(&self, kind: ModelKind, out: &Outbox) -> anyhow::Result<ModelFiles> {
+    pub(super) fn find(&self, kind: ModelKind, out: &Outbox) -> anyhow::Result<ModelFiles> {
         match self
             .locator()
             .find_local(kind, self.explicit(kind).as_deref())
@@ -139,15 +146,19 @@ impl Engine {
         Ok(())
     }
 
+    pub(super) fn label_cache(&self) -> LabelCache {
+        match &self.settings.label_cache {
+            Some(dir) => LabelCache::at(dir),
+            None => LabelCache::default_location(),
+        }
+    }
+
     pub(super) fn ensure_labels(&mut self, out: &Outbox) -> anyhow::Result<()> {
         self.ensure_clip(Job::Words, out)?;
         if self.labels.is_none() {
             if let Some((clip, tok, id)) = &self.clip {
                 status(out, Job::Words, "Preparing the lexicons…");
-                let cache = match &self.settings.label_cache {
-                    Some(dir) => LabelCache::at(dir),
-                    None => LabelCache::default_location(),
-                };
+                let cache = self.label_cache();
                 let (labels, _) = Labels::load(&cache, id, &Lexicon::all_builtin(), clip, tok)?;
                 self.labels = Some(labels);
             }
@@ -301,9 +312,10 @@ impl Jobs for Engine {
                 sentence,
                 options,
             } => self.illustrate(page, sentence, options, out),
-            c @ (Command::LoadImage(_) | Command::Prompt { .. } | Command::Poem { .. }) => {
-                self.words(c, out)
-            }
+            c @ (Command::LoadImage(_)
+            | Command::Prompt { .. }
+            | Command::Poem { .. }
+            | Command::ZhPoem { .. }) => self.words(c, out),
             Command::ScanModels => {
                 out.send(Event::Models(super::engine_models::scan(
                     &self.locator(),

@@ -9,8 +9,11 @@ use super::pictures;
 use super::protocol::*;
 use crate::ml::words::caption::{optional_captioner, CaptionOptions, Captioner};
 use crate::ml::words::interrogate::image_to_prompt;
+use crate::ml::words::lexicon::Lexicon;
 use crate::ml::words::poem::image_to_poem;
 use crate::ml::words::rank::image_embedding;
+use crate::ml::words::zh_keywords::ChineseWords;
+use crate::ml::words::zh_poem::image_to_zh_poem;
 
 impl Engine {
     fn decode(&self, image: &ImageSource) -> anyhow::Result<image::RgbImage> {
@@ -52,6 +55,25 @@ impl Engine {
         Ok(Some(
             captioner.caption(rgb, &CaptionOptions::default())?.caption,
         ))
+    }
+
+    /// Chinese CLIP with its keywords embedded, and the Chinese poem GPT-2, loaded once.
+    fn ensure_chinese(&mut self, out: &Outbox) -> anyhow::Result<()> {
+        if self.zh_words.is_none() {
+            let files = self.find(ModelKind::ChineseClip, out)?;
+            status(out, Job::Words, "Loading Chinese CLIP and its keywords…");
+            let device = self.device()?;
+            let lexicon = Lexicon::chinese_imagery(None, None)?;
+            let words = ChineseWords::load(&files, &device, &lexicon, &self.label_cache())?;
+            self.zh_words = Some(Box::new(words));
+        }
+        if self.gpt2_zh.is_none() {
+            let files = self.find(ModelKind::Gpt2Chinese, out)?;
+            status(out, Job::Words, "Loading the Chinese poem GPT-2…");
+            let device = self.device()?;
+            self.gpt2_zh = Some(crate::ml::models::load::gpt2_chinese(&files, &device)?);
+        }
+        Ok(())
     }
 
     pub(super) fn words(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
@@ -115,6 +137,24 @@ impl Engine {
                     },
                 )?;
                 out.send(Event::PoemDone(Box::new(r)));
+            }
+            Command::ZhPoem { image, options } => {
+                let rgb = self.decode(&image)?;
+                self.ensure_chinese(out)?;
+                let (Some(words), Some((gpt2, tok))) = (&self.zh_words, &self.gpt2_zh) else {
+                    return Ok(());
+                };
+                status(out, Job::Words, "Reading the picture…");
+                let e = words.image_embedding(&rgb)?;
+                status(out, Job::Words, "Writing a poem…");
+                let r = image_to_zh_poem(words, gpt2, tok, &e, &options, |_| {
+                    if out.cancelled() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })?;
+                out.send(Event::ZhPoemDone(Box::new(r)));
             }
             _ => {}
         }

@@ -163,7 +163,10 @@ fn job_of(command: &Command) -> Job {
     match command {
         Command::Generate { .. } => Job::Story,
         Command::Illustrate { page, .. } => Job::Illustrate { page: *page },
-        Command::LoadImage(_) | Command::Prompt { .. } | Command::Poem { .. } => Job::Words,
+        Command::LoadImage(_)
+        | Command::Prompt { .. }
+        | Command::Poem { .. }
+        | Command::ZhPoem { .. } => Job::Words,
         Command::Configure(_) | Command::ScanModels | Command::Download(_) => Job::Models,
         Command::LoadDraft | Command::SaveDraft { .. } => Job::Draft,
         _ => Job::Library,

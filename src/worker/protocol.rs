@@ -9,6 +9,7 @@ pub use crate::ml::weights::ModelKind;
 pub use crate::ml::words::interrogate::{PromptMode, PromptResult};
 pub use crate::ml::words::poem::{PoemOptions, PoemResult};
 pub use crate::ml::words::rank::Ranked;
+pub use crate::ml::words::zh_poem::{ZhPoemOptions, ZhPoemResult};
 
 /// An RGBA8 picture ready for a texture.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub struct EngineSettings {
     pub vqgan: Option<PathBuf>,
     pub minilm: Option<PathBuf>,
     pub blip: Option<PathBuf>,
+    pub cn_clip: Option<PathBuf>,
+    pub gpt2_zh: Option<PathBuf>,
     pub offline: bool,
     /// The illustrator to find or download (a name of `VQGAN_SOURCES`; empty: the default).
     pub vqgan_model: String,
@@ -173,6 +176,11 @@ pub enum Command {
         options: PoemOptions,
         caption: bool,
     },
+    /// A classical Chinese poem: Chinese CLIP's keywords, a Chinese poem GPT-2.
+    ZhPoem {
+        image: ImageSource,
+        options: ZhPoemOptions,
+    },
     ScanModels,
     Download(ModelKind),
     ListBooks {
@@ -255,6 +263,7 @@ pub enum Event {
     },
     PromptDone(Box<PromptResult>),
     PoemDone(Box<PoemResult>),
+    ZhPoemDone(Box<ZhPoemResult>),
     Models(Vec<ModelRow>),
     DownloadProgress {
         kind: ModelKind,

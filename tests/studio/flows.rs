@@ -160,6 +160,43 @@ fn with_blip_the_caption_leads_the_prompt_and_can_become_the_story_prompt() {
     assert!(h.query_by_label_contains("No caption").is_none());
 }
 
+/// 中文: a dropped picture becomes a classical poem of four five-character lines, with Chinese
+/// CLIP's keywords and ranked candidates, and can become the story prompt.
+#[test]
+fn chinese_switch_writes_a_classical_poem_from_a_dropped_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.step();
+    let png = fixture("chinese-clip-tiny/images/stripes_180x320.png");
+    h.input_mut().dropped_files.push(Arc::new(DroppedPath(png)));
+    h.step();
+    wait_for(&mut h, "the dropped image", LIMIT, |a| {
+        a.words.texture.is_some()
+    });
+    click(&mut h, "中文");
+    assert!(h.state().state.words_chinese);
+    assert!(
+        h.query_by_label("Prompt").is_none(),
+        "English prompts are hidden"
+    );
+    click(&mut h, "七言 (7)");
+    click(&mut h, "写诗 Poem");
+    wait_for(&mut h, "the poem", LIMIT, |a| a.words.zh_poem.is_some());
+    let result = h.state().words.zh_poem.clone().unwrap();
+    let lines: Vec<&str> = result.poem.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", result.poem);
+    assert!(
+        lines.iter().all(|l| l.chars().count() == 8),
+        "{}",
+        result.poem
+    );
+    assert!(h.query_by_label(&result.poem).is_some());
+    assert!(h.query_by_label_contains("意象 keywords: ").is_some());
+    click(&mut h, "Use as story prompt");
+    assert_eq!(h.state().state.tab, Tab::Write);
+    assert_eq!(h.state().state.prompt, result.poem);
+}
+
 #[test]
 fn without_blip_the_prompt_says_captions_are_off() {
     let dir = tempfile::tempdir().unwrap();

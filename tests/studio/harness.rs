@@ -18,6 +18,8 @@ pub fn engine(dir: &Path) -> EngineSettings {
         vqgan: Some(fixture("vqgan-tiny")),
         minilm: None,
         blip: None,
+        cn_clip: Some(fixture("chinese-clip-tiny")),
+        gpt2_zh: Some(fixture("gpt2-chinese-tiny")),
         offline: true,
         vqgan_model: String::new(),
         hub_mirror: None,

@@ -15,6 +15,8 @@ pub fn settings_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     path_field(ui, "VQGAN folder or checkpoint", &mut e.vqgan);
     path_field(ui, "MiniLM folder", &mut e.minilm);
     path_field(ui, "BLIP folder", &mut e.blip);
+    path_field(ui, "Chinese CLIP folder", &mut e.cn_clip);
+    path_field(ui, "Chinese poem GPT-2 folder", &mut e.gpt2_zh);
     path_field(ui, "Library file", &mut e.library);
     path_field(ui, "Lexicon cache folder", &mut e.label_cache);
     path_field(ui, "Hugging Face cache folder", &mut e.hub_cache);

@@ -11,6 +11,16 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
     let mut actions = Vec::new();
     ui.heading("Image to words");
     drop_zone_ui(ui, view, &mut actions);
+    ui.horizontal(|ui| {
+        ui.label("Language:");
+        ui.selectable_value(&mut state.words_chinese, false, "English");
+        ui.selectable_value(&mut state.words_chinese, true, "中文")
+            .on_hover_text("A classical Chinese poem: Chinese CLIP picks imagery keywords, a Chinese poem GPT-2 writes.");
+    });
+    if state.words_chinese {
+        chinese_ui(ui, state, view, &mut actions);
+        return actions;
+    }
     ui.horizontal_wrapped(|ui| {
         egui::ComboBox::from_label("Prompt mode")
             .selected_text(mode_name(state.prompt_mode))
@@ -66,6 +76,46 @@ pub fn words_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView) -> Vec<A
         });
     }
     actions
+}
+
+/// The Chinese side: the form, then the poem with its keywords and the ranked candidates.
+fn chinese_ui(ui: &mut egui::Ui, state: &mut State, view: &WordsView, actions: &mut Vec<Action>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Form:");
+        ui.selectable_value(&mut state.poem_form, 5, "五言 (5)");
+        ui.selectable_value(&mut state.poem_form, 7, "七言 (7)");
+        ui.add(egui::Slider::new(&mut state.poem_lines, 1..=12).text("lines"));
+        ui.add(egui::Slider::new(&mut state.poem_candidates, 1..=6).text("poems to rank"));
+    });
+    ui.horizontal(|ui| {
+        let ready = view.image.is_some() && view.status.is_none();
+        if ui
+            .add_enabled(ready, egui::Button::new("写诗 Poem"))
+            .clicked()
+        {
+            actions.push(Action::RunPoem);
+        }
+        if let Some(s) = &view.status {
+            ui.label(format!("• {s}"));
+        }
+    });
+    let Some(p) = &view.zh_poem else {
+        return;
+    };
+    result_ui(ui, "Poem", &p.poem, "Use as story prompt", actions);
+    let keywords: Vec<String> = p
+        .keywords
+        .iter()
+        .map(|k| format!("{} ({:.3})", k.term, k.score))
+        .collect();
+    ui.label(format!("意象 keywords: {}", keywords.join("、")));
+    egui::CollapsingHeader::new("All candidates").show(ui, |ui| {
+        for c in &p.candidates {
+            ui.label(format!("score {:.3}", c.score));
+            ui.label(&c.poem);
+            ui.separator();
+        }
+    });
 }
 
 fn drop_zone_ui(ui: &mut egui::Ui, view: &WordsView, actions: &mut Vec<Action>) {

@@ -7,6 +7,8 @@ use crate::ml::models::blip::tokenize::BlipTokenizer;
 use crate::ml::models::blip::{self, Blip};
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::{self, Clip};
+use crate::ml::models::cn_clip::tokenize::CnClipTokenizer;
+use crate::ml::models::cn_clip::{self, ChineseClip};
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::{self, Gpt2};
 use crate::ml::models::minilm::{self, MiniLm};
@@ -16,9 +18,41 @@ use crate::ml::Result;
 
 pub fn gpt2(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
-    let model = Gpt2::from_safetensors(files.require("model.safetensors")?, &cfg, device)?;
-    let tokenizer = TextTokenizer::from_file(files.require("tokenizer.json")?)?;
+    let model = Gpt2::from_file(weights(files)?, &cfg, device)?;
+    Ok((model, gpt2_tokenizer(files)?))
+}
+
+/// The weights file of a transformers folder: safetensors where present, else the pickle.
+fn weights(files: &ModelFiles) -> Result<&std::path::Path> {
+    match files.get("model.safetensors") {
+        Some(p) => Ok(p),
+        None => files.require("pytorch_model.bin"),
+    }
+}
+
+fn gpt2_tokenizer(files: &ModelFiles) -> Result<TextTokenizer> {
+    TextTokenizer::from_files(files.get("tokenizer.json"), files.get("vocab.txt"))
+}
+
+/// A Chinese poem GPT-2: a GPT-2 whose tokenizer is WordPiece over Chinese characters. An
+/// English GPT-2 given in its place is refused with a sentence.
+pub fn gpt2_chinese(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
+    let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
+    let tokenizer = gpt2_tokenizer(files)?;
+    check_chinese_tokenizer(files, &tokenizer)?;
+    let model = Gpt2::from_file(weights(files)?, &cfg, device)?;
     Ok((model, tokenizer))
+}
+
+fn check_chinese_tokenizer(files: &ModelFiles, tokenizer: &TextTokenizer) -> Result<()> {
+    if tokenizer.is_wordpiece() && tokenizer.token_id("月").is_some() {
+        return Ok(());
+    }
+    Err(crate::ml::Error::Input(format!(
+        "the GPT-2 in {} has an English tokenizer; Chinese poems need a Chinese poem GPT-2 \
+         (such as uer/gpt2-chinese-poem) whose tokenizer is WordPiece over Chinese characters",
+        files.location.display()
+    )))
 }
 
 pub fn clip(files: &ModelFiles, device: &Device) -> Result<(Clip, ClipTokenizer)> {
@@ -56,14 +90,32 @@ pub fn blip(files: &ModelFiles, device: &Device) -> Result<(Blip, BlipTokenizer)
     Ok((model, tokenizer))
 }
 
+pub fn cn_clip(files: &ModelFiles, device: &Device) -> Result<(ChineseClip, CnClipTokenizer)> {
+    let cfg = cn_clip::Config::from_file(files.require("config.json")?)?;
+    let model = ChineseClip::from_file(weights(files)?, &cfg, device)?;
+    Ok((model, cn_clip_tokenizer(files)?))
+}
+
+fn cn_clip_tokenizer(files: &ModelFiles) -> Result<CnClipTokenizer> {
+    CnClipTokenizer::from_files(files.get("tokenizer.json"), files.get("vocab.txt"))
+}
+
 /// Checks a model's files the way its loader does, reading only configs, headers and
 /// tokenizers (no tensor data): `Err` is the sentence its loader would give.
 pub fn check(files: &ModelFiles) -> Result<()> {
     match files.kind {
-        ModelKind::Gpt2 => {
+        ModelKind::Gpt2 | ModelKind::Gpt2Chinese => {
             let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
-            gpt2::check_checkpoint(files.require("model.safetensors")?, &cfg)?;
-            TextTokenizer::from_file(files.require("tokenizer.json")?)?;
+            gpt2::check_checkpoint(weights(files)?, &cfg)?;
+            let tokenizer = gpt2_tokenizer(files)?;
+            if files.kind == ModelKind::Gpt2Chinese {
+                check_chinese_tokenizer(files, &tokenizer)?;
+            }
+        }
+        ModelKind::ChineseClip => {
+            let cfg = cn_clip::Config::from_file(files.require("config.json")?)?;
+            cn_clip::check_checkpoint(weights(files)?, &cfg)?;
+            cn_clip_tokenizer(files)?;
         }
         ModelKind::Clip => {
             let cfg = clip::Config::from_file(files.require("config.json")?)?;

@@ -4,6 +4,7 @@
 
 pub mod blip;
 pub mod clip;
+pub mod cn_clip;
 pub mod gpt2;
 pub mod load;
 pub mod minilm;

@@ -11,6 +11,10 @@ pub enum ModelKind {
     Vqgan,
     Minilm,
     Blip,
+    /// Chinese CLIP, which ranks classical-imagery keywords against a picture.
+    ChineseClip,
+    /// A GPT-2 trained on classical Chinese poems.
+    Gpt2Chinese,
 }
 
 /// A file a model needs: its name inside our folder layout, its path in the hub repository,
@@ -44,6 +48,33 @@ const fn pinned(name: &'static str, sha256: &'static str, size: u64) -> ModelFil
         size: Some(size),
     }
 }
+
+const fn in_group(name: &'static str, group: &'static str) -> ModelFile {
+    ModelFile {
+        local: name,
+        remote: name,
+        group,
+        sha256: None,
+        size: None,
+    }
+}
+
+/// A transformers folder as a user may have it: weights as safetensors or as the older
+/// `pytorch_model.bin`, the tokenizer as `tokenizer.json` or a WordPiece `vocab.txt`.
+const HF_EITHER: [ModelFile; 5] = [
+    same("config.json"),
+    in_group("model.safetensors", "weights"),
+    in_group("pytorch_model.bin", "weights"),
+    in_group("tokenizer.json", "tokenizer"),
+    in_group("vocab.txt", "tokenizer"),
+];
+
+/// What the Chinese models' hub repositories publish (no safetensors, no tokenizer.json).
+pub(super) const HF_PICKLED: [ModelFile; 3] = [
+    same("config.json"),
+    in_group("pytorch_model.bin", "weights"),
+    in_group("vocab.txt", "tokenizer"),
+];
 
 pub(super) const HF_TRIO: [ModelFile; 3] = [
     same("config.json"),
@@ -96,12 +127,14 @@ const VQGAN_FILES: [ModelFile; 3] = [
 ];
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 7] = [
         Self::Gpt2,
         Self::Clip,
         Self::Vqgan,
         Self::Minilm,
         Self::Blip,
+        Self::ChineseClip,
+        Self::Gpt2Chinese,
     ];
 
     /// Subfolder name under `--models DIR`.
@@ -112,6 +145,8 @@ impl ModelKind {
             Self::Vqgan => "vqgan",
             Self::Minilm => "minilm",
             Self::Blip => "blip",
+            Self::ChineseClip => "chinese-clip",
+            Self::Gpt2Chinese => "gpt2-chinese",
         }
     }
 
@@ -122,6 +157,8 @@ impl ModelKind {
             Self::Vqgan => "VQGAN f16-16384 (illustrator)",
             Self::Minilm => "all-MiniLM-L6-v2 (prompt embeddings)",
             Self::Blip => "BLIP large (captioner)",
+            Self::ChineseClip => "Chinese CLIP ViT-B/16 (imagery keywords)",
+            Self::Gpt2Chinese => "GPT-2 Chinese poems (classical verse)",
         }
     }
 
@@ -130,7 +167,8 @@ impl ModelKind {
         match self {
             Self::Vqgan => &VQGAN_FILES,
             Self::Minilm => &MINILM_FILES,
-            _ => &HF_TRIO,
+            Self::Gpt2 | Self::ChineseClip | Self::Gpt2Chinese => &HF_EITHER,
+            Self::Clip | Self::Blip => &HF_TRIO,
         }
     }
 }
@@ -147,7 +185,7 @@ impl FromStr for ModelKind {
         Self::ALL
             .into_iter()
             .find(|k| k.dir_name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown model '{s}'; choose gpt2, clip, vqgan, minilm or blip"))
+            .ok_or_else(|| format!("unknown model '{s}'; choose gpt2, clip, vqgan, minilm, blip, chinese-clip or gpt2-chinese"))
     }
 }
 

@@ -20,6 +20,9 @@ mod remote_file;
 pub mod safetensors_check;
 mod search;
 mod sources;
+pub mod tensor_file;
+pub mod torch_pickle;
+pub mod wordpiece_vocab;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -22,6 +22,9 @@ pub(super) fn from_explicit(kind: ModelKind, path: &Path) -> Result<ModelFiles, 
     let local = match path.extension().and_then(|e| e.to_str()) {
         Some("safetensors") => "model.safetensors",
         Some("ckpt") if kind == ModelKind::Vqgan => "model.ckpt",
+        Some("bin") if kind.files().iter().any(|f| f.local == "pytorch_model.bin") => {
+            "pytorch_model.bin"
+        }
         _ => {
             return Err(fail(
                 "expected a folder or a .safetensors weights file".into(),
@@ -54,7 +57,19 @@ fn scan_folder(
         }
     }
     if let Some((local, path)) = weights {
-        files.retain(|name, _| !name.starts_with("model.") || name.ends_with(".yaml"));
+        // The given file replaces whatever else of its group the folder holds.
+        let group = kind
+            .files()
+            .iter()
+            .find(|f| f.local == local)
+            .map(|f| f.group);
+        files.retain(|name, _| {
+            kind.files()
+                .iter()
+                .find(|f| f.local == *name)
+                .map(|f| Some(f.group) != group)
+                .unwrap_or(true)
+        });
         files.insert(local, path.to_path_buf());
         // taming ships `name.ckpt` beside `name.yaml`; accept that pairing too.
         let sibling_yaml = path.with_extension("yaml");

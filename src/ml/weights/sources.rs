@@ -1,7 +1,7 @@
 //! Where each model lives on the Hugging Face hub: repository, pinned revision, paths, and the
 //! sha256 and size where published. VQGAN has several to choose from.
 
-use super::kinds::{ModelFile, ModelKind, HF_TRIO, MINILM_FILES};
+use super::kinds::{ModelFile, ModelKind, HF_PICKLED, HF_TRIO, MINILM_FILES};
 
 /// GPT-2 124M at its pinned commit: the weights' published sha256 and size.
 const GPT2_FILES: [ModelFile; 3] = [
@@ -197,6 +197,26 @@ static BLIP_SOURCE: HubSource = HubSource {
     files: &HF_TRIO,
 };
 
+static CHINESE_CLIP_SOURCE: HubSource = HubSource {
+    name: "chinese-clip",
+    about: "Chinese CLIP ViT-B/16",
+    repo: "OFA-Sys/chinese-clip-vit-base-patch16",
+    // Published as a pickle and vocab.txt only; read through the tensors-only pickle walk.
+    // A ref, not a commit: none is known here; see README "Models".
+    revision: "main",
+    aliases: &[],
+    files: &HF_PICKLED,
+};
+
+static GPT2_CHINESE_SOURCE: HubSource = HubSource {
+    name: "gpt2-chinese",
+    about: "GPT-2 trained on classical Chinese poems (UER)",
+    repo: "uer/gpt2-chinese-poem",
+    revision: "main",
+    aliases: &[],
+    files: &HF_PICKLED,
+};
+
 impl ModelKind {
     /// Where the model comes from by default (for VQGAN, the ImageNet model of the mirror).
     pub fn hub(self) -> &'static HubSource {
@@ -206,6 +226,8 @@ impl ModelKind {
             Self::Vqgan => &VQGAN_SOURCES[0],
             Self::Minilm => &MINILM_SOURCE,
             Self::Blip => &BLIP_SOURCE,
+            Self::ChineseClip => &CHINESE_CLIP_SOURCE,
+            Self::Gpt2Chinese => &GPT2_CHINESE_SOURCE,
         }
     }
 }

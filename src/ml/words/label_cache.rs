@@ -79,7 +79,7 @@ impl LabelCache {
             .map(|d| d.join(model_id).join(format!("{lexicon}.safetensors")))
     }
 
-    /// Embeddings of every term of `lexicon`, from the cache where possible.
+    /// Embeddings of every term of `lexicon` by CLIP, from the cache where possible.
     pub fn load(
         &self,
         model_id: &str,
@@ -87,13 +87,29 @@ impl LabelCache {
         clip: &Clip,
         tokenizer: &ClipTokenizer,
     ) -> Result<(LabelEmbeddings, CacheReport)> {
+        let dim = clip.config().projection_dim;
+        self.load_with(model_id, lexicon, dim, |texts| {
+            embed_texts(clip, tokenizer, texts)
+        })
+    }
+
+    /// Embeddings of every term of `lexicon`, from the cache where possible; `embed` gives
+    /// unit-length embeddings of `dim` numbers for the terms the cache lacks (any text model:
+    /// CLIP for the English lexicons, Chinese CLIP for the imagery keywords).
+    pub fn load_with(
+        &self,
+        model_id: &str,
+        lexicon: &Lexicon,
+        dim: usize,
+        embed: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>>,
+    ) -> Result<(LabelEmbeddings, CacheReport)> {
         let start = Instant::now();
         let hash = lexicon.content_hash();
         let path = self.file(model_id, &lexicon.name);
         // A damaged or foreign cache file is only a cache miss: it is recomputed and replaced.
         let cached = path.as_deref().and_then(|p| read_cache(p).ok());
         let mut known: HashMap<&str, &[f32]> = HashMap::new();
-        let mut dim = clip.config().projection_dim;
+        let mut dim = dim;
         if let Some(c) = &cached {
             if c.hash == hash && c.dim == dim {
                 let report = CacheReport {
@@ -123,7 +139,11 @@ impl LabelCache {
             .map(String::as_str)
             .filter(|t| !known.contains_key(t))
             .collect();
-        let fresh = embed_texts(clip, tokenizer, &missing)?;
+        let fresh = if missing.is_empty() {
+            Vec::new()
+        } else {
+            embed(&missing)?
+        };
         dim = fresh.first().map(Vec::len).unwrap_or(dim);
         let fresh: HashMap<&str, &[f32]> = missing
             .iter()

@@ -43,6 +43,10 @@ const BUILTIN: [(&str, &str); 7] = [
     ),
 ];
 
+/// The Chinese imagery keywords' lexicon name (its cache file is named after it).
+pub const ZH_IMAGERY: &str = "zh-imagery";
+const ZH_IMAGERY_TEXT: &str = include_str!("../../../assets/lexicons/zh/imagery.txt");
+
 /// The names of the lexicons the studio uses, in display order.
 pub const NAMES: [&str; 7] = [
     "subjects",
@@ -103,6 +107,37 @@ impl Lexicon {
             out.push(lexicon);
         }
         Ok(out)
+    }
+
+    /// The classical-imagery keywords for Chinese poems: `file` where given, else
+    /// `dir/zh/imagery.txt` where that exists (a `--lexicons` folder), else the built-in list.
+    pub fn chinese_imagery(file: Option<&Path>, dir: Option<&Path>) -> Result<Self> {
+        let custom = file.map(Path::to_path_buf).or_else(|| {
+            dir.map(|d| d.join("zh").join("imagery.txt"))
+                .filter(|p| p.exists())
+        });
+        let Some(path) = custom else {
+            return Ok(Self::parse(ZH_IMAGERY, ZH_IMAGERY_TEXT));
+        };
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            Error::Input(format!(
+                "{} is not UTF-8 text (byte {} is not); save the keyword list as UTF-8",
+                path.display(),
+                e.valid_up_to()
+            ))
+        })?;
+        let lexicon = Self::parse(ZH_IMAGERY, text.trim_start_matches('\u{feff}'));
+        if lexicon.terms.is_empty() {
+            return Err(Error::Input(format!(
+                "{} has no keywords; write one per line",
+                path.display()
+            )));
+        }
+        Ok(lexicon)
     }
 
     /// A hash of the terms, so a cache can tell an edited list from the one it embedded.

@@ -11,6 +11,8 @@ pub mod lexicon;
 pub mod pairs;
 pub mod poem;
 pub mod rank;
+pub mod zh_keywords;
+pub mod zh_poem;
 
 use candle_core::Device;
 

@@ -10,12 +10,12 @@ use image::RgbImage;
 use super::config::{Activation, VisionConfig};
 use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::frozen_linear::FrozenLinear;
-use crate::ml::models::clip::image::{normalize_to_tensor, resize_bicubic_pil};
+use crate::ml::models::clip::image::preprocess_straight;
 use crate::ml::Result;
 
 /// `[1, 3, size, size]` pixel values for `img`.
 pub fn preprocess(img: &RgbImage, size: usize, device: &Device) -> Result<Tensor> {
-    normalize_to_tensor(&resize_bicubic_pil(img, size, size), device)
+    preprocess_straight(img, size, device)
 }
 
 pub(super) fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {

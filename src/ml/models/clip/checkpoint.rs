@@ -14,7 +14,6 @@ pub fn expected_keys(cfg: &Config) -> BTreeMap<String, Vec<usize>> {
     let mut keys = BTreeMap::new();
     keys.insert("logit_scale".to_string(), vec![]);
     keys.insert("text_projection.weight".into(), vec![p, t.hidden_size]);
-    keys.insert("visual_projection.weight".into(), vec![p, v.hidden_size]);
     let te = "text_model.embeddings";
     keys.insert(
         format!("{te}.token_embedding.weight"),
@@ -29,25 +28,7 @@ pub fn expected_keys(cfg: &Config) -> BTreeMap<String, Vec<usize>> {
             format!("text_model.final_layer_norm.{s}"),
             vec![t.hidden_size],
         );
-        keys.insert(
-            format!("vision_model.pre_layrnorm.{s}"),
-            vec![v.hidden_size],
-        );
-        keys.insert(
-            format!("vision_model.post_layernorm.{s}"),
-            vec![v.hidden_size],
-        );
     }
-    let ve = "vision_model.embeddings";
-    keys.insert(format!("{ve}.class_embedding"), vec![v.hidden_size]);
-    keys.insert(
-        format!("{ve}.patch_embedding.weight"),
-        vec![v.hidden_size, 3, v.patch_size, v.patch_size],
-    );
-    keys.insert(
-        format!("{ve}.position_embedding.weight"),
-        vec![v.num_positions(), v.hidden_size],
-    );
     encoder::expected_keys(
         &mut keys,
         "text_model.encoder",
@@ -55,13 +36,7 @@ pub fn expected_keys(cfg: &Config) -> BTreeMap<String, Vec<usize>> {
         t.hidden_size,
         t.intermediate_size,
     );
-    encoder::expected_keys(
-        &mut keys,
-        "vision_model.encoder",
-        v.num_hidden_layers,
-        v.hidden_size,
-        v.intermediate_size,
-    );
+    super::vision::expected_keys(&mut keys, v, p);
     keys
 }
 

@@ -13,18 +13,19 @@ mod config;
 mod encoder;
 pub mod image;
 pub mod tokenize;
+pub mod vision;
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
-use crate::ml::kernels::frozen_linear::FrozenLinear;
 use crate::ml::kernels::frozen_norm::FrozenLayerNorm as LayerNorm;
 use crate::ml::{Error, Result};
 pub use checkpoint::{check_checkpoint, expected_keys};
 pub use config::{Config, TextConfig, VisionConfig};
 use encoder::Encoder;
+use vision::VisionTower;
 
 #[derive(Debug, Clone)]
 struct TextTransformer {
@@ -34,25 +35,12 @@ struct TextTransformer {
     final_layer_norm: LayerNorm,
 }
 
-#[derive(Debug, Clone)]
-struct VisionTransformer {
-    /// The stride-`patch` convolution, as a matmul over flattened patches (`[hidden, 3*p*p]`).
-    patch_embedding: FrozenLinear,
-    patch_size: usize,
-    class_embedding: Tensor,
-    position_embedding: Tensor,
-    pre_layrnorm: LayerNorm,
-    encoder: Encoder,
-    post_layernorm: LayerNorm,
-}
-
 /// CLIP's two towers and their projections into the shared embedding space.
 #[derive(Debug, Clone)]
 pub struct Clip {
     text: TextTransformer,
-    vision: VisionTransformer,
+    vision: VisionTower,
     text_projection: Tensor,
-    visual_projection: FrozenLinear,
     pub logit_scale: f32,
     cfg: Config,
     device: Device,
@@ -91,39 +79,7 @@ impl Clip {
                 t.layer_norm_eps,
             )?,
         };
-        let vvb = vb.pp("vision_model");
-        let ve = vvb.pp("embeddings");
-        let patch_weight = ve.get(
-            (v.hidden_size, 3, v.patch_size, v.patch_size),
-            "patch_embedding.weight",
-        )?;
-        let vision = VisionTransformer {
-            patch_embedding: FrozenLinear::new(
-                patch_weight.reshape((v.hidden_size, 3 * v.patch_size * v.patch_size))?,
-                None,
-            )?,
-            patch_size: v.patch_size,
-            class_embedding: ve.get(v.hidden_size, "class_embedding")?,
-            position_embedding: ve.get(
-                (v.num_positions(), v.hidden_size),
-                "position_embedding.weight",
-            )?,
-            pre_layrnorm: LayerNorm::load(vvb.pp("pre_layrnorm"), v.hidden_size, v.layer_norm_eps)?,
-            encoder: Encoder::load(
-                vvb.pp("encoder"),
-                v.num_hidden_layers,
-                v.hidden_size,
-                v.intermediate_size,
-                v.num_attention_heads,
-                v.layer_norm_eps,
-                &v.hidden_act,
-            )?,
-            post_layernorm: LayerNorm::load(
-                vvb.pp("post_layernorm"),
-                v.hidden_size,
-                v.layer_norm_eps,
-            )?,
-        };
+        let vision = VisionTower::load(&vb, v, cfg.projection_dim)?;
         let logit_scale = vb.get((), "logit_scale")?.to_scalar::<f32>()?;
         Ok(Self {
             text,
@@ -131,13 +87,6 @@ impl Clip {
             text_projection: vb.get(
                 (cfg.projection_dim, t.hidden_size),
                 "text_projection.weight",
-            )?,
-            visual_projection: FrozenLinear::new(
-                vb.get(
-                    (cfg.projection_dim, v.hidden_size),
-                    "visual_projection.weight",
-                )?,
-                None,
             )?,
             logit_scale,
             cfg: cfg.clone(),
@@ -201,45 +150,13 @@ impl Clip {
 
     /// Vision encoder output before `post_layernorm`, `[n, positions, hidden]`.
     pub fn vision_hidden(&self, pixel_values: &Tensor) -> Result<Tensor> {
-        let x = self.vision_embeddings(pixel_values)?;
-        self.vision.encoder.forward(&x, false)
-    }
-
-    /// Patch and class embeddings plus positions, after `pre_layrnorm`.
-    fn vision_embeddings(&self, pixel_values: &Tensor) -> Result<Tensor> {
-        let (n, c, h, w) = pixel_values.dims4()?;
-        let size = self.cfg.vision_config.image_size;
-        if c != 3 || h != size || w != size {
-            return Err(Error::Input(format!(
-                "CLIP expects images of 3x{size}x{size}, got {c}x{h}x{w}"
-            )));
-        }
-        let hidden = self.cfg.vision_config.hidden_size;
-        // Non-overlapping patches, each flattened in (channel, row, column) order like the kernel.
-        let p = self.vision.patch_size;
-        let g = size / p;
-        let flat = pixel_values
-            .reshape((n, 3, g, p, g, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .reshape((n, g * g, 3 * p * p))?;
-        let patches = self.vision.patch_embedding.forward(&flat)?;
-        let class = self
-            .vision
-            .class_embedding
-            .reshape((1, 1, hidden))?
-            .broadcast_as((n, 1, hidden))?;
-        let x =
-            Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.vision.position_embedding)?;
-        Ok(self.vision.pre_layrnorm.forward(&x)?)
+        self.vision.hidden(pixel_values)
     }
 
     /// Unnormalised image embeddings `[n, projection_dim]` from normalised pixel values.
     /// Differentiable with respect to `pixel_values`.
     pub fn image_embeds(&self, pixel_values: &Tensor) -> Result<Tensor> {
-        let x = self.vision_embeddings(pixel_values)?;
-        let first = self.vision.encoder.forward_first_token(&x)?;
-        let pooled = self.vision.post_layernorm.forward(&first.squeeze(1)?)?;
-        Ok(self.visual_projection.forward(&pooled)?)
+        self.vision.embeds(pixel_values)
     }
 }
 
@@ -247,4 +164,9 @@ impl Clip {
 pub fn normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
+}
+
+/// Whether `name` is an activation CLIP's encoder knows; `Err` names the choices.
+pub fn check_activation(name: &str) -> std::result::Result<(), String> {
+    encoder::Activation::parse(name).map(|_| ())
 }

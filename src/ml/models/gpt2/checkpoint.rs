@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Config;
-use crate::ml::weights::safetensors_check::{check_keys, read_header};
+use crate::ml::weights::safetensors_check::check_keys;
+use crate::ml::weights::tensor_file;
 use crate::ml::{Error, Result};
 
 /// Which naming a checkpoint uses.
@@ -63,7 +64,7 @@ fn ignorable(name: &str) -> bool {
 
 /// Checks a checkpoint's keys and shapes against the config and tells which layout it uses.
 pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<KeyLayout> {
-    let header = read_header(path)?;
+    let header = tensor_file::header(path)?;
     let layout = if header.tensors.contains_key("transformer.wte.weight") {
         KeyLayout::SavePretrained
     } else {

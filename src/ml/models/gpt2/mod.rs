@@ -11,7 +11,7 @@ pub mod tokenizer;
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
 use crate::ml::kernels::nn::{softmax_last, Conv1D, LayerNorm};
@@ -189,10 +189,10 @@ impl Gpt2 {
     }
 
     /// Loads `model.safetensors` after checking its keys and shapes against `cfg`.
-    pub fn from_safetensors(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
+    /// Loads `model.safetensors` or `pytorch_model.bin` after checking its keys and shapes.
+    pub fn from_file(path: &Path, cfg: &Config, device: &Device) -> Result<Self> {
         let layout = check_checkpoint(path, cfg)?;
-        // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
+        let vb = crate::ml::weights::tensor_file::var_builder(path, device)?;
         let root = match layout {
             KeyLayout::Hub => vb.clone(),
             KeyLayout::SavePretrained => vb.pp("transformer"),

@@ -71,22 +71,49 @@ fn key_prefix(header: &Header, cfg: &Config) -> String {
 /// Every weight candle's `BertModel` reads, with its shape, under `prefix`.
 pub fn expected_keys(cfg: &Config, prefix: &str) -> BTreeMap<String, Vec<usize>> {
     let c = &cfg.bert;
-    let (h, inner) = (c.hidden_size, c.intermediate_size);
+    bert_keys(
+        prefix,
+        BertShape {
+            vocab: c.vocab_size,
+            positions: c.max_position_embeddings,
+            token_types: c.type_vocab_size,
+            hidden: c.hidden_size,
+            inner: c.intermediate_size,
+            layers: c.num_hidden_layers,
+        },
+    )
+}
+
+/// The sizes that fix a BERT encoder's weights.
+#[derive(Debug, Clone, Copy)]
+pub struct BertShape {
+    pub vocab: usize,
+    pub positions: usize,
+    pub token_types: usize,
+    pub hidden: usize,
+    pub inner: usize,
+    pub layers: usize,
+}
+
+/// A BERT encoder's weights (embeddings and layers, no pooler) under `prefix`, named as
+/// transformers names them; MiniLM and Chinese CLIP's text tower share them.
+pub fn bert_keys(prefix: &str, b: BertShape) -> BTreeMap<String, Vec<usize>> {
+    let (h, inner) = (b.hidden, b.inner);
     let mut keys = BTreeMap::new();
     let mut add = |name: String, shape: Vec<usize>| {
         keys.insert(format!("{prefix}{name}"), shape);
     };
     let e = "embeddings";
-    add(format!("{e}.word_embeddings.weight"), vec![c.vocab_size, h]);
+    add(format!("{e}.word_embeddings.weight"), vec![b.vocab, h]);
     add(
         format!("{e}.position_embeddings.weight"),
-        vec![c.max_position_embeddings, h],
+        vec![b.positions, h],
     );
     add(
         format!("{e}.token_type_embeddings.weight"),
-        vec![c.type_vocab_size, h],
+        vec![b.token_types, h],
     );
-    for i in 0..c.num_hidden_layers {
+    for i in 0..b.layers {
         let l = format!("encoder.layer.{i}");
         for (name, d_out, d_in) in [
             ("attention.self.query", h, h),

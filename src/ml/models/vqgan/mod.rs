@@ -8,8 +8,6 @@
 mod blocks;
 pub mod ckpt;
 mod coder;
-mod pickle_guard;
-mod pickle_scan;
 mod resnet_op;
 mod upsample;
 
@@ -184,7 +182,10 @@ fn is_ckpt(path: &Path) -> bool {
 /// safetensors header, or the `.ckpt`'s pickle after the safety walk.
 pub fn check_checkpoint(path: &Path, cfg: &Config) -> Result<()> {
     let header = if is_ckpt(path) {
-        ckpt::read_header(path)?
+        crate::ml::weights::torch_pickle::read_header(
+            path,
+            crate::ml::weights::torch_pickle::Entry::StateDict,
+        )?
     } else {
         read_header(path)?
     };

@@ -1,0 +1,258 @@
+//! A classical Chinese poem for a picture, the Image2Poem way: Chinese CLIP picks imagery
+//! keywords, a Chinese poem GPT-2 writes candidates, Chinese CLIP ranks them against the picture.
+//!
+//! Image2Poem prompts its own CCPC-trained model with `[CLS]关键词：明月 故乡 [EOS]`. The public
+//! poem GPT-2 (uer/gpt2-chinese-poem) was trained on poems alone, starting at `[CLS]`, and has
+//! never seen such a prompt, so here the keywords go into the poem itself: each candidate opens
+//! its first line with one keyword and its third with another, and the model writes the rest.
+//!
+//! `--form 5|7` is enforced while decoding, not filtered afterwards: inside a line only tokens
+//! that are one Chinese character may be drawn, and at the line's end the punctuation is
+//! written, ， after odd lines and 。 after even ones, as regulated verse is punctuated.
+
+use std::ops::ControlFlow;
+
+use candle_core::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::poem::Candidate;
+use super::rank::{dot, Ranked};
+use super::zh_keywords::ChineseWords;
+use crate::ml::models::gpt2::tokenizer::TextTokenizer;
+use crate::ml::models::gpt2::Gpt2;
+use crate::ml::sampling::{apply_repetition_penalty, choose, SamplingOptions};
+use crate::ml::{Error, Result};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ZhPoemOptions {
+    /// Characters per line: 5 (五言) or 7 (七言).
+    pub form: usize,
+    pub lines: usize,
+    pub candidates: usize,
+    pub seed: u64,
+    pub temperature: f64,
+    /// How many of the best keywords the candidates draw their openings from.
+    pub keywords: usize,
+}
+
+impl Default for ZhPoemOptions {
+    fn default() -> Self {
+        Self {
+            form: 5,
+            lines: 4,
+            candidates: 3,
+            seed: 0,
+            temperature: 0.9,
+            keywords: 4,
+        }
+    }
+}
+
+impl ZhPoemOptions {
+    pub fn validate(&self) -> Result<()> {
+        if self.form != 5 && self.form != 7 {
+            return Err(Error::Input(format!(
+                "a classical line has 5 or 7 characters, not {}",
+                self.form
+            )));
+        }
+        if self.lines == 0 || self.lines > 16 {
+            return Err(Error::Input("a poem has between 1 and 16 lines".into()));
+        }
+        if self.candidates == 0 || self.candidates > 16 {
+            return Err(Error::Input(
+                "ask for between 1 and 16 candidate poems".into(),
+            ));
+        }
+        if self.keywords == 0 {
+            return Err(Error::Input("use at least one keyword".into()));
+        }
+        if !(0.0..=5.0).contains(&self.temperature) {
+            return Err(Error::Input(
+                "the temperature must be between 0 and 5".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ZhPoemResult {
+    pub poem: String,
+    /// The keywords Chinese CLIP found, best first.
+    pub keywords: Vec<Ranked>,
+    /// Best first, by the Chinese CLIP similarity of each poem to the picture.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The vocabulary split the form needs: tokens that are one Chinese character, and the two
+/// line-end marks.
+struct Alphabet {
+    hanzi: Vec<u32>,
+    comma: u32,
+    stop: u32,
+    cls: u32,
+}
+
+impl Alphabet {
+    fn new(tokenizer: &TextTokenizer) -> Result<Self> {
+        let need = |t: &str| {
+            tokenizer.token_id(t).ok_or_else(|| {
+                Error::Input(format!(
+                    "the poem GPT-2's tokenizer has no '{t}'; it is not a Chinese poem model"
+                ))
+            })
+        };
+        let hanzi: Vec<u32> = (0..tokenizer.vocab_size() as u32)
+            .filter(|&id| {
+                let text = tokenizer.decode(&[id]).unwrap_or_default();
+                let mut chars = text.chars();
+                matches!((chars.next(), chars.next()), (Some(c), None) if is_hanzi(c))
+            })
+            .collect();
+        if hanzi.is_empty() {
+            return Err(Error::Input(
+                "the poem GPT-2's tokenizer has no Chinese characters".into(),
+            ));
+        }
+        Ok(Self {
+            hanzi,
+            comma: need("，")?,
+            stop: need("。")?,
+            cls: need("[CLS]")?,
+        })
+    }
+}
+
+/// A CJK ideograph (not punctuation, not kana).
+fn is_hanzi(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+}
+
+/// Writes `opts.candidates` poems that open with the picture's keywords and ranks them.
+/// `on_line(candidate)` is called after each line; `Break` cancels.
+pub fn image_to_zh_poem(
+    words: &ChineseWords,
+    gpt2: &Gpt2,
+    tokenizer: &TextTokenizer,
+    image: &[f32],
+    opts: &ZhPoemOptions,
+    mut on_line: impl FnMut(usize) -> ControlFlow<()>,
+) -> Result<ZhPoemResult> {
+    opts.validate()?;
+    let needed = 1 + opts.lines * (opts.form + 1);
+    if needed > gpt2.config().n_positions {
+        return Err(Error::Input(format!(
+            "{} lines of {} characters need {needed} tokens, more than this model's {}",
+            opts.lines,
+            opts.form,
+            gpt2.config().n_positions
+        )));
+    }
+    let alphabet = Alphabet::new(tokenizer)?;
+    let keywords = words.keywords_for(image, opts.keywords);
+    let openings: Vec<Vec<u32>> = keywords
+        .iter()
+        .filter_map(|k| opening(tokenizer, &alphabet, &k.term, opts.form))
+        .collect();
+    let mut poems = Vec::with_capacity(opts.candidates);
+    for c in 0..opts.candidates {
+        let seeds = |line: usize| -> Vec<u32> {
+            if openings.is_empty() || line % 2 == 1 || line > 2 {
+                return Vec::new();
+            }
+            openings[(c + line / 2) % openings.len()].clone()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        rng.set_stream(c as u64);
+        let ids = write_one(gpt2, &alphabet, opts, &seeds, &mut rng, || on_line(c))?;
+        poems.push(lines_of(tokenizer, &ids, opts.form)?);
+    }
+    let texts: Vec<&str> = poems.iter().map(String::as_str).collect();
+    let embeds = words.embed(&texts)?;
+    let mut candidates: Vec<Candidate> = poems
+        .iter()
+        .zip(&embeds)
+        .map(|(p, e)| Candidate {
+            poem: p.clone(),
+            score: dot(e, image),
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(ZhPoemResult {
+        poem: candidates[0].poem.clone(),
+        keywords,
+        candidates,
+    })
+}
+
+/// A keyword's character tokens, when it is all Chinese characters and shorter than a line.
+fn opening(tokenizer: &TextTokenizer, a: &Alphabet, term: &str, form: usize) -> Option<Vec<u32>> {
+    let ids = tokenizer.encode(term).ok()?;
+    let fits = !ids.is_empty() && ids.len() < form;
+    (fits && ids.iter().all(|id| a.hanzi.binary_search(id).is_ok())).then_some(ids)
+}
+
+/// One poem's ids after `[CLS]`: for each line, its forced opening, drawn characters up to the
+/// form, then its punctuation.
+fn write_one(
+    gpt2: &Gpt2,
+    a: &Alphabet,
+    opts: &ZhPoemOptions,
+    seeds: &dyn Fn(usize) -> Vec<u32>,
+    rng: &mut ChaCha8Rng,
+    mut on_line: impl FnMut() -> ControlFlow<()>,
+) -> Result<Vec<u32>> {
+    let sampling = SamplingOptions {
+        temperature: opts.temperature,
+        top_k: 40,
+        top_p: 0.95,
+        ..SamplingOptions::default()
+    };
+    let device = gpt2.device();
+    let mut cache = gpt2.new_cache();
+    let mut history = vec![a.cls];
+    let mut pending = vec![a.cls];
+    let mut out = Vec::new();
+    for line in 0..opts.lines {
+        let mut forced = seeds(line);
+        forced.truncate(opts.form - 1);
+        let end = if line % 2 == 0 { a.comma } else { a.stop };
+        for pos in 0..=opts.form {
+            let token = if pos < forced.len() {
+                forced[pos]
+            } else if pos == opts.form {
+                end
+            } else {
+                let input = Tensor::new(pending.as_slice(), device)?.unsqueeze(0)?;
+                let logits = gpt2.forward_last(&input, &mut cache)?.squeeze(0)?;
+                pending.clear();
+                let logits = logits.to_vec1::<f32>()?;
+                let mut masked = vec![f32::NEG_INFINITY; logits.len()];
+                for &id in &a.hanzi {
+                    masked[id as usize] = logits[id as usize];
+                }
+                apply_repetition_penalty(&mut masked, &history, 1.2);
+                choose(&masked, &sampling, rng)
+                    .ok_or_else(|| Error::Input("the poem model gave no usable character".into()))?
+            };
+            history.push(token);
+            pending.push(token);
+            out.push(token);
+        }
+        if on_line().is_break() {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(out)
+}
+
+/// The poem's text, one line per row, without spaces.
+fn lines_of(tokenizer: &TextTokenizer, ids: &[u32], form: usize) -> Result<String> {
+    let lines = ids
+        .chunks(form + 1)
+        .map(|line| tokenizer.decode(line).map(|t| t.replace(' ', "")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(lines.join("\n"))
+}

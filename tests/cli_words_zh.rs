@@ -1,0 +1,340 @@
+//! `keywords --lang zh` and `poem --lang zh` as a user runs them on the tiny Chinese models:
+//! the oracle's top keywords, the form of the verse, candidates ranked by Chinese CLIP, and bad
+//! input (a messy or non-UTF-8 keyword list, an English GPT-2, a non-image) as sentences.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{fixture, read_json};
+
+fn studio(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HF_HOME", cwd.join("hf-home"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("STORYBOOK_CACHE", cwd.join("cache"))
+        .env_remove("STORYBOOK_MODELS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+/// The error line of a failed run: one sentence, no panic.
+fn sentence_of(out: &Output) -> String {
+    assert!(!out.status.success(), "expected a failure");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn oracle_keywords(dir: &Path) -> std::path::PathBuf {
+    let words: Vec<String> = read_json("chinese-clip-tiny/reference.json")["keywords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let path = dir.join("keywords.txt");
+    std::fs::write(&path, words.join("\n")).unwrap();
+    path
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn keywords_are_the_oracles_top_five_best_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = oracle_keywords(dir.path());
+    let reference = read_json("chinese-clip-tiny/reference.json");
+    let words = reference["keywords"].as_array().unwrap();
+    for (i, image) in reference["images"].as_array().unwrap().iter().enumerate() {
+        let image = fixture(&format!(
+            "chinese-clip-tiny/{}",
+            image["file"].as_str().unwrap()
+        ));
+        let cn_clip = fixture("chinese-clip-tiny");
+        let doc = json_of(&studio(
+            &[
+                "keywords",
+                path(&image),
+                "--lang",
+                "zh",
+                "--cn-clip",
+                path(&cn_clip),
+                "--terms",
+                path(&terms),
+                "--top",
+                "5",
+                "--offline",
+                "--json",
+            ],
+            dir.path(),
+        ));
+        let got: Vec<&str> = doc["keywords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["term"].as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = reference["top5_keyword_indices_per_image"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| words[k.as_u64().unwrap() as usize].as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "image {i}");
+        let scores: Vec<f64> = doc["keywords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["score"].as_f64().unwrap())
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert!(scores.iter().all(|s| s.abs() <= 1.0), "cosines: {scores:?}");
+    }
+}
+
+#[test]
+fn the_builtin_lexicon_has_300_keywords_and_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
+    let cn_clip = fixture("chinese-clip-tiny");
+    let args = [
+        "keywords",
+        path(&image),
+        "--lang",
+        "zh",
+        "--cn-clip",
+        path(&cn_clip),
+        "--top",
+        "400",
+        "--offline",
+    ];
+    let first = studio(&args, dir.path());
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lines = String::from_utf8_lossy(&first.stdout).lines().count();
+    assert!(lines >= 300, "only {lines} keywords");
+    assert!(String::from_utf8_lossy(&first.stderr).contains("cached for next time"));
+    let second = studio(&args, dir.path());
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("embedded"));
+    assert_eq!(first.stdout, second.stdout);
+}
+
+fn poem(dir: &Path, form: &str, extra: &[&str]) -> Output {
+    let image = fixture("chinese-clip-tiny/images/gradient_300x200.png");
+    let cn_clip = fixture("chinese-clip-tiny");
+    let gpt2 = fixture("gpt2-chinese-tiny");
+    let mut args = vec![
+        "poem",
+        path(&image),
+        "--lang",
+        "zh",
+        "--cn-clip",
+        path(&cn_clip),
+        "--gpt2-zh",
+        path(&gpt2),
+        "--form",
+        form,
+        "--offline",
+        "--json",
+    ];
+    let owned: Vec<String> = args.drain(..).map(String::from).collect();
+    let mut all: Vec<&str> = owned.iter().map(String::as_str).collect();
+    all.extend(extra);
+    studio(&all, dir)
+}
+
+fn is_hanzi(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x3134F)
+}
+
+fn check_form(text: &str, form: usize, lines: usize) {
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), lines, "{text}");
+    for (i, row) in rows.iter().enumerate() {
+        let chars: Vec<char> = row.chars().collect();
+        assert_eq!(chars.len(), form + 1, "line {i}: {row:?}");
+        assert!(
+            chars[..form].iter().all(|&c| is_hanzi(c)),
+            "line {i}: {row:?}"
+        );
+        assert!(matches!(chars[form], '，' | '。'), "line {i}: {row:?}");
+        assert!(!row.contains(' '), "{row:?}");
+    }
+}
+
+#[test]
+fn poem_zh_form_5_and_7_have_exact_lines_ranked_by_chinese_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (form, n) in [("5", 5), ("7", 7)] {
+        let doc = json_of(&poem(
+            dir.path(),
+            form,
+            &["--candidates", "3", "--seed", "7"],
+        ));
+        let best = doc["poem"].as_str().unwrap();
+        check_form(best, n, 4);
+        let candidates = doc["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 3);
+        assert_eq!(candidates[0]["poem"].as_str().unwrap(), best);
+        let scores: Vec<f64> = candidates
+            .iter()
+            .map(|c| c["score"].as_f64().unwrap())
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        for c in candidates {
+            check_form(c["poem"].as_str().unwrap(), n, 4);
+        }
+        assert!(!doc["keywords"].as_array().unwrap().is_empty());
+        // The first line opens with one of the picture's keywords.
+        let keywords: Vec<&str> = doc["keywords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["term"].as_str().unwrap())
+            .collect();
+        assert!(
+            candidates.iter().all(|c| keywords
+                .iter()
+                .any(|k| c["poem"].as_str().unwrap().starts_with(k))),
+            "{candidates:?} {keywords:?}"
+        );
+    }
+    // The same seed writes the same poems.
+    let a = json_of(&poem(dir.path(), "5", &["--seed", "3"]));
+    let b = json_of(&poem(dir.path(), "5", &["--seed", "3"]));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_messy_keyword_list_is_cleaned_and_a_non_utf8_one_is_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
+    let cn_clip = fixture("chinese-clip-tiny");
+    let messy = dir.path().join("messy.txt");
+    std::fs::write(&messy, "\u{feff}明月\n\n  明月  \n# 注释\n孤舟\r\n\n孤舟\n").unwrap();
+    let run = |terms: &Path| {
+        studio(
+            &[
+                "keywords",
+                path(&image),
+                "--lang",
+                "zh",
+                "--cn-clip",
+                path(&cn_clip),
+                "--terms",
+                path(terms),
+                "--offline",
+                "--json",
+            ],
+            dir.path(),
+        )
+    };
+    let doc = json_of(&run(&messy));
+    let mut terms: Vec<&str> = doc["keywords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["term"].as_str().unwrap())
+        .collect();
+    terms.sort();
+    assert_eq!(terms, ["孤舟", "明月"]);
+
+    let latin1 = dir.path().join("latin1.txt");
+    std::fs::write(&latin1, b"\xc3\xa9t\xe9\n\xff\xfe\n").unwrap();
+    let err = sentence_of(&run(&latin1));
+    assert!(err.contains("not UTF-8"), "{err}");
+
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n# nothing\n\n").unwrap();
+    let err = sentence_of(&run(&empty));
+    assert!(err.contains("has no keywords"), "{err}");
+}
+
+#[test]
+fn an_english_gpt2_as_gpt2_zh_is_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
+    let cn_clip = fixture("chinese-clip-tiny");
+    let english = fixture("gpt2-tiny");
+    let out = studio(
+        &[
+            "poem",
+            path(&image),
+            "--lang",
+            "zh",
+            "--cn-clip",
+            path(&cn_clip),
+            "--gpt2-zh",
+            path(&english),
+            "--offline",
+        ],
+        dir.path(),
+    );
+    let err = sentence_of(&out);
+    assert!(err.contains("English tokenizer"), "{err}");
+}
+
+#[test]
+fn a_non_image_and_mixed_up_options_are_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("poem.png");
+    std::fs::write(&text, "床前明月光").unwrap();
+    let cn_clip = fixture("chinese-clip-tiny");
+    let out = studio(
+        &[
+            "keywords",
+            path(&text),
+            "--lang",
+            "zh",
+            "--cn-clip",
+            path(&cn_clip),
+            "--offline",
+        ],
+        dir.path(),
+    );
+    let err = sentence_of(&out);
+    assert!(err.contains("poem.png"), "{err}");
+
+    let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
+    let out = studio(
+        &["poem", path(&image), "--form", "5", "--offline"],
+        dir.path(),
+    );
+    assert!(sentence_of(&out).contains("--form is for Chinese poems"));
+    let gpt2 = fixture("gpt2-chinese-tiny");
+    let out = studio(
+        &[
+            "poem",
+            path(&image),
+            "--lang",
+            "zh",
+            "--cn-clip",
+            path(&cn_clip),
+            "--gpt2-zh",
+            path(&gpt2),
+            "--form",
+            "6",
+            "--offline",
+        ],
+        dir.path(),
+    );
+    assert!(sentence_of(&out).contains("5 or 7 characters"));
+}
