@@ -144,3 +144,68 @@ fn the_studio_window_renders_and_is_not_blank() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// A classical Chinese poem as a book page in the real window: the system CJK font is found
+/// and added, every character of the poem has a glyph in it (no boxes), and the page is drawn.
+/// `.ci/run` installs fonts-wqy-microhei for this.
+#[test]
+#[ignore = "needs a display and a CJK font; .ci/run runs it under xvfb-run"]
+fn a_chinese_poem_page_is_drawn_with_real_glyphs() {
+    assert_display();
+    let home = tempfile::tempdir().unwrap();
+    let poem = "床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。";
+    let id = {
+        use storybook_studio::store::{Library, NewBook, NewPage};
+        let mut lib = Library::open(&home.path().join("library.sqlite")).unwrap();
+        let book = NewBook {
+            title: "静夜思".into(),
+            prompt: "明月 故乡".into(),
+            planned_pages: 1,
+            ..NewBook::default()
+        };
+        let page = NewPage {
+            sentence: poem.into(),
+            ..NewPage::default()
+        };
+        lib.create_book(&book, &[page]).unwrap()
+    };
+    let shot = home.path().join("poem.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
+        .args(["gui", "--open-book", &id.to_string(), "--tab", "read"])
+        .args(["--frames", "30", "--offline", "--screenshot"])
+        .arg(&shot)
+        .arg("--library")
+        .arg(home.path().join("library.sqlite"))
+        .arg("--models")
+        .arg(home.path().join("models"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the studio failed: {stderr}");
+    let report = stderr
+        .lines()
+        .find(|l| l.starts_with("fonts: "))
+        .unwrap_or_else(|| panic!("no font report; stderr: {stderr}"));
+    assert!(
+        report.contains("Chinese font system:"),
+        "no system CJK font was added: {report}"
+    );
+    assert!(
+        report.ends_with("no font draws: none"),
+        "some characters show as boxes: {report}"
+    );
+    let img = image::open(&shot).unwrap().to_rgba8();
+    // The page's text is light on the dark theme: the four lines put plenty of ink down.
+    let ink = img
+        .pixels()
+        .filter(|p| p[0] > 180 && p[1] > 180 && p[2] > 180)
+        .count();
+    assert!(ink > 500, "hardly any text drawn ({ink} light pixels)");
+    if let Ok(keep) = std::env::var("STORYBOOK_SCREENSHOT_OUT") {
+        let keep = Path::new(&keep).with_file_name("studio-chinese-poem.png");
+        img.save(keep).unwrap();
+    }
+}

@@ -42,7 +42,9 @@ pub fn ui(app: &mut StudioApp, ctx: &egui::Context) {
         plan.idle + 1
     };
     ctx.request_repaint();
-    let settled = plan.idle >= 3 || plan.seen >= plan.frames.saturating_mul(20);
+    // The system CJK font is looked for at start-up; the shot waits for that answer too.
+    let fonts_ready = !matches!(app.cjk_font, super::cjk_font::CjkFont::Searching(_));
+    let settled = (plan.idle >= 3 && fonts_ready) || plan.seen >= plan.frames.saturating_mul(20);
     if plan.seen >= plan.frames && settled && !plan.requested {
         plan.requested = true;
         let path = plan.path.clone();
@@ -61,12 +63,35 @@ pub fn logic(app: &mut StudioApp, ctx: &egui::Context) {
     let outcome = plan.outcome.lock().ok().and_then(|mut o| o.take());
     if let Some(result) = outcome {
         match result {
-            Ok(()) => eprintln!("screenshot saved to {}", plan.path.display()),
+            Ok(()) => {
+                eprintln!("screenshot saved to {}", plan.path.display());
+                eprintln!("{}", glyph_report(app, ctx));
+            }
             Err(e) => eprintln!("error: {e}"),
         }
         app.keeping.quitting = true;
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
+}
+
+/// Which Chinese font was added, and which characters of the book's pages no font could draw
+/// (they show as boxes): what a test of the real window reads besides the pixels.
+fn glyph_report(app: &StudioApp, ctx: &egui::Context) -> String {
+    let font = app.cjk_font.name().unwrap_or("none");
+    let id = egui::FontId::proportional(14.0);
+    let mut missing: Vec<char> = app
+        .state
+        .pages
+        .iter()
+        .flat_map(|p| p.sentence.chars())
+        .filter(|c| !c.is_whitespace())
+        .filter(|&c| !ctx.fonts_mut(|f| f.has_glyph(&id, c)))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    let missing: String = missing.into_iter().collect();
+    let missing = if missing.is_empty() { "none" } else { &missing };
+    format!("fonts: Chinese font {font}; characters of the pages no font draws: {missing}")
 }
 
 fn save(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
