@@ -237,6 +237,64 @@ fn blip_downloads_from_its_pull_request_ref_and_then_captions_offline() {
     assert!(!doc["generated_token_ids"].as_array().unwrap().is_empty());
 }
 
+/// The Chinese models are published as `pytorch_model.bin` and `vocab.txt` only, at `main`;
+/// once downloaded they are found in the cache and write a poem offline.
+#[test]
+fn the_chinese_models_download_as_pickles_and_then_write_a_poem_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut served = Vec::new();
+    for (repo, dir) in [
+        ("OFA-Sys/chinese-clip-vit-base-patch16", "chinese-clip-bin"),
+        ("uer/gpt2-chinese-poem", "gpt2-chinese-bin"),
+    ] {
+        for f in ["config.json", "pytorch_model.bin", "vocab.txt"] {
+            let bytes = std::fs::read(fixture(&format!("{dir}/{f}"))).unwrap();
+            served.push(ServedFile::new(repo, "main", f, bytes));
+        }
+    }
+    let hub = FakeHub::start(served, Trouble::None);
+    for name in ["chinese-clip", "gpt2-chinese"] {
+        let out = studio(&["models", "download", name], tmp.path(), &hub);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let asked: Vec<String> = hub.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        asked.contains(&"/uer/gpt2-chinese-poem/resolve/main/pytorch_model.bin".to_string()),
+        "{asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|p| p.ends_with("model.safetensors")),
+        "{asked:?}"
+    );
+    let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
+    let out = command(
+        &[
+            "poem",
+            image.to_str().unwrap(),
+            "--lang",
+            "zh",
+            "--offline",
+            "--json",
+        ],
+        tmp.path(),
+        &hub,
+    )
+    .env("STORYBOOK_CACHE", tmp.path().join("labels"))
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["poem"].as_str().unwrap().lines().count(), 4, "{doc}");
+}
+
 #[test]
 fn models_list_and_sources_show_where_each_model_comes_from() {
     let tmp = tempfile::tempdir().unwrap();

@@ -5,38 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::cli::{json_of, sentence_of, studio};
 use common::{fixture, read_json};
-
-fn studio(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HF_HOME", cwd.join("hf-home"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("STORYBOOK_CACHE", cwd.join("cache"))
-        .env_remove("STORYBOOK_MODELS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
-}
-
-/// The error line of a failed run: one sentence, no panic.
-fn sentence_of(out: &Output) -> String {
-    assert!(!out.status.success(), "expected a failure");
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
 
 fn oracle_keywords(dir: &Path) -> std::path::PathBuf {
     let words: Vec<String> = read_json("chinese-clip-tiny/reference.json")["keywords"]
@@ -268,6 +240,60 @@ fn a_messy_keyword_list_is_cleaned_and_a_non_utf8_one_is_a_sentence() {
     assert!(err.contains("has no keywords"), "{err}");
 }
 
+/// `--models DIR` finds the two Chinese models in `DIR/chinese-clip/` and `DIR/gpt2-chinese/`,
+/// here in the layout their hub repositories publish (pytorch_model.bin, vocab.txt).
+#[test]
+fn models_dir_holds_the_chinese_models_in_their_own_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    for (name, from) in [
+        ("chinese-clip", "chinese-clip-bin"),
+        ("gpt2-chinese", "gpt2-chinese-bin"),
+    ] {
+        std::fs::create_dir_all(models.join(name)).unwrap();
+        for f in ["config.json", "pytorch_model.bin", "vocab.txt"] {
+            std::fs::copy(fixture(&format!("{from}/{f}")), models.join(name).join(f)).unwrap();
+        }
+    }
+    let image = fixture("chinese-clip-tiny/images/stripes_180x320.png");
+    let run = |models: &Path| {
+        json_of(&studio(
+            &[
+                "poem",
+                path(&image),
+                "--lang",
+                "zh",
+                "--models",
+                path(models),
+                "--seed",
+                "5",
+                "--offline",
+                "--json",
+            ],
+            dir.path(),
+        ))
+    };
+    let from_bin = run(&models);
+    check_form(from_bin["poem"].as_str().unwrap(), 5, 4);
+    // The same poem as from the safetensors and tokenizer.json copies of the same weights.
+    let safetensors = dir.path().join("safetensors");
+    std::fs::create_dir_all(&safetensors).unwrap();
+    for (name, from) in [
+        ("chinese-clip", "chinese-clip-tiny"),
+        ("gpt2-chinese", "gpt2-chinese-tiny"),
+    ] {
+        std::fs::create_dir_all(safetensors.join(name)).unwrap();
+        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::copy(
+                fixture(&format!("{from}/{f}")),
+                safetensors.join(name).join(f),
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(run(&safetensors), from_bin);
+}
+
 #[test]
 fn an_english_gpt2_as_gpt2_zh_is_a_sentence() {
     let dir = tempfile::tempdir().unwrap();
@@ -289,7 +315,7 @@ fn an_english_gpt2_as_gpt2_zh_is_a_sentence() {
         dir.path(),
     );
     let err = sentence_of(&out);
-    assert!(err.contains("English tokenizer"), "{err}");
+    assert!(err.contains("English (byte-level BPE) tokenizer"), "{err}");
 }
 
 #[test]

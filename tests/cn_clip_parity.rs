@@ -158,6 +158,30 @@ fn embeddings_logits_and_top5_match_on_composed_ops() {
     check_embeddings_and_logits(true);
 }
 
+/// The hub's layout: `pytorch_model.bin` through the tensors-only pickle walk, and `vocab.txt`.
+#[test]
+fn pytorch_model_bin_gives_the_same_embeddings() {
+    let reference = load_tensors("chinese-clip-tiny/reference.safetensors");
+    let cfg = Config::from_file(&fixture("chinese-clip-bin/config.json")).unwrap();
+    let m = ChineseClip::from_file(
+        &fixture("chinese-clip-bin/pytorch_model.bin"),
+        &cfg,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let image = normalize(&m.image_embeds(&reference["pixel_values"]).unwrap()).unwrap();
+    let d = max_abs_diff(&image, &reference["image_embeds"]);
+    assert!(d <= 1e-4, "image embeddings from the .bin differ by {d}");
+    let tok =
+        CnClipTokenizer::from_files(None, Some(&fixture("chinese-clip-bin/vocab.txt"))).unwrap();
+    let words = keywords();
+    let texts: Vec<&str> = words.iter().map(String::as_str).collect();
+    let (ids, mask) = tok.batch(&texts, &Device::Cpu).unwrap();
+    let text = normalize(&m.text_embeds(&ids, &mask).unwrap()).unwrap();
+    let d = max_abs_diff(&text, &reference["text_embeds"]);
+    assert!(d <= 1e-4, "text embeddings from the .bin differ by {d}");
+}
+
 #[test]
 fn tokenized_keywords_through_the_model_match_the_oracle_logits() {
     let reference = load_tensors("chinese-clip-tiny/reference.safetensors");

@@ -94,3 +94,30 @@ impl CjkFont {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_font_is_told_once_and_only_when_chinese_is_wanted() {
+        let ctx = egui::Context::default();
+        let mut font = CjkFont::Missing { told: false };
+        assert_eq!(
+            font.poll(&ctx, false),
+            None,
+            "English users are not bothered"
+        );
+        assert_eq!(font.poll(&ctx, true), Some(MISSING));
+        assert_eq!(font.poll(&ctx, true), None, "said once");
+        let (tx, rx) = channel();
+        let mut searching = CjkFont::Searching(rx);
+        drop(tx);
+        assert_eq!(
+            searching.poll(&ctx, true),
+            Some(MISSING),
+            "a failed search is no font"
+        );
+        assert!(searching.name().is_none());
+    }
+}

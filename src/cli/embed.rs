@@ -82,8 +82,11 @@ pub fn run_eval(global: &GlobalArgs, args: EvalArgs) -> anyhow::Result<()> {
     if let Some(n) = args.limit {
         pairs.truncate(n);
     }
-    let words =
-        super::words::load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let words = super::word_models::load_image_words(
+        global,
+        args.clip.as_deref(),
+        args.lexicons.as_deref(),
+    )?;
     let minilm = load_minilm(global, args.minilm.as_deref())?;
     let captioner = super::caption::optional_captioner(global, &args.caption)?;
     let mut items = Vec::with_capacity(pairs.len());

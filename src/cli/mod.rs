@@ -14,6 +14,7 @@ mod models;
 mod needs;
 mod progress;
 mod story;
+mod word_models;
 mod words;
 mod words_zh;
 

@@ -1,23 +1,16 @@
 //! `storybook-studio prompt IMAGE` and `storybook-studio poem IMAGE`: a picture back into words.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
-
-use anyhow::Context;
+use std::path::PathBuf;
 
 use super::caption::{caption_of, optional_captioner, CaptionChoice};
-use super::progress::TerminalDownload;
-use super::words_zh::Lang;
+use super::words_zh::{Lang, ZhPoemRequest};
 use super::GlobalArgs;
 use crate::ml::image_io::load_rgb;
-use crate::ml::weights::ModelKind;
 use crate::ml::words::interrogate::{image_to_prompt, PromptMode};
-use crate::ml::words::label_cache::LabelCache;
-use crate::ml::words::lexicon::Lexicon;
 use crate::ml::words::poem::{image_to_poem, PoemOptions};
 use crate::ml::words::rank::{image_embedding, Ranked};
-use crate::ml::words::ImageWords;
+use crate::ml::words::zh_poem::ZhPoemOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct PromptArgs {
@@ -76,34 +69,13 @@ pub struct PoemArgs {
     pub caption: CaptionChoice,
 }
 
-pub(crate) fn load_image_words(
-    global: &GlobalArgs,
-    clip: Option<&Path>,
-    lexicons: Option<&Path>,
-) -> anyhow::Result<ImageWords> {
-    let lexicons = Lexicon::load_all(lexicons)?;
-    let files = global.locator().locate(
-        ModelKind::Clip,
-        clip,
-        &mut TerminalDownload::new(global.json),
-    )?;
-    let device = crate::ml::device::open(&global.device)?;
-    let started = Instant::now();
-    let words = ImageWords::load(&files, &device, &lexicons, &LabelCache::default_location())
-        .context("could not prepare CLIP and its lexicons")?;
-    let computed: usize = words.cache_reports.iter().map(|r| r.computed).sum();
-    if computed > 0 && !global.json {
-        eprintln!(
-            "embedded {computed} lexicon terms in {:.1} s (cached for next time)",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(words)
-}
-
 pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
     let image = load_rgb(&args.image)?;
-    let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let words = super::word_models::load_image_words(
+        global,
+        args.clip.as_deref(),
+        args.lexicons.as_deref(),
+    )?;
     let captioner = match args.mode.wants_caption() {
         true => optional_captioner(global, &args.caption)?,
         false => None,
@@ -135,7 +107,7 @@ pub fn run_prompt(global: &GlobalArgs, args: PromptArgs) -> anyhow::Result<()> {
 
 pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
     if args.lang == Lang::Zh {
-        return super::words_zh::run_poem_zh(global, args);
+        return run_poem_zh(global, &args);
     }
     for (given, name) in [
         (args.form.is_some(), "--form"),
@@ -148,7 +120,11 @@ pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
         }
     }
     let image = load_rgb(&args.image)?;
-    let words = load_image_words(global, args.clip.as_deref(), args.lexicons.as_deref())?;
+    let words = super::word_models::load_image_words(
+        global,
+        args.clip.as_deref(),
+        args.lexicons.as_deref(),
+    )?;
     let story = super::story::load_story_model(global, args.gpt2.as_deref())?;
     let caption = caption_of(optional_captioner(global, &args.caption)?.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;
@@ -193,6 +169,39 @@ pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `poem --lang zh`: the English-only options are refused by name.
+fn run_poem_zh(global: &GlobalArgs, args: &PoemArgs) -> anyhow::Result<()> {
+    for (given, name, instead) in [
+        (args.clip.is_some(), "--clip", "--cn-clip"),
+        (args.gpt2.is_some(), "--gpt2", "--gpt2-zh"),
+        (
+            args.caption.blip.is_some(),
+            "--blip",
+            "nothing (no caption is used)",
+        ),
+    ] {
+        if given {
+            anyhow::bail!("{name} is for English poems; for Chinese poems use {instead}");
+        }
+    }
+    let request = ZhPoemRequest {
+        image: &args.image,
+        cn_clip: args.cn_clip.as_deref(),
+        gpt2_zh: args.gpt2_zh.as_deref(),
+        terms: args.terms.as_deref(),
+        lexicons: args.lexicons.as_deref(),
+        options: ZhPoemOptions {
+            form: args.form.unwrap_or(5),
+            lines: args.lines,
+            candidates: args.candidates,
+            seed: args.seed,
+            temperature: args.temperature,
+            ..ZhPoemOptions::default()
+        },
+    };
+    super::words_zh::run_poem_zh(global, request)
 }
 
 fn format_terms(terms: &[Ranked]) -> String {

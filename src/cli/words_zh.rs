@@ -3,19 +3,14 @@
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::Context;
 
 use super::progress::TerminalDownload;
-use super::words::PoemArgs;
 use super::GlobalArgs;
 use crate::ml::image_io::load_rgb;
 use crate::ml::weights::ModelKind;
-use crate::ml::words::label_cache::LabelCache;
-use crate::ml::words::lexicon::Lexicon;
 use crate::ml::words::rank::{image_embedding, rank};
-use crate::ml::words::zh_keywords::ChineseWords;
 use crate::ml::words::zh_poem::{image_to_zh_poem, ZhPoemOptions};
 
 /// The language of the words a picture gets.
@@ -50,33 +45,6 @@ pub struct KeywordsArgs {
     pub top: usize,
 }
 
-/// Chinese CLIP with the imagery keywords embedded (cached after the first run).
-pub(crate) fn load_chinese_words(
-    global: &GlobalArgs,
-    cn_clip: Option<&Path>,
-    terms: Option<&Path>,
-    lexicons: Option<&Path>,
-) -> anyhow::Result<ChineseWords> {
-    let lexicon = Lexicon::chinese_imagery(terms, lexicons)?;
-    let files = global.locator().locate(
-        ModelKind::ChineseClip,
-        cn_clip,
-        &mut TerminalDownload::new(global.json),
-    )?;
-    let device = crate::ml::device::open(&global.device)?;
-    let started = Instant::now();
-    let words = ChineseWords::load(&files, &device, &lexicon, &LabelCache::default_location())
-        .context("could not prepare Chinese CLIP and its keywords")?;
-    if words.cache_report.computed > 0 && !global.json {
-        eprintln!(
-            "embedded {} keywords in {:.1} s (cached for next time)",
-            words.cache_report.computed,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(words)
-}
-
 pub fn run_keywords(global: &GlobalArgs, args: KeywordsArgs) -> anyhow::Result<()> {
     if args.top == 0 {
         anyhow::bail!("--top must be at least 1");
@@ -87,7 +55,7 @@ pub fn run_keywords(global: &GlobalArgs, args: KeywordsArgs) -> anyhow::Result<(
             if args.clip.is_some() {
                 anyhow::bail!("--clip is the English CLIP; for Chinese keywords use --cn-clip");
             }
-            let words = load_chinese_words(
+            let words = super::word_models::load_chinese_words(
                 global,
                 args.cn_clip.as_deref(),
                 args.terms.as_deref(),
@@ -106,7 +74,7 @@ pub fn run_keywords(global: &GlobalArgs, args: KeywordsArgs) -> anyhow::Result<(
                      --lexicons DIR"
                 );
             }
-            let words = super::words::load_image_words(
+            let words = super::word_models::load_image_words(
                 global,
                 args.clip.as_deref(),
                 args.lexicons.as_deref(),
@@ -130,40 +98,26 @@ pub fn run_keywords(global: &GlobalArgs, args: KeywordsArgs) -> anyhow::Result<(
     Ok(())
 }
 
-/// `poem --lang zh`: refuses the English-only options by name, then writes the poem.
-pub fn run_poem_zh(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
-    for (given, name, instead) in [
-        (args.clip.is_some(), "--clip", "--cn-clip"),
-        (args.gpt2.is_some(), "--gpt2", "--gpt2-zh"),
-        (
-            args.caption.blip.is_some(),
-            "--blip",
-            "nothing (no caption is used)",
-        ),
-    ] {
-        if given {
-            anyhow::bail!("{name} is for English poems; for Chinese poems use {instead}");
-        }
-    }
-    let opts = ZhPoemOptions {
-        form: args.form.unwrap_or(5),
-        lines: args.lines,
-        candidates: args.candidates,
-        seed: args.seed,
-        temperature: args.temperature,
-        ..ZhPoemOptions::default()
-    };
+/// What `poem --lang zh` was asked for.
+pub struct ZhPoemRequest<'a> {
+    pub image: &'a Path,
+    pub cn_clip: Option<&'a Path>,
+    pub gpt2_zh: Option<&'a Path>,
+    pub terms: Option<&'a Path>,
+    pub lexicons: Option<&'a Path>,
+    pub options: ZhPoemOptions,
+}
+
+/// `poem --lang zh`: Chinese CLIP's keywords, the Chinese poem GPT-2, candidates ranked.
+pub fn run_poem_zh(global: &GlobalArgs, args: ZhPoemRequest<'_>) -> anyhow::Result<()> {
+    let opts = args.options;
     opts.validate()?;
-    let image = load_rgb(&args.image)?;
-    let words = load_chinese_words(
-        global,
-        args.cn_clip.as_deref(),
-        args.terms.as_deref(),
-        args.lexicons.as_deref(),
-    )?;
+    let image = load_rgb(args.image)?;
+    let words =
+        super::word_models::load_chinese_words(global, args.cn_clip, args.terms, args.lexicons)?;
     let files = global.locator().locate(
         ModelKind::Gpt2Chinese,
-        args.gpt2_zh.as_deref(),
+        args.gpt2_zh,
         &mut TerminalDownload::new(global.json),
     )?;
     let device = crate::ml::device::open(&global.device)?;

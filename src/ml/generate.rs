@@ -251,10 +251,11 @@ fn continuation_text(
     }
     let all: Vec<u32> = prompt_ids.iter().chain(ids).copied().collect();
     let text = tokenizer.decode(&all)?;
-    Ok(text
-        .strip_prefix(prompt_text)
-        .map(str::to_string)
-        .unwrap_or_default())
+    match text.strip_prefix(prompt_text) {
+        Some(rest) => Ok(rest.to_string()),
+        // The prompt's last piece changed with what followed: the new ids alone, then.
+        None => tokenizer.decode(ids),
+    }
 }
 
 /// Draws a token, masking and redrawing any candidate that would complete a banned word.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: fixture paths and tensor comparisons.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fuzz;
 pub mod hub;
 pub mod images;

@@ -39,20 +39,35 @@ fn gpt2_tokenizer(files: &ModelFiles) -> Result<TextTokenizer> {
 pub fn gpt2_chinese(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
     let tokenizer = gpt2_tokenizer(files)?;
-    check_chinese_tokenizer(files, &tokenizer)?;
+    check_chinese_tokenizer(files, &tokenizer, &cfg)?;
     let model = Gpt2::from_file(weights(files)?, &cfg, device)?;
     Ok((model, tokenizer))
 }
 
-fn check_chinese_tokenizer(files: &ModelFiles, tokenizer: &TextTokenizer) -> Result<()> {
-    if tokenizer.is_wordpiece() && tokenizer.token_id("月").is_some() {
-        return Ok(());
+fn check_chinese_tokenizer(
+    files: &ModelFiles,
+    tokenizer: &TextTokenizer,
+    cfg: &gpt2::Config,
+) -> Result<()> {
+    let at = files.location.display();
+    if !tokenizer.is_wordpiece() || tokenizer.token_id("月").is_none() {
+        let what = match tokenizer.is_wordpiece() {
+            true => "a WordPiece tokenizer without Chinese characters",
+            false => "an English (byte-level BPE) tokenizer",
+        };
+        return Err(crate::ml::Error::Input(format!(
+            "the GPT-2 in {at} has {what}; Chinese poems need a Chinese poem GPT-2 (such as \
+             uer/gpt2-chinese-poem) whose tokenizer is WordPiece over Chinese characters"
+        )));
     }
-    Err(crate::ml::Error::Input(format!(
-        "the GPT-2 in {} has an English tokenizer; Chinese poems need a Chinese poem GPT-2 \
-         (such as uer/gpt2-chinese-poem) whose tokenizer is WordPiece over Chinese characters",
-        files.location.display()
-    )))
+    if tokenizer.vocab_size() > cfg.vocab_size {
+        return Err(crate::ml::Error::Input(format!(
+            "the tokenizer in {at} has {} tokens but the model only {}; they do not belong together",
+            tokenizer.vocab_size(),
+            cfg.vocab_size
+        )));
+    }
+    Ok(())
 }
 
 pub fn clip(files: &ModelFiles, device: &Device) -> Result<(Clip, ClipTokenizer)> {
@@ -109,7 +124,7 @@ pub fn check(files: &ModelFiles) -> Result<()> {
             gpt2::check_checkpoint(weights(files)?, &cfg)?;
             let tokenizer = gpt2_tokenizer(files)?;
             if files.kind == ModelKind::Gpt2Chinese {
-                check_chinese_tokenizer(files, &tokenizer)?;
+                check_chinese_tokenizer(files, &tokenizer, &cfg)?;
             }
         }
         ModelKind::ChineseClip => {

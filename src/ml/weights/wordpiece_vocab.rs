@@ -61,9 +61,21 @@ pub fn read(path: &Path) -> Result<Tokenizer> {
 }
 
 /// The tokenizer of a model folder: its `tokenizer.json` where present, else its `vocab.txt`.
+/// A file's own padding and truncation are dropped: callers add `[CLS]`, `[SEP]` and padding
+/// themselves, and a pad inside the ids would move `[SEP]` and count as a real token.
 pub fn read_either(json: Option<&Path>, vocab: Option<&Path>) -> Result<Tokenizer> {
     match (json, vocab) {
-        (Some(json), _) => super::config_file::read_tokenizer(json),
+        (Some(json), _) => {
+            let mut tokenizer = super::config_file::read_tokenizer(json)?;
+            tokenizer.with_padding(None);
+            tokenizer
+                .with_truncation(None)
+                .map_err(|e| Error::Tokenizer {
+                    path: json.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+            Ok(tokenizer)
+        }
         (None, Some(vocab)) => read(vocab),
         (None, None) => Err(Error::Input(
             "the model folder has neither tokenizer.json nor vocab.txt".into(),

@@ -45,6 +45,8 @@ const BUILTIN: [(&str, &str); 7] = [
 
 /// The Chinese imagery keywords' lexicon name (its cache file is named after it).
 pub const ZH_IMAGERY: &str = "zh-imagery";
+/// A user's own keyword list (`--terms FILE`).
+pub const ZH_CUSTOM: &str = "zh-custom";
 const ZH_IMAGERY_TEXT: &str = include_str!("../../../assets/lexicons/zh/imagery.txt");
 
 /// The names of the lexicons the studio uses, in display order.
@@ -130,7 +132,9 @@ impl Lexicon {
                 e.valid_up_to()
             ))
         })?;
-        let lexicon = Self::parse(ZH_IMAGERY, text.trim_start_matches('\u{feff}'));
+        // Its own name, so its cached embeddings and the built-in list's do not replace each
+        // other when a user switches between them.
+        let lexicon = Self::parse(ZH_CUSTOM, text.trim_start_matches('\u{feff}'));
         if lexicon.terms.is_empty() {
             return Err(Error::Input(format!(
                 "{} has no keywords; write one per line",

@@ -149,15 +149,7 @@ pub fn image_to_poem(
         .collect();
     let texts: Vec<&str> = poems.iter().map(String::as_str).collect();
     let embeds = embed_texts(clip, clip_tokenizer, &texts)?;
-    let mut candidates: Vec<Candidate> = poems
-        .iter()
-        .zip(&embeds)
-        .map(|(p, e)| Candidate {
-            poem: p.clone(),
-            score: dot(e, image),
-        })
-        .collect();
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let candidates = rank_candidates(poems, &embeds, image);
     Ok(PoemResult {
         poem: candidates[0].poem.clone(),
         caption: caption.map(String::from),
@@ -165,6 +157,21 @@ pub fn image_to_poem(
         candidates,
         prompt,
     })
+}
+
+/// Poems with their similarity to the picture (`embeds[i]` is `poems[i]`'s unit embedding),
+/// best first: img2poem's relevance score, for English and Chinese poems alike.
+pub fn rank_candidates(poems: Vec<String>, embeds: &[Vec<f32>], image: &[f32]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = poems
+        .into_iter()
+        .zip(embeds)
+        .map(|(poem, e)| Candidate {
+            poem,
+            score: dot(e, image),
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    candidates
 }
 
 /// At most `n` whole lines: the model's own lines where it wrote verse, otherwise its prose

@@ -16,8 +16,8 @@ use candle_core::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::poem::Candidate;
-use super::rank::{dot, Ranked};
+use super::poem::{rank_candidates, Candidate};
+use super::rank::Ranked;
 use super::zh_keywords::ChineseWords;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
 use crate::ml::models::gpt2::Gpt2;
@@ -96,7 +96,7 @@ struct Alphabet {
 }
 
 impl Alphabet {
-    fn new(tokenizer: &TextTokenizer) -> Result<Self> {
+    fn new(tokenizer: &TextTokenizer, vocab: usize) -> Result<Self> {
         let need = |t: &str| {
             tokenizer.token_id(t).ok_or_else(|| {
                 Error::Input(format!(
@@ -104,7 +104,8 @@ impl Alphabet {
                 ))
             })
         };
-        let hanzi: Vec<u32> = (0..tokenizer.vocab_size() as u32)
+        // Ids past the model's head are never drawn (the loader refuses such a pair anyway).
+        let hanzi: Vec<u32> = (0..tokenizer.vocab_size().min(vocab) as u32)
             .filter(|&id| {
                 let text = tokenizer.decode(&[id]).unwrap_or_default();
                 let mut chars = text.chars();
@@ -150,7 +151,7 @@ pub fn image_to_zh_poem(
             gpt2.config().n_positions
         )));
     }
-    let alphabet = Alphabet::new(tokenizer)?;
+    let alphabet = Alphabet::new(tokenizer, gpt2.config().vocab_size)?;
     let keywords = words.keywords_for(image, opts.keywords);
     let openings: Vec<Vec<u32>> = keywords
         .iter()
@@ -171,15 +172,7 @@ pub fn image_to_zh_poem(
     }
     let texts: Vec<&str> = poems.iter().map(String::as_str).collect();
     let embeds = words.embed(&texts)?;
-    let mut candidates: Vec<Candidate> = poems
-        .iter()
-        .zip(&embeds)
-        .map(|(p, e)| Candidate {
-            poem: p.clone(),
-            score: dot(e, image),
-        })
-        .collect();
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let candidates = rank_candidates(poems, &embeds, image);
     Ok(ZhPoemResult {
         poem: candidates[0].poem.clone(),
         keywords,

@@ -127,40 +127,56 @@ impl Config {
                 t.max_position_embeddings,
                 most::POSITIONS,
             ),
-            ("vision hidden_size", v.hidden_size, most::WIDTH),
-            ("vision intermediate_size", v.intermediate_size, most::INNER),
+            ("projection_dim", self.projection_dim, most::WIDTH),
+        ])?;
+        let (width, heads) = (t.hidden_size, t.num_attention_heads);
+        if !width.is_multiple_of(heads) {
+            return Err(format!(
+                "text hidden_size ({width}) must be a positive multiple of its heads ({heads})"
+            ));
+        }
+        encoder::Activation::parse(&t.hidden_act)?;
+        v.check()
+    }
+}
+
+impl VisionConfig {
+    /// The checks that keep a wrong vision config from reaching the model; CLIP and Chinese
+    /// CLIP share the tower, so they share these.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        use crate::ml::weights::config_file::{check_sizes, most};
+        check_sizes(&[
+            ("vision hidden_size", self.hidden_size, most::WIDTH),
+            (
+                "vision intermediate_size",
+                self.intermediate_size,
+                most::INNER,
+            ),
             (
                 "vision num_hidden_layers",
-                v.num_hidden_layers,
+                self.num_hidden_layers,
                 most::LAYERS,
             ),
             (
                 "vision num_attention_heads",
-                v.num_attention_heads,
+                self.num_attention_heads,
                 most::HEADS,
             ),
-            ("image_size", v.image_size, most::IMAGE_SIDE),
-            ("projection_dim", self.projection_dim, most::WIDTH),
+            ("image_size", self.image_size, most::IMAGE_SIDE),
+            ("patch_size", self.patch_size, most::IMAGE_SIDE),
         ])?;
-        for (name, width, heads) in [
-            ("text", t.hidden_size, t.num_attention_heads),
-            ("vision", v.hidden_size, v.num_attention_heads),
-        ] {
-            if heads == 0 || width == 0 || !width.is_multiple_of(heads) {
-                return Err(format!(
-                    "{name} hidden_size ({width}) must be a positive multiple of its heads ({heads})"
-                ));
-            }
-        }
-        if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
+        let (width, heads) = (self.hidden_size, self.num_attention_heads);
+        if !width.is_multiple_of(heads) {
             return Err(format!(
-                "image_size ({}) must be a multiple of patch_size ({})",
-                v.image_size, v.patch_size
+                "vision hidden_size ({width}) must be a positive multiple of its heads ({heads})"
             ));
         }
-        for act in [&t.hidden_act, &v.hidden_act] {
-            encoder::Activation::parse(act)?;
+        if !self.image_size.is_multiple_of(self.patch_size) {
+            return Err(format!(
+                "image_size ({}) must be a multiple of patch_size ({})",
+                self.image_size, self.patch_size
+            ));
         }
-        Ok(())
+        encoder::Activation::parse(&self.hidden_act).map(|_| ())
     }
 }

@@ -165,8 +165,3 @@ pub fn normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
 }
-
-/// Whether `name` is an activation CLIP's encoder knows; `Err` names the choices.
-pub fn check_activation(name: &str) -> std::result::Result<(), String> {
-    encoder::Activation::parse(name).map(|_| ())
-}

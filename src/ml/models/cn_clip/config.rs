@@ -74,6 +74,21 @@ impl Default for RawVision {
     }
 }
 
+impl RawVision {
+    fn to_clip(&self) -> VisionConfig {
+        VisionConfig {
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_hidden_layers: self.num_hidden_layers,
+            num_attention_heads: self.num_attention_heads,
+            image_size: self.image_size,
+            patch_size: self.patch_size,
+            hidden_act: self.hidden_act.clone(),
+            layer_norm_eps: self.layer_norm_eps,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Raw {
     #[serde(default)]
@@ -101,19 +116,9 @@ const TEXT_ACTIVATIONS: [&str; 4] = ["gelu", "gelu_new", "relu", "quick_gelu"];
 impl Config {
     pub fn from_file(path: &Path) -> Result<Self> {
         let raw: Raw = crate::ml::weights::config_file::read_json(path, validate)?;
-        let v = raw.vision_config;
         Ok(Self {
+            vision: raw.vision_config.to_clip(),
             text: raw.text_config,
-            vision: VisionConfig {
-                hidden_size: v.hidden_size,
-                intermediate_size: v.intermediate_size,
-                num_hidden_layers: v.num_hidden_layers,
-                num_attention_heads: v.num_attention_heads,
-                image_size: v.image_size,
-                patch_size: v.patch_size,
-                hidden_act: v.hidden_act,
-                layer_norm_eps: v.layer_norm_eps,
-            },
             projection_dim: raw.projection_dim,
         })
     }
@@ -144,7 +149,7 @@ impl Config {
 
 fn validate(raw: &Raw) -> std::result::Result<(), String> {
     use crate::ml::weights::config_file::{check_sizes, most};
-    let (t, v) = (&raw.text_config, &raw.vision_config);
+    let t = &raw.text_config;
     check_sizes(&[
         ("text vocab_size", t.vocab_size, most::VOCAB),
         ("text hidden_size", t.hidden_size, most::WIDTH),
@@ -161,36 +166,12 @@ fn validate(raw: &Raw) -> std::result::Result<(), String> {
             most::POSITIONS,
         ),
         ("type_vocab_size", t.type_vocab_size, most::HEADS),
-        ("vision hidden_size", v.hidden_size, most::WIDTH),
-        ("vision intermediate_size", v.intermediate_size, most::INNER),
-        (
-            "vision num_hidden_layers",
-            v.num_hidden_layers,
-            most::LAYERS,
-        ),
-        (
-            "vision num_attention_heads",
-            v.num_attention_heads,
-            most::HEADS,
-        ),
-        ("image_size", v.image_size, most::IMAGE_SIDE),
-        ("patch_size", v.patch_size, most::IMAGE_SIDE),
         ("projection_dim", raw.projection_dim, most::WIDTH),
     ])?;
-    for (name, width, heads) in [
-        ("text", t.hidden_size, t.num_attention_heads),
-        ("vision", v.hidden_size, v.num_attention_heads),
-    ] {
-        if !width.is_multiple_of(heads) {
-            return Err(format!(
-                "{name} hidden_size ({width}) must be a multiple of its heads ({heads})"
-            ));
-        }
-    }
-    if !v.image_size.is_multiple_of(v.patch_size) {
+    let (width, heads) = (t.hidden_size, t.num_attention_heads);
+    if !width.is_multiple_of(heads) {
         return Err(format!(
-            "image_size ({}) must be a multiple of patch_size ({})",
-            v.image_size, v.patch_size
+            "text hidden_size ({width}) must be a multiple of its heads ({heads})"
         ));
     }
     if !TEXT_ACTIVATIONS.contains(&t.hidden_act.as_str()) {
@@ -200,5 +181,5 @@ fn validate(raw: &Raw) -> std::result::Result<(), String> {
             TEXT_ACTIVATIONS.join(", ")
         ));
     }
-    crate::ml::models::clip::check_activation(&v.hidden_act)
+    raw.vision_config.to_clip().check()
 }
