@@ -195,6 +195,35 @@ fn poem_zh_form_5_and_7_have_exact_lines_ranked_by_chinese_clip() {
     assert_eq!(a, b);
 }
 
+/// The candidates are decoded together as one batch; each row is still the poem it would be
+/// alone: the first candidate of three is the single candidate of a run with the same seed.
+#[test]
+fn a_batch_of_candidates_writes_what_each_would_write_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in ["1", "4"] {
+        let one = json_of(&poem(
+            dir.path(),
+            "5",
+            &["--candidates", "1", "--seed", seed],
+        ));
+        let three = json_of(&poem(
+            dir.path(),
+            "5",
+            &["--candidates", "3", "--seed", seed],
+        ));
+        let alone = one["poem"].as_str().unwrap();
+        let batched: Vec<&str> = three["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["poem"].as_str().unwrap())
+            .collect();
+        assert!(batched.contains(&alone), "{alone} not in {batched:?}");
+        let distinct: std::collections::BTreeSet<&str> = batched.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "three different poems: {batched:?}");
+    }
+}
+
 #[test]
 fn a_messy_keyword_list_is_cleaned_and_a_non_utf8_one_is_a_sentence() {
     let dir = tempfile::tempdir().unwrap();

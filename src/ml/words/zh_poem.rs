@@ -20,7 +20,7 @@ use super::poem::{rank_candidates, Candidate};
 use super::rank::Ranked;
 use super::zh_keywords::ChineseWords;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
-use crate::ml::models::gpt2::Gpt2;
+use crate::ml::models::gpt2::{Gpt2, KvCache};
 use crate::ml::sampling::{apply_repetition_penalty, choose, SamplingOptions};
 use crate::ml::{Error, Result};
 
@@ -157,19 +157,25 @@ pub fn image_to_zh_poem(
         .iter()
         .filter_map(|k| opening(tokenizer, &alphabet, &k.term, opts.form))
         .collect();
-    let mut poems = Vec::with_capacity(opts.candidates);
-    for c in 0..opts.candidates {
-        let seeds = |line: usize| -> Vec<u32> {
-            if openings.is_empty() || line % 2 == 1 || line > 2 {
-                return Vec::new();
-            }
-            openings[(c + line / 2) % openings.len()].clone()
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-        rng.set_stream(c as u64);
-        let ids = write_one(gpt2, &alphabet, opts, &seeds, &mut rng, || on_line(c))?;
-        poems.push(lines_of(tokenizer, &ids, opts.form)?);
-    }
+    // Candidate c opens line 1 with keyword c and line 3 with the next one.
+    let seeds = |c: usize, line: usize| -> Vec<u32> {
+        if openings.is_empty() || line % 2 == 1 || line > 2 {
+            return Vec::new();
+        }
+        openings[(c + line / 2) % openings.len()].clone()
+    };
+    let mut rngs: Vec<ChaCha8Rng> = (0..opts.candidates)
+        .map(|c| {
+            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+            rng.set_stream(c as u64);
+            rng
+        })
+        .collect();
+    let ids = write_all(gpt2, &alphabet, opts, &seeds, &mut rngs, &mut on_line)?;
+    let poems = ids
+        .iter()
+        .map(|ids| lines_of(tokenizer, ids, opts.form))
+        .collect::<Result<Vec<_>>>()?;
     let texts: Vec<&str> = poems.iter().map(String::as_str).collect();
     let embeds = words.embed(&texts)?;
     let candidates = rank_candidates(poems, &embeds, image);
@@ -187,58 +193,86 @@ fn opening(tokenizer: &TextTokenizer, a: &Alphabet, term: &str, form: usize) -> 
     (fits && ids.iter().all(|id| a.hanzi.binary_search(id).is_ok())).then_some(ids)
 }
 
-/// One poem's ids after `[CLS]`: for each line, its forced opening, drawn characters up to the
-/// form, then its punctuation.
-fn write_one(
+/// Every candidate's ids after `[CLS]`: for each line, its forced opening, drawn characters up
+/// to the form, then its punctuation. The candidates are decoded together as one batch: each
+/// step streams every weight once whatever the batch, so three poems cost about one. All rows
+/// grow by one token per position, so forced tokens simply wait, in `pending`, for the next
+/// step that must draw.
+fn write_all(
     gpt2: &Gpt2,
     a: &Alphabet,
     opts: &ZhPoemOptions,
-    seeds: &dyn Fn(usize) -> Vec<u32>,
-    rng: &mut ChaCha8Rng,
-    mut on_line: impl FnMut() -> ControlFlow<()>,
-) -> Result<Vec<u32>> {
+    seeds: &dyn Fn(usize, usize) -> Vec<u32>,
+    rngs: &mut [ChaCha8Rng],
+    on_line: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<Vec<Vec<u32>>> {
     let sampling = SamplingOptions {
         temperature: opts.temperature,
         top_k: 40,
         top_p: 0.95,
         ..SamplingOptions::default()
     };
-    let device = gpt2.device();
+    let n = rngs.len();
     let mut cache = gpt2.new_cache();
-    let mut history = vec![a.cls];
-    let mut pending = vec![a.cls];
-    let mut out = Vec::new();
+    let mut history = vec![vec![a.cls]; n];
+    let mut pending = vec![vec![a.cls]; n];
+    let mut out = vec![Vec::new(); n];
     for line in 0..opts.lines {
-        let mut forced = seeds(line);
-        forced.truncate(opts.form - 1);
+        let forced: Vec<Vec<u32>> = (0..n)
+            .map(|c| {
+                let mut f = seeds(c, line);
+                f.truncate(opts.form - 1);
+                f
+            })
+            .collect();
         let end = if line % 2 == 0 { a.comma } else { a.stop };
         for pos in 0..=opts.form {
-            let token = if pos < forced.len() {
-                forced[pos]
-            } else if pos == opts.form {
-                end
-            } else {
-                let input = Tensor::new(pending.as_slice(), device)?.unsqueeze(0)?;
-                let logits = gpt2.forward_last(&input, &mut cache)?.squeeze(0)?;
-                pending.clear();
-                let logits = logits.to_vec1::<f32>()?;
-                let mut masked = vec![f32::NEG_INFINITY; logits.len()];
-                for &id in &a.hanzi {
-                    masked[id as usize] = logits[id as usize];
-                }
-                apply_repetition_penalty(&mut masked, &history, 1.2);
-                choose(&masked, &sampling, rng)
-                    .ok_or_else(|| Error::Input("the poem model gave no usable character".into()))?
+            let draws = pos < opts.form && forced.iter().any(|f| pos >= f.len());
+            let logits = match draws {
+                true => Some(step(gpt2, &mut pending, &mut cache)?),
+                false => None,
             };
-            history.push(token);
-            pending.push(token);
-            out.push(token);
+            for c in 0..n {
+                let token = if pos < forced[c].len() {
+                    forced[c][pos]
+                } else if pos == opts.form {
+                    end
+                } else {
+                    let row = &logits.as_ref().expect("a step was taken for this draw")[c];
+                    let mut masked = vec![f32::NEG_INFINITY; row.len()];
+                    for &id in &a.hanzi {
+                        masked[id as usize] = row[id as usize];
+                    }
+                    apply_repetition_penalty(&mut masked, &history[c], 1.2);
+                    choose(&masked, &sampling, &mut rngs[c]).ok_or_else(|| {
+                        Error::Input("the poem model gave no usable character".into())
+                    })?
+                };
+                history[c].push(token);
+                pending[c].push(token);
+                out[c].push(token);
+            }
         }
-        if on_line().is_break() {
-            return Err(Error::Cancelled);
+        for c in 0..n {
+            if on_line(c).is_break() {
+                return Err(Error::Cancelled);
+            }
         }
     }
     Ok(out)
+}
+
+/// Feeds every row's pending tokens (all rows hold as many) and returns each row's next-token
+/// logits.
+fn step(gpt2: &Gpt2, pending: &mut [Vec<u32>], cache: &mut KvCache) -> Result<Vec<Vec<f32>>> {
+    let (n, k) = (pending.len(), pending[0].len());
+    let flat: Vec<u32> = pending.iter().flat_map(|p| p.iter().copied()).collect();
+    let input = Tensor::from_vec(flat, (n, k), gpt2.device())?;
+    let logits = gpt2.forward_last(&input, cache)?;
+    for p in pending.iter_mut() {
+        p.clear();
+    }
+    Ok(logits.to_vec2::<f32>()?)
 }
 
 /// The poem's text, one line per row, without spaces.
