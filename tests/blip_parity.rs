@@ -5,7 +5,10 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use common::{fixture, ids_of, load_tensors, manifest_keys, max_abs_diff, read_json};
+use common::{
+    check_pixel_values, fixture, ids_of, load_tensors, manifest_keys, max_abs_diff,
+    oracle_image_files, read_json,
+};
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::blip::tokenize::BlipTokenizer;
 use storybook_studio::ml::models::blip::{expected_keys, preprocess, Blip, Config};
@@ -19,31 +22,11 @@ fn captioner() -> Captioner {
     Captioner::new(blip, tok)
 }
 
-fn image_files() -> Vec<String> {
-    read_json("blip-tiny/reference.json")["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["file"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn pixel_values_match_blip_image_processor() {
-    let reference = load_tensors("blip-tiny/reference.safetensors");
-    for (i, file) in image_files().iter().enumerate() {
-        let img = image::open(fixture(&format!("blip-tiny/{file}")))
-            .unwrap()
-            .to_rgb8();
-        let ours = preprocess(&img, 384, &Device::Cpu).unwrap();
-        let want = reference["pixel_values"]
-            .get(i)
-            .unwrap()
-            .unsqueeze(0)
-            .unwrap();
-        let diff = max_abs_diff(&ours, &want);
-        assert!(diff <= 1e-5, "{file}: pixel values differ by {diff}");
-    }
+    check_pixel_values("blip-tiny", |img| {
+        preprocess(img, 384, &Device::Cpu).unwrap()
+    });
 }
 
 fn vision_states(c: &Captioner) -> Tensor {
@@ -126,7 +109,7 @@ fn captions_from_png_equal_those_from_the_oracle_pixels() {
         ..CaptionOptions::default()
     };
     let cases = &read_json("blip-tiny/reference.json")["generation"]["cases"];
-    let file = &image_files()[0];
+    let file = &oracle_image_files("blip-tiny")[0];
     let img = image::open(fixture(&format!("blip-tiny/{file}")))
         .unwrap()
         .to_rgb8();

@@ -5,33 +5,12 @@ mod common;
 
 use std::io::Cursor;
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::cli::{json_of, studio};
 use common::fixture;
 use common::images::{animated_gif, png_bomb};
 use common::minilm::write_tiny_minilm;
 use image::{DynamicImage, ImageFormat};
-
-fn studio(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_storybook-studio"))
-        .args(args)
-        .current_dir(cwd)
-        .env("HF_HOME", cwd.join("hf-home"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("STORYBOOK_CACHE", cwd.join("cache"))
-        .env_remove("STORYBOOK_MODELS")
-        .output()
-        .expect("the binary runs")
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
-}
 
 fn prompt_args<'a>(image: &'a str, clip: &'a str) -> Vec<&'a str> {
     vec!["prompt", image, "--clip", clip, "--offline", "--json"]

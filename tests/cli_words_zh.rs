@@ -26,6 +26,22 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `keywords IMAGE --lang zh` with the tiny Chinese CLIP, offline, then `extra`.
+fn keywords(dir: &Path, image: &Path, extra: &[&str]) -> Output {
+    let cn_clip = fixture("chinese-clip-tiny");
+    let mut args = vec![
+        "keywords",
+        path(image),
+        "--lang",
+        "zh",
+        "--cn-clip",
+        path(&cn_clip),
+    ];
+    args.push("--offline");
+    args.extend(extra);
+    studio(&args, dir)
+}
+
 #[test]
 fn keywords_are_the_oracles_top_five_best_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,23 +53,10 @@ fn keywords_are_the_oracles_top_five_best_first() {
             "chinese-clip-tiny/{}",
             image["file"].as_str().unwrap()
         ));
-        let cn_clip = fixture("chinese-clip-tiny");
-        let doc = json_of(&studio(
-            &[
-                "keywords",
-                path(&image),
-                "--lang",
-                "zh",
-                "--cn-clip",
-                path(&cn_clip),
-                "--terms",
-                path(&terms),
-                "--top",
-                "5",
-                "--offline",
-                "--json",
-            ],
+        let doc = json_of(&keywords(
             dir.path(),
+            &image,
+            &["--terms", path(&terms), "--top", "5", "--json"],
         ));
         let got: Vec<&str> = doc["keywords"]
             .as_array()
@@ -83,19 +86,7 @@ fn keywords_are_the_oracles_top_five_best_first() {
 fn the_builtin_lexicon_has_300_keywords_and_is_cached() {
     let dir = tempfile::tempdir().unwrap();
     let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
-    let cn_clip = fixture("chinese-clip-tiny");
-    let args = [
-        "keywords",
-        path(&image),
-        "--lang",
-        "zh",
-        "--cn-clip",
-        path(&cn_clip),
-        "--top",
-        "400",
-        "--offline",
-    ];
-    let first = studio(&args, dir.path());
+    let first = keywords(dir.path(), &image, &["--top", "400"]);
     assert!(
         first.status.success(),
         "{}",
@@ -104,7 +95,7 @@ fn the_builtin_lexicon_has_300_keywords_and_is_cached() {
     let lines = String::from_utf8_lossy(&first.stdout).lines().count();
     assert!(lines >= 300, "only {lines} keywords");
     assert!(String::from_utf8_lossy(&first.stderr).contains("cached for next time"));
-    let second = studio(&args, dir.path());
+    let second = keywords(dir.path(), &image, &["--top", "400"]);
     assert!(!String::from_utf8_lossy(&second.stderr).contains("embedded"));
     assert_eq!(first.stdout, second.stdout);
 }
@@ -127,10 +118,8 @@ fn poem(dir: &Path, form: &str, extra: &[&str]) -> Output {
         "--offline",
         "--json",
     ];
-    let owned: Vec<String> = args.drain(..).map(String::from).collect();
-    let mut all: Vec<&str> = owned.iter().map(String::as_str).collect();
-    all.extend(extra);
-    studio(&all, dir)
+    args.extend(extra);
+    studio(&args, dir)
 }
 
 fn is_hanzi(c: char) -> bool {
@@ -228,26 +217,9 @@ fn a_batch_of_candidates_writes_what_each_would_write_alone() {
 fn a_messy_keyword_list_is_cleaned_and_a_non_utf8_one_is_a_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
-    let cn_clip = fixture("chinese-clip-tiny");
     let messy = dir.path().join("messy.txt");
     std::fs::write(&messy, "\u{feff}明月\n\n  明月  \n# 注释\n孤舟\r\n\n孤舟\n").unwrap();
-    let run = |terms: &Path| {
-        studio(
-            &[
-                "keywords",
-                path(&image),
-                "--lang",
-                "zh",
-                "--cn-clip",
-                path(&cn_clip),
-                "--terms",
-                path(terms),
-                "--offline",
-                "--json",
-            ],
-            dir.path(),
-        )
-    };
+    let run = |terms: &Path| keywords(dir.path(), &image, &["--terms", path(terms), "--json"]);
     let doc = json_of(&run(&messy));
     let mut terms: Vec<&str> = doc["keywords"]
         .as_array()
@@ -352,20 +324,7 @@ fn a_non_image_and_mixed_up_options_are_sentences() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("poem.png");
     std::fs::write(&text, "床前明月光").unwrap();
-    let cn_clip = fixture("chinese-clip-tiny");
-    let out = studio(
-        &[
-            "keywords",
-            path(&text),
-            "--lang",
-            "zh",
-            "--cn-clip",
-            path(&cn_clip),
-            "--offline",
-        ],
-        dir.path(),
-    );
-    let err = sentence_of(&out);
+    let err = sentence_of(&keywords(dir.path(), &text, &[]));
     assert!(err.contains("poem.png"), "{err}");
 
     let image = fixture("chinese-clip-tiny/images/circle_256x256.png");
@@ -374,22 +333,6 @@ fn a_non_image_and_mixed_up_options_are_sentences() {
         dir.path(),
     );
     assert!(sentence_of(&out).contains("--form is for Chinese poems"));
-    let gpt2 = fixture("gpt2-chinese-tiny");
-    let out = studio(
-        &[
-            "poem",
-            path(&image),
-            "--lang",
-            "zh",
-            "--cn-clip",
-            path(&cn_clip),
-            "--gpt2-zh",
-            path(&gpt2),
-            "--form",
-            "6",
-            "--offline",
-        ],
-        dir.path(),
-    );
+    let out = poem(dir.path(), "6", &[]);
     assert!(sentence_of(&out).contains("5 or 7 characters"));
 }

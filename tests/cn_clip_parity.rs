@@ -5,7 +5,9 @@
 mod common;
 
 use candle_core::{Device, Tensor};
-use common::{fixture, ids_of, load_tensors, manifest_keys, max_abs_diff, read_json};
+use common::{
+    check_pixel_values, fixture, ids_of, load_tensors, manifest_keys, max_abs_diff, read_json,
+};
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::clip::normalize;
 use storybook_studio::ml::models::cn_clip::tokenize::{CnClipTokenizer, CONTEXT};
@@ -69,31 +71,11 @@ fn keyword_ids_are_the_oracles_padded_to_52() {
     }
 }
 
-fn image_files() -> Vec<String> {
-    read_json("chinese-clip-tiny/reference.json")["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["file"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn pixel_values_match_the_processor() {
-    let reference = load_tensors("chinese-clip-tiny/reference.safetensors");
-    for (i, file) in image_files().iter().enumerate() {
-        let img = image::open(fixture(&format!("chinese-clip-tiny/{file}")))
-            .unwrap()
-            .to_rgb8();
-        let ours = preprocess(&img, 224, &Device::Cpu).unwrap();
-        let want = reference["pixel_values"]
-            .get(i)
-            .unwrap()
-            .unsqueeze(0)
-            .unwrap();
-        let diff = max_abs_diff(&ours, &want);
-        assert!(diff <= 1e-5, "{file}: pixel values differ by {diff}");
-    }
+    check_pixel_values("chinese-clip-tiny", |img| {
+        preprocess(img, 224, &Device::Cpu).unwrap()
+    });
 }
 
 fn check_embeddings_and_logits(composed: bool) {

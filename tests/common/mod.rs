@@ -71,3 +71,30 @@ pub fn manifest_keys(
         })
         .collect()
 }
+
+/// The image files an oracle folder's `reference.json` lists, in its order.
+pub fn oracle_image_files(model: &str) -> Vec<String> {
+    read_json(&format!("{model}/reference.json"))["images"]
+        .as_array()
+        .expect("a list of images")
+        .iter()
+        .map(|i| i["file"].as_str().expect("a file name").to_string())
+        .collect()
+}
+
+/// Each of the oracle's images through `preprocess` equals its `pixel_values` row within 1e-5.
+pub fn check_pixel_values(model: &str, preprocess: impl Fn(&image::RgbImage) -> Tensor) {
+    let reference = load_tensors(&format!("{model}/reference.safetensors"));
+    for (i, file) in oracle_image_files(model).iter().enumerate() {
+        let img = image::open(fixture(&format!("{model}/{file}")))
+            .unwrap()
+            .to_rgb8();
+        let want = reference["pixel_values"]
+            .get(i)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let diff = max_abs_diff(&preprocess(&img), &want);
+        assert!(diff <= 1e-5, "{file}: pixel values differ by {diff}");
+    }
+}
