@@ -18,16 +18,8 @@ use crate::ml::Result;
 
 pub fn gpt2(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTokenizer)> {
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
-    let model = Gpt2::from_file(weights(files)?, &cfg, device)?;
+    let model = Gpt2::from_file(files.weights()?, &cfg, device)?;
     Ok((model, gpt2_tokenizer(files)?))
-}
-
-/// The weights file of a transformers folder: safetensors where present, else the pickle.
-fn weights(files: &ModelFiles) -> Result<&std::path::Path> {
-    match files.get("model.safetensors") {
-        Some(p) => Ok(p),
-        None => files.require("pytorch_model.bin"),
-    }
 }
 
 fn gpt2_tokenizer(files: &ModelFiles) -> Result<TextTokenizer> {
@@ -40,7 +32,7 @@ pub fn gpt2_chinese(files: &ModelFiles, device: &Device) -> Result<(Gpt2, TextTo
     let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
     let tokenizer = gpt2_tokenizer(files)?;
     check_chinese_tokenizer(files, &tokenizer, &cfg)?;
-    let model = Gpt2::from_file(weights(files)?, &cfg, device)?;
+    let model = Gpt2::from_file(files.weights()?, &cfg, device)?;
     Ok((model, tokenizer))
 }
 
@@ -81,11 +73,7 @@ pub fn clip(files: &ModelFiles, device: &Device) -> Result<(Clip, ClipTokenizer)
 /// Prefers the safetensors copy, which loads faster and without a pickle.
 pub fn vqgan(files: &ModelFiles, device: &Device) -> Result<VqModel> {
     let cfg = vqgan::Config::from_yaml_file(files.require("model.yaml")?)?;
-    let weights = match files.get("model.safetensors") {
-        Some(p) => p,
-        None => files.require("model.ckpt")?,
-    };
-    VqModel::from_file(weights, &cfg, device)
+    VqModel::from_file(files.weights()?, &cfg, device)
 }
 
 pub fn minilm(files: &ModelFiles, device: &Device) -> Result<MiniLm> {
@@ -107,7 +95,7 @@ pub fn blip(files: &ModelFiles, device: &Device) -> Result<(Blip, BlipTokenizer)
 
 pub fn cn_clip(files: &ModelFiles, device: &Device) -> Result<(ChineseClip, CnClipTokenizer)> {
     let cfg = cn_clip::Config::from_file(files.require("config.json")?)?;
-    let model = ChineseClip::from_file(weights(files)?, &cfg, device)?;
+    let model = ChineseClip::from_file(files.weights()?, &cfg, device)?;
     Ok((model, cn_clip_tokenizer(files)?))
 }
 
@@ -121,7 +109,7 @@ pub fn check(files: &ModelFiles) -> Result<()> {
     match files.kind {
         ModelKind::Gpt2 | ModelKind::Gpt2Chinese => {
             let cfg = gpt2::Config::from_file(files.require("config.json")?)?;
-            gpt2::check_checkpoint(weights(files)?, &cfg)?;
+            gpt2::check_checkpoint(files.weights()?, &cfg)?;
             let tokenizer = gpt2_tokenizer(files)?;
             if files.kind == ModelKind::Gpt2Chinese {
                 check_chinese_tokenizer(files, &tokenizer, &cfg)?;
@@ -129,7 +117,7 @@ pub fn check(files: &ModelFiles) -> Result<()> {
         }
         ModelKind::ChineseClip => {
             let cfg = cn_clip::Config::from_file(files.require("config.json")?)?;
-            cn_clip::check_checkpoint(weights(files)?, &cfg)?;
+            cn_clip::check_checkpoint(files.weights()?, &cfg)?;
             cn_clip_tokenizer(files)?;
         }
         ModelKind::Clip => {
@@ -140,11 +128,7 @@ pub fn check(files: &ModelFiles) -> Result<()> {
         }
         ModelKind::Vqgan => {
             let cfg = vqgan::Config::from_yaml_file(files.require("model.yaml")?)?;
-            let weights = match files.get("model.safetensors") {
-                Some(p) => p,
-                None => files.require("model.ckpt")?,
-            };
-            vqgan::check_checkpoint(weights, &cfg)?;
+            vqgan::check_checkpoint(files.weights()?, &cfg)?;
         }
         ModelKind::Blip => {
             let cfg = blip::Config::from_file(files.require("config.json")?)?;

@@ -87,6 +87,25 @@ impl ModelFiles {
         })
     }
 
+    /// The weights file: `model.safetensors` where present (it loads without a pickle), else
+    /// the file its group allows instead (`model.ckpt` for VQGAN, `pytorch_model.bin` for the
+    /// transformers models published before safetensors).
+    pub fn weights(&self) -> crate::ml::Result<&Path> {
+        const SAFETENSORS: &str = "model.safetensors";
+        if let Some(p) = self.get(SAFETENSORS) {
+            return Ok(p);
+        }
+        let files = self.kind.files();
+        let group = files
+            .iter()
+            .find(|f| f.local == SAFETENSORS)
+            .map(|f| f.group);
+        let instead = files
+            .iter()
+            .find(|f| f.local != SAFETENSORS && Some(f.group) == group);
+        self.require(instead.map_or(SAFETENSORS, |f| f.local))
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.files
             .values()

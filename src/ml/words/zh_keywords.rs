@@ -32,11 +32,7 @@ impl ChineseWords {
         cache: &LabelCache,
     ) -> Result<Self> {
         let (clip, tokenizer) = crate::ml::models::load::cn_clip(files, device)?;
-        let weights = match files.get("model.safetensors") {
-            Some(p) => p,
-            None => files.require("pytorch_model.bin")?,
-        };
-        let model_id = super::fingerprint::file_fingerprint(weights)?;
+        let model_id = super::fingerprint::file_fingerprint(files.weights()?)?;
         Self::new(clip, tokenizer, lexicon, cache, &model_id)
     }
 
