@@ -104,14 +104,21 @@ impl Alphabet {
                 ))
             })
         };
+        // Read from the vocabulary's strings, not by decoding 21,128 ids one by one: a token
+        // that is one character decodes to itself, and a `##` piece is never one character.
         // Ids past the model's head are never drawn (the loader refuses such a pair anyway).
-        let hanzi: Vec<u32> = (0..tokenizer.vocab_size().min(vocab) as u32)
-            .filter(|&id| {
-                let text = tokenizer.decode(&[id]).unwrap_or_default();
-                let mut chars = text.chars();
-                matches!((chars.next(), chars.next()), (Some(c), None) if is_hanzi(c))
+        let mut hanzi: Vec<u32> = tokenizer
+            .vocab()
+            .into_iter()
+            .filter(|(token, id)| {
+                let mut chars = token.chars();
+                let one = matches!((chars.next(), chars.next()), (Some(c), None) if is_hanzi(c));
+                one && (*id as usize) < vocab
             })
+            .map(|(_, id)| id)
             .collect();
+        // Sorted, for the binary searches that check a keyword's characters.
+        hanzi.sort_unstable();
         if hanzi.is_empty() {
             return Err(Error::Input(
                 "the poem GPT-2's tokenizer has no Chinese characters".into(),

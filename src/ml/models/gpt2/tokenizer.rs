@@ -77,6 +77,11 @@ impl TextTokenizer {
         self.inner.token_to_id(token)
     }
 
+    /// Every token's string and id, added tokens included.
+    pub fn vocab(&self) -> std::collections::HashMap<String, u32> {
+        self.inner.get_vocab(true)
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
