@@ -204,17 +204,9 @@ pub fn generate(
         .map(|state| {
             let continuation_ids: Vec<u32> =
                 state.ids.iter().copied().filter(|&t| t != eos).collect();
-            let mut text = if tokenizer.is_wordpiece() {
-                let all: Vec<u32> = fitted
-                    .ids
-                    .iter()
-                    .chain(&continuation_ids)
-                    .copied()
-                    .collect();
-                tokenizer.decode(&all)?
-            } else {
-                format!("{prompt_text}{}", tokenizer.decode(&continuation_ids)?)
-            };
+            let continuation =
+                continuation_text(tokenizer, &fitted.ids, &prompt_text, &continuation_ids)?;
+            let mut text = format!("{prompt_text}{continuation}");
             if opts.trim_to_sentence {
                 text = trim_to_last_sentence(&text, prompt_text.len()).to_string();
             }
