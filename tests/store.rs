@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use common::fixture;
 use rand::{Rng, SeedableRng};
-use storybook_studio::store::{Library, NewBook, NewPage, StoreError, SCHEMA_VERSION};
+use storybook_studio::store::{Checkpoint, Library, NewBook, NewPage, StoreError, SCHEMA_VERSION};
 
 fn png(seed: u64, size: u32) -> Vec<u8> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -105,6 +105,16 @@ fn child_process_entry() {
                 .unwrap();
             }
             println!("BOOK {}", serde_json::to_string(&book).unwrap());
+        }
+        "checkpointer" => {
+            // Saves ever larger checkpoints of one page under the book's lease, forever.
+            let mut lib = Library::open(&library).unwrap();
+            let lease = lib.lease_book(extra.parse().unwrap()).unwrap();
+            for step in 1.. {
+                lib.save_checkpoint(&lease, 0, &checkpoint_at(step))
+                    .unwrap();
+                println!("checkpoint {step}");
+            }
         }
         other => panic!("unknown child mode {other}"),
     }
@@ -219,6 +229,76 @@ fn sigkill_at_random_points_never_loses_or_half_writes_a_book() {
         "only {} books were saved across the kills",
         reported.len()
     );
+}
+
+/// The checkpoint a run saves after `step` steps: a megabyte or more, different at every step,
+/// so a torn write would show.
+fn checkpoint_at(step: usize) -> Checkpoint {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(step as u64);
+    let len = (1 << 20) + step * 4099;
+    Checkpoint {
+        sentence: "The fox saw a lantern.".into(),
+        step,
+        state: (0..len).map(|_| rng.random()).collect(),
+    }
+}
+
+#[test]
+fn sigkill_during_a_checkpoint_write_leaves_the_previous_checkpoint_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lib.sqlite");
+    let (book, pages) = sample_book(1, 1, 16);
+    let id = Library::open(&path)
+        .unwrap()
+        .create_book(&book, &pages)
+        .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for round in 0..8 {
+        let mut proc = child("checkpointer", &path, &id.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = proc.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<usize>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line
+                    .strip_prefix("checkpoint ")
+                    .and_then(|n| n.parse().ok())
+                {
+                    let _ = tx.send(n);
+                }
+            }
+        });
+        let first = rx.recv_timeout(std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..200)));
+        proc.kill().unwrap(); // SIGKILL, most likely mid-write: each write is over a megabyte
+        proc.wait().unwrap();
+        reader.join().unwrap();
+        let last = first.into_iter().chain(rx.try_iter()).max();
+        let lib = Library::open(&path).unwrap();
+        assert_eq!(lib.integrity_check().unwrap(), "ok", "round {round}");
+        let saved = lib
+            .checkpoint(id, 0)
+            .unwrap()
+            .expect("a checkpoint survives");
+        let last = last.expect("the child saved at least one checkpoint");
+        // The one reported last, or the one being written when it was killed: never torn.
+        assert!(
+            saved.step == last || saved.step == last + 1,
+            "round {round}"
+        );
+        assert_eq!(
+            saved,
+            checkpoint_at(saved.step),
+            "round {round}: torn checkpoint"
+        );
+        // The next child takes the lease the killed one left once it expires; clear it here.
+        drop(lib);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("DELETE FROM leases", []).unwrap();
+    }
 }
 
 #[test]

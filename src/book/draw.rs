@@ -3,38 +3,59 @@
 //! the moment it is done, and any page can be redrawn later with its recorded settings.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::{page_options, title_of, BookError, BookEvent, BookRecipe, BookRequest, DrawModels};
 use super::{PageResult, Story};
 use crate::ml::illustrate::prompts::literal;
 use crate::ml::illustrate::StepReport;
-use crate::ml::illustrate::{IllustrateOptions, Illustration, Illustrator, ImageInputs};
+use crate::ml::illustrate::{
+    saved_step, IllustrateOptions, Illustration, Illustrator, ImageInputs, Outcome, Resume,
+};
 use crate::ml::image_io::ascii_json;
-use crate::store::{Lease, Library, NewBook, NewPage, StoreError};
+use crate::store::{Checkpoint, Lease, Library, NewBook, NewPage, StoreError};
 
-/// Illustrates one sentence and returns the PNG (with its recipe embedded) and the result.
+/// How long a page may run between two saved checkpoints: a crash or a closed lid loses at
+/// most about this much work, and saving (under a megabyte) costs milliseconds.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(8);
+
+/// A page's picture, or where it paused.
+enum Drawn {
+    Done(Vec<u8>, Illustration),
+    Paused { step: usize, state: Vec<u8> },
+}
+
+/// Illustrates one sentence, from a saved state if `resume` has one; a finished picture comes
+/// back as a PNG with its recipe embedded.
 fn illustrate_page(
     illustrator: &Illustrator,
     model_ids: &serde_json::Value,
     sentence: &str,
     opts: &IllustrateOptions,
+    resume: Resume,
     cancel: &AtomicBool,
     mut on_step: impl FnMut(&StepReport),
-) -> Result<(Vec<u8>, Illustration), BookError> {
+) -> Result<Drawn, BookError> {
     // The sentence is drawn as written: its colons and bars are not prompt syntax.
-    let result = illustrator.run(
-        &literal(sentence),
+    let targets = illustrator.prompt_targets(&literal(sentence), opts)?;
+    let outcome = illustrator.run_resumable(
+        targets,
         &ImageInputs::default(),
         opts,
+        resume,
         cancel,
         |r| on_step(&r),
     )?;
+    let result = match outcome {
+        Outcome::Done(result) => result,
+        Outcome::Paused { step, state } => return Ok(Drawn::Paused { step, state }),
+    };
     let recipe = serde_json::json!({ "prompt": sentence, "options": opts, "models": model_ids });
     let png = crate::ml::image_io::encode_png_with_text(
         &result.image,
         &[("storybook-recipe", &ascii_json(&recipe))],
     )?;
-    Ok((png, result))
+    Ok(Drawn::Done(png, result))
 }
 
 /// Saves a new book (its story written, no page drawn yet) and takes its lease.
@@ -127,6 +148,17 @@ pub fn draw_pages(
             sentence: &page.sentence,
         });
         let opts = page_options(&recipe, page.position);
+        let saved = usable_checkpoint(lib, book_id, page.position, &page.sentence, &opts)?;
+        if let Some(c) = &saved {
+            on_event(BookEvent::Resumed {
+                position: page.position,
+                step: c.step,
+            });
+        }
+        let resume = Resume {
+            from: saved.as_ref().map(|c| c.state.as_slice()),
+            save_every: Some(CHECKPOINT_EVERY),
+        };
         let mut frames = Vec::new();
         let mut lease_error = None;
         let drawn = illustrate_page(
@@ -134,8 +166,19 @@ pub fn draw_pages(
             models.model_ids,
             &page.sentence,
             &opts,
+            resume,
             &stop,
             |r| {
+                if let Some(state) = r.state {
+                    let checkpoint = Checkpoint {
+                        sentence: page.sentence.clone(),
+                        step: r.step,
+                        state: state.to_vec(),
+                    };
+                    if let Err(e) = lib.save_checkpoint(lease, page.position, &checkpoint) {
+                        lease_error.get_or_insert(e);
+                    }
+                }
                 if recipe.keep_frames {
                     if let Some(f) = r.frame {
                         frames.push((r.step, f.clone()));
@@ -156,7 +199,22 @@ pub fn draw_pages(
         if let Some(e) = lease_error {
             return Err(e.into());
         }
-        let (png, result) = drawn?;
+        let (png, result) = match drawn? {
+            Drawn::Done(png, result) => (png, result),
+            Drawn::Paused { step, state } => {
+                let checkpoint = Checkpoint {
+                    sentence: page.sentence.clone(),
+                    step,
+                    state,
+                };
+                lib.save_checkpoint(lease, page.position, &checkpoint)?;
+                on_event(BookEvent::Paused {
+                    position: page.position,
+                    step,
+                });
+                return Err(crate::ml::Error::Cancelled.into());
+            }
+        };
         let new = NewPage {
             sentence: page.sentence.clone(),
             settings: serde_json::to_value(&opts).unwrap_or_default(),
@@ -190,6 +248,26 @@ pub fn draw_pages(
         .collect())
 }
 
+/// The page's checkpoint if it can be continued: saved for this sentence with these options.
+/// One that cannot (the page was edited, or the settings corrected since) is dropped, and the
+/// page starts again.
+fn usable_checkpoint(
+    lib: &mut Library,
+    book_id: i64,
+    position: usize,
+    sentence: &str,
+    opts: &IllustrateOptions,
+) -> Result<Option<Checkpoint>, BookError> {
+    let Some(c) = lib.checkpoint(book_id, position)? else {
+        return Ok(None);
+    };
+    if c.sentence == sentence && saved_step(&c.state, opts) == Some(c.step) {
+        return Ok(Some(c));
+    }
+    lib.clear_checkpoint(book_id, position)?;
+    Ok(None)
+}
+
 /// Redraws one page with its recorded settings (and optionally a new seed), replacing it.
 /// `position` counts from 0; errors name the page as the user counts, from 1.
 pub fn regenerate_page(
@@ -216,14 +294,18 @@ pub fn regenerate_page(
     if let Some(seed) = seed {
         opts.seed = seed;
     }
-    let (png, result) = illustrate_page(
+    let (png, result) = match illustrate_page(
         models.illustrator,
         models.model_ids,
         &page.sentence,
         &opts,
+        Resume::default(),
         cancel,
         |_| {},
-    )?;
+    )? {
+        Drawn::Done(png, result) => (png, result),
+        Drawn::Paused { .. } => return Err(crate::ml::Error::Cancelled.into()),
+    };
     lib.update_page(
         book_id,
         position,

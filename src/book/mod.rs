@@ -6,12 +6,15 @@
 //! so only one run at a time adds pages to a book.
 
 mod draw;
+pub mod search;
 mod settings;
 mod story;
+mod text;
 
-pub use draw::{draw_pages, regenerate_page, start_book};
+pub use draw::{draw_pages, regenerate_page, start_book, CHECKPOINT_EVERY};
 pub use settings::{check_illustration, check_pages, describe, Corrections, MAX_PAGES};
 pub use story::{write_story, Story, MAX_STORY_PASSES};
+pub use text::{story_from_text, PagesBy};
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +68,16 @@ pub enum BookEvent<'a> {
     PageSaved {
         position: usize,
         similarity: f32,
+    },
+    /// The page goes on from a checkpoint saved after `step` steps.
+    Resumed {
+        position: usize,
+        step: usize,
+    },
+    /// The run stopped after `step` steps of this page; its state is saved.
+    Paused {
+        position: usize,
+        step: usize,
     },
 }
 

@@ -278,6 +278,11 @@ impl Library {
             });
         }
         tx.execute(
+            "DELETE FROM page_search WHERE rowid IN
+                 (SELECT id FROM pages WHERE book_id = ?1 AND position = ?2)",
+            params![book_id, position as i64],
+        )?;
+        tx.execute(
             "DELETE FROM pages WHERE book_id = ?1 AND position = ?2",
             params![book_id, position as i64],
         )?;
@@ -342,6 +347,10 @@ impl Library {
 
     pub fn delete(&mut self, book_id: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM page_search WHERE rowid IN (SELECT id FROM pages WHERE book_id = ?1)",
+            [book_id],
+        )?;
         let n = tx.execute("DELETE FROM books WHERE id = ?1", [book_id])?;
         if n == 0 {
             return Err(StoreError::NoSuchBook(book_id));

@@ -70,13 +70,47 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE books SET planned_pages =
         max(planned_pages, (SELECT count(*) FROM pages p WHERE p.book_id = books.id));
     "#,
+    // 4: search page by page (words: an FTS5 row per page, filled by `after`; meaning: a
+    // vector per page's sentence and per picture, filled lazily by whoever has the model), and
+    // the saved state of illustrations paused mid-way. Triggers drop a vector the moment what
+    // it embeds changes, whichever code path changed it.
+    r#"
+    CREATE VIRTUAL TABLE page_search USING fts5 (
+        sentence, title, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE vectors (
+        page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+        kind    TEXT    NOT NULL,
+        model   TEXT    NOT NULL,
+        data    BLOB    NOT NULL,
+        PRIMARY KEY (page_id, kind)
+    );
+    CREATE TRIGGER vectors_sentence_changed AFTER UPDATE OF sentence ON pages BEGIN
+        DELETE FROM vectors WHERE page_id = NEW.id AND kind = 'text';
+    END;
+    CREATE TRIGGER vectors_picture_saved AFTER INSERT ON images BEGIN
+        DELETE FROM vectors WHERE page_id = NEW.page_id AND kind = 'image';
+    END;
+    CREATE TRIGGER vectors_picture_removed AFTER DELETE ON images BEGIN
+        DELETE FROM vectors WHERE page_id = OLD.page_id AND kind = 'image';
+    END;
+    CREATE TABLE checkpoints (
+        book_id  INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        sentence TEXT    NOT NULL,
+        step     INTEGER NOT NULL,
+        state    BLOB    NOT NULL,
+        saved_at INTEGER NOT NULL,
+        PRIMARY KEY (book_id, position)
+    );
+    "#,
 ];
 
 /// The part of a migration SQL cannot do, run in the same transaction right after
 /// migration `version` (1-based: the version it brings the database to).
 pub(super) fn after(version: u32, tx: &rusqlite::Transaction) -> super::Result<()> {
     match version {
-        3 => super::search::reindex_all(tx),
+        3 | 4 => super::search::reindex_all(tx),
         _ => Ok(()),
     }
 }

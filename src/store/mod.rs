@@ -2,6 +2,7 @@
 //! Depends on rusqlite and image only; never on the UI or the ML layer.
 
 mod books;
+mod checkpoints;
 pub mod draft;
 mod error;
 mod frames;
@@ -11,6 +12,7 @@ mod migrations;
 mod open;
 mod search;
 pub mod thumbnail;
+mod vectors;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,11 +20,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+pub use checkpoints::Checkpoint;
 pub use error::{Result, StoreError};
 pub use lease::{Holder, Lease, LEASE_TTL_MS};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use open::Create;
 pub use search::{fts_query, is_cjk, segment};
+pub use vectors::{PageRef, VectorIndex, VectorKind};
 
 /// An open library file.
 pub struct Library {

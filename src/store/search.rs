@@ -43,9 +43,18 @@ pub fn segment(text: &str) -> String {
     out
 }
 
-/// Rewrites the search row of one book; call inside the transaction that changed it.
+/// Rewrites the search rows of one book (its own and its pages'); call inside the transaction
+/// that changed it.
 pub(super) fn reindex(tx: &Transaction, book_id: i64) -> Result<()> {
     tx.execute("DELETE FROM book_search WHERE rowid = ?1", [book_id])?;
+    if has_page_search(tx)? {
+        // By rowid, so a save touches only this book's rows; deleted pages drop their rows
+        // where they are deleted (delete_page, delete).
+        tx.execute(
+            "DELETE FROM page_search WHERE rowid IN (SELECT id FROM pages WHERE book_id = ?1)",
+            [book_id],
+        )?;
+    }
     let row: Option<(String, String)> = tx
         .query_row(
             "SELECT title, prompt FROM books WHERE id = ?1",
@@ -57,10 +66,25 @@ pub(super) fn reindex(tx: &Transaction, book_id: i64) -> Result<()> {
         return Ok(());
     };
     let mut stmt =
-        tx.prepare_cached("SELECT sentence FROM pages WHERE book_id = ?1 ORDER BY position")?;
-    let sentences = stmt
-        .query_map([book_id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        tx.prepare_cached("SELECT id, sentence FROM pages WHERE book_id = ?1 ORDER BY position")?;
+    let pages = stmt
+        .query_map([book_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if has_page_search(tx)? {
+        let title = segment(&title);
+        for (id, sentence) in &pages {
+            tx.execute(
+                "INSERT INTO page_search (rowid, sentence, title) VALUES (?1, ?2, ?3)",
+                params![id, segment(sentence), title],
+            )?;
+        }
+    }
+    let sentences = pages
+        .iter()
+        .map(|(_, s)| s.as_str())
+        .collect::<Vec<_>>()
         .join(" ");
     tx.execute(
         "INSERT INTO book_search (rowid, title, sentences, prompt) VALUES (?1, ?2, ?3, ?4)",
@@ -74,7 +98,20 @@ pub(super) fn reindex(tx: &Transaction, book_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Rebuilds the whole index (the migration to schema 3 runs this once).
+/// Whether the per-page index exists: the migration to schema 3 reindexes before schema 4
+/// has made it.
+fn has_page_search(tx: &Transaction) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE name = 'page_search'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Rebuilds the whole index (the migrations to schemas 3 and 4 run this once).
 pub(super) fn reindex_all(tx: &Transaction) -> Result<()> {
     tx.execute("DELETE FROM book_search", [])?;
     let ids = tx
@@ -133,6 +170,22 @@ impl Library {
             .query_map(params![query, limit as i64], |r| r.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         ids.into_iter().map(|id| self.summary(id)).collect()
+    }
+
+    /// Pages whose sentence or book title contain every word of `text`, best match first
+    /// (FTS5's bm25 rank), as page ids.
+    pub fn search_pages(&self, text: &str, limit: usize) -> Result<Vec<i64>> {
+        let Some(query) = fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.rowid FROM page_search s JOIN pages p ON p.id = s.rowid
+             WHERE page_search MATCH ?1 ORDER BY rank LIMIT ?2",
+        )?;
+        let ids = stmt
+            .query_map(params![query, limit as i64], |r| r.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids)
     }
 }
 

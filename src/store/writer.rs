@@ -9,6 +9,15 @@ use super::lease::{check_lease, take_lease};
 use super::search::reindex;
 use super::{Lease, Library, NewBook, NewPage, Result, StoreError};
 
+/// A finished picture makes its page's checkpoint useless; it goes in the same transaction.
+fn clear_checkpoint(tx: &rusqlite::Transaction, book_id: i64, position: usize) -> Result<()> {
+    tx.execute(
+        "DELETE FROM checkpoints WHERE book_id = ?1 AND position = ?2",
+        params![book_id, position as i64],
+    )?;
+    Ok(())
+}
+
 impl Library {
     /// Creates a book with no pages yet and takes its lease, in one transaction.
     pub fn start_book(&mut self, book: &NewBook) -> Result<(i64, Lease)> {
@@ -47,6 +56,9 @@ impl Library {
             )));
         }
         insert_page(&tx, book_id, position, page)?;
+        if page.png.is_some() {
+            clear_checkpoint(&tx, book_id, position)?;
+        }
         raise_plan(&tx, book_id)?;
         reindex(&tx, book_id)?;
         tx.commit()?;
@@ -101,6 +113,7 @@ impl Library {
             ],
         )?;
         put_image(&tx, page_id, png)?;
+        clear_checkpoint(&tx, book_id, position)?;
         tx.commit()?;
         Ok(())
     }

@@ -6,5 +6,6 @@
 mod common;
 mod helpers;
 
+mod pause;
 mod resume;
 mod runs;

@@ -21,10 +21,24 @@ pub(super) struct Interrupted {
     pub saved: usize,
     pub planned: usize,
     pub library: PathBuf,
+    /// The page (0-based) and step a checkpoint was saved at, when a page was mid-way.
+    pub paused: Option<(usize, usize)>,
 }
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let (Some(id), Some((page, step))) = (self.book_id, self.paused) {
+            return write!(
+                f,
+                "paused at step {step} of page {}: book {id} has {} of {} pages finished and \
+                 the page's progress saved; go on with `storybook-studio book --resume {id} \
+                 --library {}`",
+                page + 1,
+                self.saved,
+                self.planned,
+                super::super::shell_word(&self.library)
+            );
+        }
         match self.book_id {
             Some(id) => write!(
                 f,
@@ -96,6 +110,7 @@ pub(super) fn draw_all(
     progress: &mut BookProgress,
 ) -> anyhow::Result<Vec<PageResult>> {
     let book_id = lease.book_id();
+    let mut paused = None;
     let result = draw_pages(lib, lease, models, interrupt::flag(), |e| match e {
         BookEvent::Plan {
             book_id,
@@ -109,6 +124,10 @@ pub(super) fn draw_all(
             position,
             similarity,
         } => progress.page_saved(position, similarity),
+        BookEvent::Resumed { position, step } => {
+            progress.message(&format!("Page {} goes on from step {step}.", position + 1))
+        }
+        BookEvent::Paused { position, step } => paused = Some((position, step)),
     });
     progress.finish();
     match result {
@@ -119,6 +138,7 @@ pub(super) fn draw_all(
                 saved: book.pages.len() - book.unillustrated(),
                 planned: book.planned_pages.max(book.pages.len()),
                 library: lib.path().to_path_buf(),
+                paused,
             }
             .into())
         }

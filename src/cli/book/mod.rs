@@ -9,6 +9,7 @@ use serde::Serialize;
 
 mod drawing;
 mod resume;
+mod text;
 
 use super::interrupt;
 use super::library::{open_library, plural, Need};
@@ -68,6 +69,13 @@ pub struct BookArgs {
     /// Also export the finished book (.html or .pdf); checked before any work starts.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Make the pages from your own text instead of writing a story: a UTF-8 file, or - for
+    /// standard input. GPT-2 is not needed; a prompt, if given, becomes the title.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub text: Option<PathBuf>,
+    /// With --text: one page per sentence, or per paragraph (blank-line separated).
+    #[arg(long, value_enum, default_value = "sentence", requires = "text")]
+    pub pages_by: text::PagesByArg,
     /// Start the library named by --library, and its folders, if it does not exist yet.
     #[arg(long)]
     pub create: bool,
@@ -98,6 +106,8 @@ pub fn run(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
                 "error": stop.to_string(),
                 "interrupted": true,
                 "book_id": stop.book_id,
+                "paused_page": stop.paused.map(|(page, _)| page + 1),
+                "paused_step": stop.paused.map(|(_, step)| step),
             });
             println!("{doc}");
         }
@@ -120,8 +130,11 @@ fn run_book(global: &GlobalArgs, args: BookArgs) -> anyhow::Result<()> {
 }
 
 fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
-    if args.story.prompt.trim().is_empty() {
-        anyhow::bail!("the prompt is empty; type a few words to start the book");
+    if args.story.prompt.trim().is_empty() && args.text.is_none() {
+        anyhow::bail!(
+            "the prompt is empty; type a few words to start the book, or give your own story \
+             with --text FILE"
+        );
     }
     let pages = args.pages.unwrap_or(DEFAULT_PAGES);
     check_pages(pages).map_err(anyhow::Error::msg)?;
@@ -147,6 +160,9 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
         pages,
         keep_frames: args.keep_frames,
     };
+    if let Some(path) = &args.text {
+        return text::create_from_text(global, args, path, request);
+    }
 
     let mut lib = open_library(
         global,
@@ -176,6 +192,7 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
                 saved: 0,
                 planned: 0,
                 library: lib.path().to_path_buf(),
+                paused: None,
             }
             .into())
         }

@@ -96,6 +96,8 @@ pub struct StepReport<'a> {
     /// Mean cosine similarity of this step's cutouts to the positive prompts.
     pub similarity: f32,
     pub frame: Option<&'a RgbImage>,
+    /// The run's state after this step, when a resumable run saves one ([`super::Resume`]).
+    pub state: Option<&'a [u8]>,
 }
 
 #[derive(Debug, Clone)]
