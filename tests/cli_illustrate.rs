@@ -279,3 +279,79 @@ fn convert_vqgan_writes_a_checked_safetensors_copy() {
         assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{k}");
     }
 }
+
+/// Ctrl-C mid-way saves the run's state beside the picture and exits with 130; `--resume`
+/// finishes it to the same bytes as a run never interrupted.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_pauses_and_resume_draws_the_same_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, vqgan) = (common::fixture("clip-tiny"), common::fixture("vqgan-tiny"));
+    let base = |out: &str| -> Vec<String> {
+        [
+            "illustrate",
+            "a red fox",
+            "--size",
+            "32x32",
+            "--cutn",
+            "1",
+            "--iterations",
+            "200",
+            "--out",
+            out,
+            "--clip",
+            clip.to_str().unwrap(),
+            "--vqgan",
+            vqgan.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let bin = env!("CARGO_BIN_EXE_storybook-studio");
+    let child = std::process::Command::new(bin)
+        .args(base("a.png"))
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("paused at step") && err.contains("--resume a.png.resume"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("a.png").exists(),
+        "no half picture is written"
+    );
+    let mut resume = base("a.png");
+    resume.extend(["--resume".into(), "a.png.resume".into()]);
+    for args in [resume, base("b.png")] {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (a, b) = (
+        std::fs::read(dir.path().join("a.png")).unwrap(),
+        std::fs::read(dir.path().join("b.png")).unwrap(),
+    );
+    assert!(a == b, "the resumed picture differs");
+    assert!(
+        !dir.path().join("a.png.resume").exists(),
+        "the finished run's state is removed"
+    );
+}

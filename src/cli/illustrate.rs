@@ -1,7 +1,7 @@
 //! `storybook-studio illustrate TEXT --out OUT.png`: one picture by VQGAN+CLIP.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::progress::TerminalDownload;
 use super::GlobalArgs;
-use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs};
+use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs, Outcome, Resume};
 use crate::ml::image_io::{ascii_json, encode_png_with_text, load_rgb};
 use crate::ml::weights::ModelKind;
 
@@ -56,6 +56,10 @@ pub struct IllustrateArgs {
     pub save_every: Option<usize>,
     #[arg(long, value_name = "DIR")]
     pub frames_dir: Option<PathBuf>,
+    /// Go on from the state a paused run saved (OUT.png.resume, written every few seconds
+    /// and on Ctrl-C); the other options must be those of that run.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// A quick look: 128x128, 8 cutouts, 50 steps (replaces --size, --cutn and --iterations).
     #[arg(long)]
     pub draft: bool,
@@ -173,8 +177,23 @@ fn encode(
     })
 }
 
+/// Where a run keeps its state while it draws `out`: beside it, with `.resume` added.
+fn state_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".resume");
+    PathBuf::from(name)
+}
+
 pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
+    super::interrupt::install();
     let opts = args.options();
+    let saved = match &args.resume {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("the saved state {} could not be read", path.display()))?,
+        ),
+        None => None,
+    };
     // Where the picture goes is checked first: a drawing must never be lost at the end.
     crate::export::check_writable(&args.out).map_err(anyhow::Error::msg)?;
     let format = picture_format(&args.out)?;
@@ -214,8 +233,19 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
         vqgan: &vqgan,
     };
     let mut frame_error = None;
-    let result = illustrator.run(&args.text, &inputs, &opts, &AtomicBool::new(false), |r| {
+    let state_file = state_path(&args.out);
+    let targets = illustrator.targets(&args.text, &inputs, &opts)?;
+    let resume = Resume {
+        from: saved.as_deref(),
+        save_every: Some(Duration::from_secs(8)),
+    };
+    let cancel = super::interrupt::flag();
+    let outcome = illustrator.run_resumable(targets, &inputs, &opts, resume, cancel, |r| {
         bar.set_position(r.step as u64);
+        if let Some(state) = r.state {
+            // Best effort: a failed save only means more work to redo after a crash.
+            let _ = crate::export::write_atomically(&state_file, state);
+        }
         bar.set_message(format!(
             "similarity {:.3}  loss {:.3}",
             r.similarity, r.loss
@@ -228,6 +258,28 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let result = match outcome {
+        Outcome::Done(result) => result,
+        Outcome::Paused { step, state } => {
+            crate::export::write_atomically(&state_file, &state).map_err(anyhow::Error::msg)?;
+            let said = format!(
+                "paused at step {step} of {}: the state is saved in {}; go on with the same \
+                 command and --resume {}",
+                opts.iterations,
+                state_file.display(),
+                super::shell_word(&state_file)
+            );
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": said, "interrupted": true, "paused_step": step,
+                        "state": state_file })
+                );
+            }
+            eprintln!("{said}.");
+            std::process::exit(130);
+        }
+    };
     let recipe = serde_json::json!({
         "prompt": args.text,
         "options": opts,
@@ -239,6 +291,8 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     });
     let bytes = encode(&result.image, format, &recipe)?;
     crate::export::write_or_rescue(&args.out, &bytes, "picture").map_err(anyhow::Error::msg)?;
+    // The picture is finished: the state that could continue it has no use left.
+    let _ = std::fs::remove_file(&state_file);
     // The picture is saved before a failed frame is reported, so it is never lost to one.
     if let Some(e) = frame_error {
         anyhow::bail!(

@@ -121,7 +121,9 @@ impl Illustrator<'_> {
         self.targets(prompt, &ImageInputs::default(), opts)
     }
 
-    fn targets(
+    /// The unit CLIP embeddings and weights of the text and image prompts, as
+    /// [`Self::run_resumable`] takes them.
+    pub fn targets(
         &self,
         prompt: &str,
         inputs: &ImageInputs,
