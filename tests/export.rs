@@ -3,7 +3,8 @@
 
 use std::io::Cursor;
 
-use storybook_studio::export::{gif::progress_gif, html::book_html, pdf::book_pdf};
+use storybook_studio::export::pdf::{book_pdf, book_pdf_with_fonts};
+use storybook_studio::export::{gif::progress_gif, html::book_html, pdf_warning};
 use storybook_studio::store::{Book, Page};
 
 fn png(colour: [u8; 3]) -> Vec<u8> {
@@ -325,6 +326,8 @@ fn small_pictures_are_shown_at_most_four_times_their_size() {
     );
 }
 
+/// With no font installed, Helvetica draws Latin text and the rest prints as '?', which the
+/// warning names; HTML keeps every word. (Which fonts a machine has is not assumed here.)
 #[test]
 fn a_pdf_that_cannot_draw_the_book_s_script_says_so_and_html_does_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -333,12 +336,20 @@ fn a_pdf_that_cannot_draw_the_book_s_script_says_so_and_html_does_not() {
     for p in &mut chinese.pages {
         p.sentence = "狐狸点亮了灯笼。".into();
     }
-    let pdf = dir.path().join("b.pdf");
-    let warning = storybook_studio::export::export_book(&chinese, &pdf)
-        .unwrap()
-        .expect("a warning");
+    let (bytes, missing) = book_pdf_with_fonts(&chinese, &[]).unwrap();
+    assert_eq!(
+        lopdf::Document::load_mem(&bytes).unwrap().get_pages().len(),
+        3
+    );
     assert!(
-        warning.contains("“灯”") && warning.contains(".html"),
+        missing.contains(&'灯') && missing.contains(&'。'),
+        "{missing:?}"
+    );
+    let warning = pdf_warning(&missing).expect("a warning");
+    assert!(
+        warning.contains("“灯”")
+            && warning.contains(".html")
+            && warning.contains("fonts-wqy-microhei"),
         "{warning}"
     );
     let html = dir.path().join("b.html");
@@ -346,14 +357,12 @@ fn a_pdf_that_cannot_draw_the_book_s_script_says_so_and_html_does_not() {
         storybook_studio::export::export_book(&chinese, &html).unwrap(),
         None
     );
-    // Latin text with curly quotes, dashes and accents is all drawn: no warning.
+    // Latin text with curly quotes, dashes and accents is all drawn, even by Helvetica.
     let mut latin = book();
     for p in &mut latin.pages {
         p.sentence = "The fox met the owl at the café — “quietly”…".into();
     }
-    let plain = dir.path().join("plain.pdf");
-    assert_eq!(
-        storybook_studio::export::export_book(&latin, &plain).unwrap(),
-        None
-    );
+    let (_, missing) = book_pdf_with_fonts(&latin, &[]).unwrap();
+    assert_eq!(missing, Vec::<char>::new());
+    assert_eq!(pdf_warning(&missing), None);
 }

@@ -42,6 +42,7 @@ pub fn byte_width(b: u8) -> u16 {
 }
 
 /// Width of WinAnsi `bytes` set at `size` points.
+#[cfg(test)]
 pub fn text_width(bytes: &[u8], size: f32) -> f32 {
     bytes.iter().map(|&b| byte_width(b) as f32).sum::<f32>() * size / 1000.0
 }

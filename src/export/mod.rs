@@ -1,35 +1,56 @@
-//! Sharing a book: a self-contained HTML file, a PDF, and a GIF of a page's progress.
-//! Reads store types only; never touches the UI or the models.
+//! Sharing a book: a self-contained HTML file, a PDF, an EPUB 3 e-book, and a GIF of a page's
+//! progress. Reads store types only; never touches the UI or the models.
 
+pub mod epub;
+mod epub_files;
 pub mod gif;
 mod helvetica;
 pub mod html;
 pub mod lang;
 pub mod pdf;
+mod pdf_embed;
+pub mod pdf_font;
+mod pdf_text;
 pub mod public;
 
 use std::path::{Path, PathBuf};
 
 use crate::store::Book;
 
-/// Writes `book` to `path` in the format its extension names (.html, .htm or .pdf). `Ok` holds
-/// a warning when words could not be kept: text a PDF's built-in font cannot draw.
+/// Writes `book` to `path` in the format its extension names (.html, .htm, .pdf or .epub).
+/// `Ok` holds a warning when words could not be kept: characters no installed font draws in
+/// a PDF.
 pub fn export_book(book: &Book, path: &Path) -> Result<Option<String>, String> {
     let (bytes, warning) = match book_format(path)? {
         BookFormat::Html => (html::book_html(book).into_bytes(), None),
-        BookFormat::Pdf => (pdf::book_pdf(book)?, pdf_warning(book)),
+        BookFormat::Epub => (epub::book_epub(book)?, None),
+        BookFormat::Pdf => {
+            let dirs = pdf_font::system_font_dirs();
+            let (bytes, missing) = pdf::book_pdf_with_fonts(book, &dirs)?;
+            (bytes, pdf_warning(&missing))
+        }
     };
     write_atomically(path, &bytes)?;
     Ok(warning)
 }
 
-fn pdf_warning(book: &Book) -> Option<String> {
-    let (count, first) = pdf::unprintable(book);
-    let first = first?;
-    Some(format!(
-        "{count} characters of this book (such as “{first}”) are outside the PDF's built-in font \
-         and print as “?”; export to .html to keep every word"
-    ))
+/// What the user is told about characters that print as '?' in a PDF.
+pub fn pdf_warning(missing: &[char]) -> Option<String> {
+    let shown: String = missing
+        .iter()
+        .take(8)
+        .map(|c| format!("“{c}”"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let more = if missing.len() > 8 { " and more" } else { "" };
+    (!missing.is_empty()).then(|| {
+        format!(
+            "no font installed on this system draws {shown}{more}, so the PDF prints them as \
+             “?”; install fonts that do (for example fonts-dejavu-core for accents, Greek and \
+             Cyrillic, fonts-wqy-microhei for Chinese) and export again, or export to .html or \
+             .epub to keep every word"
+        )
+    })
 }
 
 /// The formats a whole book exports to.
@@ -37,6 +58,7 @@ fn pdf_warning(book: &Book) -> Option<String> {
 pub enum BookFormat {
     Html,
     Pdf,
+    Epub,
 }
 
 /// The format `path`'s extension names, or a sentence saying which ones a book exports to.
@@ -48,8 +70,9 @@ pub fn book_format(path: &Path) -> Result<BookFormat, String> {
     match ext.as_deref() {
         Some("html") | Some("htm") => Ok(BookFormat::Html),
         Some("pdf") => Ok(BookFormat::Pdf),
+        Some("epub") => Ok(BookFormat::Epub),
         _ => Err(format!(
-            "{} should end in .html or .pdf, the formats a book exports to",
+            "{} should end in .html, .pdf or .epub, the formats a book exports to",
             path.display()
         )),
     }

@@ -1,15 +1,22 @@
 //! A PDF book: a cover page, then one page per sentence with the image full-width and the
-//! sentence below. Text uses the standard Helvetica font, so characters outside Windows-1252
-//! (emoji, CJK) print as '?'; the HTML export keeps them.
+//! sentence below. Text is set in fonts found on the system and embedded as subsets (see
+//! pdf_font and pdf_embed), so accents, Greek, Cyrillic and Chinese print as themselves; what no
+//! installed font draws falls back to the standard Helvetica, and outside Windows-1252 prints
+//! as '?' (the HTML export keeps it).
 //!
-//! No word is ever lost: lines are wrapped by Helvetica's real widths (a word wider than a line
+//! No word is ever lost: lines are wrapped by the fonts' real widths (a word wider than a line
 //! is broken), a long text shrinks the picture and then its own size, and text that still does
 //! not fit continues on the next sheet. The page number sits in the bottom margin, below every
 //! line of text.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str};
 
-use super::helvetica::text_width;
+use super::pdf_embed::write_font;
+use super::pdf_font::system_font_dirs;
+use super::pdf_text::Fonts;
 use crate::store::Book;
 
 const PAGE_W: f32 = 420.0;
@@ -24,96 +31,29 @@ const GAP: f32 = 18.0;
 const MIN_IMAGE_H: f32 = 140.0;
 const TITLE_SIZE: f32 = 26.0;
 /// Sizes tried in turn for the cover's prompt and for a page's sentence: the first that fits
-/// on one sheet is used, and the last continues on more sheets if even it does not.
+/// on one sheet is used, and the last continues on more sheets if even it does not. The
+/// embedded fonts (DejaVu Sans) run about a tenth wider than Helvetica, so sentences end at
+/// 8 pt: a 1,500-character page still fits on one sheet, as it did in Helvetica at 9 pt.
 const PROMPT_SIZES: [f32; 3] = [12.0, 10.0, 9.0];
-const SENTENCE_SIZES: [f32; 4] = [15.0, 13.0, 11.0, 9.0];
+const SENTENCE_SIZES: [f32; 5] = [15.0, 13.0, 11.0, 9.0, 8.0];
 const NUMBER_SIZE: f32 = 9.0;
 
-/// Windows-1252 bytes for Helvetica's WinAnsiEncoding; anything else becomes '?'.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars().map(win_ansi_byte).collect()
-}
-
-/// The characters of `book` the PDF cannot draw (they print as '?'): how many, and the first.
-pub fn unprintable(book: &Book) -> (usize, Option<char>) {
-    let texts = [book.title.as_str(), book.prompt.as_str()]
-        .into_iter()
-        .chain(book.pages.iter().map(|p| p.sentence.as_str()));
-    let lost: Vec<char> = texts
-        .flat_map(str::chars)
-        .filter(|&c| c != '?' && !c.is_whitespace() && win_ansi_byte(c) == b'?')
-        .collect();
-    (lost.len(), lost.first().copied())
-}
-
-fn win_ansi_byte(c: char) -> u8 {
-    {
-        match c as u32 {
-            0x20..=0x7e | 0xa0..=0xff => c as u32 as u8,
-            0x2018 => 0x91,
-            0x2019 => 0x92,
-            0x201c => 0x93,
-            0x201d => 0x94,
-            0x2013 => 0x96,
-            0x2014 => 0x97,
-            0x2026 => 0x85,
-            _ => b'?',
-        }
-    }
-}
-
-/// Greedy word wrap of WinAnsi text by measured width; a word wider than `width` is broken.
-fn wrap(text: &str, size: f32, width: f32) -> Vec<Vec<u8>> {
-    let fits = |bytes: &[u8]| text_width(bytes, size) <= width;
-    let mut lines = Vec::new();
-    let mut line: Vec<u8> = Vec::new();
-    for word in text.split_whitespace().map(win_ansi) {
-        let mut candidate = line.clone();
-        if !candidate.is_empty() {
-            candidate.push(b' ');
-        }
-        candidate.extend_from_slice(&word);
-        if fits(&candidate) {
-            line = candidate;
-            continue;
-        }
-        if !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-        }
-        // The word alone: as many pieces as needed, each as long as fits (at least one byte).
-        let mut rest = word.as_slice();
-        while !rest.is_empty() {
-            let mut n = rest.len();
-            while n > 1 && !fits(&rest[..n]) {
-                n -= 1;
-            }
-            if n == rest.len() {
-                line = rest.to_vec();
-                break;
-            }
-            lines.push(rest[..n].to_vec());
-            rest = &rest[n..];
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-/// A line of text: its WinAnsi bytes, font size, and whether it is set in italics.
+/// A line of text: its characters, width, font size, and whether it is set in italics.
 #[derive(Debug, Clone, PartialEq)]
 struct Line {
-    bytes: Vec<u8>,
+    text: String,
+    width: f32,
     size: f32,
     italic: bool,
 }
 
-fn lines(text: &str, size: f32, italic: bool) -> Vec<Line> {
-    wrap(text, size, CONTENT_W)
+fn lines(fonts: &Fonts, text: &str, size: f32, italic: bool) -> Vec<Line> {
+    fonts
+        .wrap(text, size, CONTENT_W)
         .into_iter()
-        .map(|bytes| Line {
-            bytes,
+        .map(|text| Line {
+            width: fonts.width(&text, size),
+            text,
             size,
             italic,
         })
@@ -131,10 +71,10 @@ struct Source<'a> {
 }
 
 /// Lays out `source` with the largest of its text sizes that fits on one sheet.
-fn fit(source: &Source, image_size: Option<(u32, u32)>) -> Vec<Sheet> {
+fn fit(fonts: &Fonts, source: &Source, image_size: Option<(u32, u32)>) -> Vec<Sheet> {
     let mut sheets = Vec::new();
     for &size in source.sizes {
-        let body = lines(source.body, size, source.italic);
+        let body = lines(fonts, source.body, size, source.italic);
         sheets = lay_out(&source.heading, image_size, &body, source.number);
         if sheets.len() == 1 {
             break;
@@ -233,10 +173,29 @@ fn decode(png: &[u8]) -> Result<(Vec<u8>, u32, u32), String> {
     Ok((data, img.width(), img.height()))
 }
 
-/// The book as PDF bytes.
+/// The book as PDF bytes, set in fonts found on this system.
 pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
+    book_pdf_with_fonts(book, &system_font_dirs()).map(|(bytes, _)| bytes)
+}
+
+/// Every character a book's PDF draws: its text, and the digits and '?' the PDF adds.
+fn characters(book: &Book) -> BTreeSet<char> {
+    [book.title.as_str(), book.prompt.as_str(), "0123456789 ?"]
+        .into_iter()
+        .chain(book.pages.iter().map(|p| p.sentence.as_str()))
+        .flat_map(str::chars)
+        .collect()
+}
+
+/// The book as PDF bytes, set in fonts found under `font_dirs` (Helvetica for what none of
+/// them draws), and the characters that print as '?' because nothing draws them.
+pub fn book_pdf_with_fonts(
+    book: &Book,
+    font_dirs: &[PathBuf],
+) -> Result<(Vec<u8>, Vec<char>), String> {
+    let fonts = Fonts::find(&characters(book), font_dirs);
     let mut contents = vec![Source {
-        heading: lines(&book.title, TITLE_SIZE, false),
+        heading: lines(&fonts, &book.title, TITLE_SIZE, false),
         image: book.pages.iter().find_map(|p| p.png.as_deref()),
         body: &book.prompt,
         sizes: &PROMPT_SIZES,
@@ -258,14 +217,17 @@ pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
     let mut ids = Ids { next: 0 };
     let catalog = ids.next();
     let tree = ids.next();
-    let font = ids.next();
-    let font_italic = ids.next();
-    pdf.type1_font(font)
+    // F0 is Helvetica; F1… are the embedded fonts, in the order Fonts gives their slots.
+    let mut font_ids = vec![ids.next()];
+    pdf.type1_font(font_ids[0])
         .base_font(Name(b"Helvetica"))
         .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(font_italic)
-        .base_font(Name(b"Helvetica-Oblique"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    for (i, (font, remapper)) in fonts.embedded.iter().enumerate() {
+        let id = ids.next();
+        font_ids.push(id);
+        write_font(&mut pdf, id, || ids.next(), i + 1, font, remapper)?;
+    }
+    let font_names: Vec<String> = (0..font_ids.len()).map(|i| format!("F{i}")).collect();
 
     let mut page_ids = Vec::new();
     for content in &contents {
@@ -283,7 +245,7 @@ pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
             x.finish();
             id
         });
-        let sheets = fit(content, picture.as_ref().map(|(_, w, h)| (*w, *h)));
+        let sheets = fit(&fonts, content, picture.as_ref().map(|(_, w, h)| (*w, *h)));
         for sheet in sheets {
             let page_id = ids.next();
             let content_id = ids.next();
@@ -296,20 +258,25 @@ pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
                 c.restore_state();
             }
             for (line, x, y) in &sheet.lines {
-                c.begin_text();
-                c.set_font(Name(if line.italic { b"F2" } else { b"F1" }), line.size);
-                c.next_line(*x, *y);
-                c.show(Str(&line.bytes));
-                c.end_text();
+                show(&mut c, &fonts, &font_names, line, *x, *y);
             }
             if let Some(n) = sheet.number {
                 let label = n.to_string();
-                let w = text_width(label.as_bytes(), NUMBER_SIZE);
-                c.begin_text();
-                c.set_font(Name(b"F1"), NUMBER_SIZE);
-                c.next_line((PAGE_W - w) / 2.0, MARGIN / 2.0);
-                c.show(Str(label.as_bytes()));
-                c.end_text();
+                let w = fonts.width(&label, NUMBER_SIZE);
+                let number = Line {
+                    text: label,
+                    width: w,
+                    size: NUMBER_SIZE,
+                    italic: false,
+                };
+                show(
+                    &mut c,
+                    &fonts,
+                    &font_names,
+                    &number,
+                    (PAGE_W - w) / 2.0,
+                    MARGIN / 2.0,
+                );
             }
             pdf.stream(content_id, &c.finish());
             let mut page = pdf.page(page_id);
@@ -319,8 +286,9 @@ pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
             let mut resources = page.resources();
             {
                 let mut fonts = resources.fonts();
-                fonts.pair(Name(b"F1"), font);
-                fonts.pair(Name(b"F2"), font_italic);
+                for (name, id) in font_names.iter().zip(&font_ids) {
+                    fonts.pair(Name(name.as_bytes()), *id);
+                }
             }
             if let (Some(id), Some(_)) = (image_id, sheet.image) {
                 resources.x_objects().pair(Name(b"Im0"), id);
@@ -332,7 +300,20 @@ pub fn book_pdf(book: &Book) -> Result<Vec<u8>, String> {
     let count = page_ids.len() as i32;
     pdf.pages(tree).kids(page_ids).count(count);
     pdf.catalog(catalog).pages(tree);
-    Ok(pdf.finish())
+    Ok((pdf.finish(), fonts.missing))
+}
+
+/// Draws `line` with its baseline starting at (x, y), one font run after another. Italics are
+/// slanted by the text matrix, which works for every font, CJK included.
+fn show(c: &mut Content, fonts: &Fonts, names: &[String], line: &Line, x: f32, y: f32) {
+    let slant = if line.italic { 0.2 } else { 0.0 };
+    c.begin_text();
+    c.set_text_matrix([1.0, 0.0, slant, 1.0, x, y]);
+    for run in fonts.runs(&line.text) {
+        c.set_font(Name(names[run.slot].as_bytes()), line.size);
+        c.show(Str(&run.codes));
+    }
+    c.end_text();
 }
 
 #[cfg(test)]

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// Helvetica alone, so these layouts do not depend on the fonts installed.
+fn helvetica() -> Fonts {
+    Fonts::builtin(&BTreeSet::new())
+}
+
 fn long_sentence() -> String {
     let mut s = String::from("Once");
     while s.len() < 600 {
@@ -15,9 +20,7 @@ fn long_sentence() -> String {
 fn assert_inside(sheets: &[Sheet]) {
     for sheet in sheets {
         for (line, x, y) in &sheet.lines {
-            assert!(
-                *x >= MARGIN && x + text_width(&line.bytes, line.size) <= PAGE_W - MARGIN + 0.01
-            );
+            assert!(*x >= MARGIN && x + line.width <= PAGE_W - MARGIN + 0.01);
             assert!(
                 y - 0.25 * line.size >= MARGIN,
                 "a line runs into the margin at {y}"
@@ -38,7 +41,7 @@ fn text_of(sheets: &[Sheet]) -> String {
     sheets
         .iter()
         .flat_map(|s| s.lines.iter())
-        .map(|(l, _, _)| String::from_utf8_lossy(&l.bytes).into_owned())
+        .map(|(l, _, _)| l.text.clone())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -46,7 +49,7 @@ fn text_of(sheets: &[Sheet]) -> String {
 #[test]
 fn a_long_sentence_shrinks_the_picture_and_keeps_every_word() {
     let text = long_sentence();
-    let body = lines(&text, SENTENCE_SIZES[0], false);
+    let body = lines(&helvetica(), &text, SENTENCE_SIZES[0], false);
     let sheets = lay_out(&[], Some((256, 256)), &body, Some(3));
     assert_eq!(
         sheets.len(),
@@ -73,7 +76,7 @@ fn a_longer_text_is_set_smaller_to_stay_on_one_sheet() {
         italic: false,
         number: Some(2),
     };
-    let sheets = fit(&source, Some((256, 256)));
+    let sheets = fit(&helvetica(), &source, Some((256, 256)));
     assert_eq!(sheets.len(), 1);
     let size = sheets[0].lines[0].0.size;
     assert!(size < SENTENCE_SIZES[0], "set at {size} pt");
@@ -95,7 +98,7 @@ fn a_very_long_text_continues_on_more_sheets() {
         italic: false,
         number: Some(1),
     };
-    let sheets = fit(&source, Some((64, 256)));
+    let sheets = fit(&helvetica(), &source, Some((64, 256)));
     assert!(sheets.len() > 1);
     assert!(sheets.iter().all(|s| s.number == Some(1)));
     assert_inside(&sheets);
@@ -107,8 +110,9 @@ fn a_very_long_text_continues_on_more_sheets() {
 
 #[test]
 fn the_cover_fits_its_title_prompt_and_picture() {
-    let heading = lines(&"A very long title ".repeat(6), TITLE_SIZE, false);
-    let body = lines(&long_sentence(), PROMPT_SIZES[0], true);
+    let fonts = helvetica();
+    let heading = lines(&fonts, &"A very long title ".repeat(6), TITLE_SIZE, false);
+    let body = lines(&fonts, &long_sentence(), PROMPT_SIZES[0], true);
     let sheets = lay_out(&heading, Some((256, 256)), &body, None);
     assert_inside(&sheets);
     assert!(text_of(&sheets).ends_with("lanternlight."));
@@ -116,12 +120,13 @@ fn the_cover_fits_its_title_prompt_and_picture() {
 
 #[test]
 fn words_wider_than_a_line_are_broken_not_lost() {
+    let fonts = helvetica();
     let word = "x".repeat(300);
-    let wrapped = wrap(&word, SENTENCE_SIZES[0], CONTENT_W);
-    assert!(wrapped.len() > 1);
-    assert!(wrapped
-        .iter()
-        .all(|l| text_width(l, SENTENCE_SIZES[0]) <= CONTENT_W));
-    assert_eq!(wrapped.concat(), word.as_bytes());
-    assert!(wrap("", 12.0, CONTENT_W).is_empty());
+    let body = lines(&fonts, &word, SENTENCE_SIZES[0], false);
+    assert!(body.len() > 1);
+    assert!(body.iter().all(|l| l.width <= CONTENT_W));
+    assert_eq!(
+        body.iter().map(|l| l.text.as_str()).collect::<String>(),
+        word
+    );
 }
