@@ -250,7 +250,7 @@ fn a_book_is_made_interrupted_resumed_exported_and_redrawn() {
     )
     .output()
     .unwrap());
-    assert_eq!(hits[0]["id"], 1);
+    assert_eq!(hits["results"][0]["book_id"], 1, "{hits}");
     let shown = ok(
         studio(&["library", "show", "1", "--library", lib_s, "--json"], cwd)
             .output()

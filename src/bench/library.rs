@@ -33,7 +33,7 @@ fn noise_png(seed: u32, size: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-const WORDS: &[&str] = &[
+pub(super) const WORDS: &[&str] = &[
     "fox", "lantern", "river", "moon", "forest", "dragon", "bridge", "owl", "snow", "castle",
     "garden", "storm", "ship", "mountain", "candle", "meadow", "whale", "kite", "tower", "star",
 ];

@@ -8,6 +8,7 @@ pub mod finetune;
 pub mod generation;
 pub mod illustrate;
 pub mod library;
+pub mod library_search;
 pub mod words;
 pub mod words_zh;
 

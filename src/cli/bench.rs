@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::GlobalArgs;
 use crate::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
 use crate::ml::models::gpt2::Config;
+use crate::ml::weights::ModelKind;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -39,12 +40,21 @@ pub enum BenchWhat {
         #[arg(long, value_name = "FILE")]
         save_weights: Option<PathBuf>,
     },
-    /// The library: save a 12-page book, list 1,000 books with covers, search them (medians).
+    /// The library: save a 12-page book, list 1,000 books with covers, search them; then
+    /// meaning, words and hybrid search over 1k, 10k and 100k pages, and the back-fill rate
+    /// (medians).
     Library {
         #[arg(long, default_value_t = 1000)]
         books: usize,
         #[arg(long, default_value_t = 15)]
         runs: usize,
+        /// Library sizes, in pages, for the search part.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        pages: Vec<usize>,
+        /// all-MiniLM-L6-v2 folder, for the query embedding and back-fill rate (default: the
+        /// one on this computer, if any; never downloaded).
+        #[arg(long, value_name = "DIR")]
+        minilm: Option<PathBuf>,
     },
     /// Image to words: label-cache build per 1,000 terms, its reload, and prompt/poem latency
     /// (CLIP ViT-B/32 and GPT-2 124M shapes, random weights, the real tokenizers).
@@ -241,20 +251,61 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        BenchWhat::Library { books, runs } => {
+        BenchWhat::Library {
+            books,
+            runs,
+            mut pages,
+            minilm,
+        } => {
             let dir = std::env::temp_dir().join(format!("storybook-bench-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
+            let model = match global
+                .locator()
+                .find_local(ModelKind::Minilm, minilm.as_deref())
+            {
+                Ok(files) => {
+                    let device = crate::ml::device::open(&global.device)?;
+                    Some(crate::ml::models::load::minilm(&files, &device)?)
+                }
+                Err(_) => None,
+            };
+            pages.sort_unstable();
+            let runs = runs.max(1);
             let result =
-                crate::bench::library::bench_library(&dir.join("bench.sqlite"), books, runs.max(1));
+                crate::bench::library::bench_library(&dir.join("bench.sqlite"), books, runs)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|saving| {
+                        let search = crate::bench::library_search::bench_search(
+                            &dir.join("search.sqlite"),
+                            &pages,
+                            runs,
+                            model.as_ref(),
+                        )?;
+                        Ok((saving, search))
+                    });
             let _ = std::fs::remove_dir_all(&dir);
-            let result = result?;
+            let (result, search) = result?;
             if global.json {
-                return super::print_json(&result);
+                return super::print_json(
+                    &serde_json::json!({ "books": result, "search": search }),
+                );
             }
             println!(
                 "library, {} books, median of {} runs: save a 12-page book {:.1} ms, list {:.1} ms, search {:.2} ms",
                 result.books, result.runs, result.save_12_page_book_ms, result.list_1000_books_ms, result.search_1000_books_ms
             );
+            for s in &search.sizes {
+                println!(
+                    "{:>7} pages: meaning {:.2} ms, words {:.2} ms, hybrid {:.2} ms (vectors loaded once in {:.1} ms)",
+                    s.pages, s.meaning_ms, s.words_ms, s.hybrid_ms, s.load_vectors_ms
+                );
+            }
+            match (search.query_embedding_ms, search.backfill_pages_per_second) {
+                (Some(q), Some(r)) => println!(
+                    "MiniLM: a query embeds in {q:.1} ms; back-fill embeds {r:.0} pages/s"
+                ),
+                _ => println!("(no MiniLM on this computer: query embedding and back-fill not measured; give --minilm DIR)"),
+            }
             Ok(())
         }
         BenchWhat::Illustrate {

@@ -13,6 +13,9 @@ use crate::ml::weights::ModelKind;
 use crate::store::{BookSummary, Create, Library, StoreError};
 use crate::story::printable;
 
+#[path = "library_export.rs"]
+mod export;
+
 /// How a command treats a library file that does not exist yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Need {
@@ -70,16 +73,32 @@ pub enum LibraryAction {
     Show {
         id: i64,
     },
-    /// Books whose title, sentences or prompt contain every word.
+    /// Pages by their words, their meaning, or both (the default), best first.
     Search {
         text: String,
+        #[arg(long, value_enum, default_value = "hybrid")]
+        mode: super::library_search::ModeArg,
+        /// all-MiniLM-L6-v2 folder, for meaning and hybrid search.
+        #[arg(long, value_name = "DIR")]
+        minilm: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
-    /// Write a book as .html or .pdf, or a page's progress as .gif (with --page).
+    /// Pages whose pictures look most like IMAGE (CLIP), best first.
+    Similar {
+        image: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        clip: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Write a book as .html, .pdf or .epub (EPUB 3), or one page (with --page) as .png (its
+    /// picture with its recipe) or .gif (its progress).
     Export {
         id: i64,
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// For .gif: the page (1-based) whose kept frames to animate.
+        /// For .png and .gif: the page (1-based) whose picture, or kept frames, to write.
         #[arg(long)]
         page: Option<usize>,
     },
@@ -156,88 +175,29 @@ fn position(book: i64, page: usize, count: usize) -> anyhow::Result<usize> {
 pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
     // Check what can be checked before the library is opened.
     if let LibraryAction::Export { out, page, .. } = &args.action {
-        check_export(out, *page)?;
+        export::check_export(out, *page)?;
     }
     let mut lib = open_library(global, Need::Existing)?;
     match args.action {
         LibraryAction::List { offset, limit } => print_summaries(global, &lib.list(offset, limit)?),
-        LibraryAction::Search { text } => print_summaries(global, &lib.search(&text, 100)?),
-        LibraryAction::Show { id } => {
-            let book = lib.book(id)?;
-            if global.json {
-                return super::print_json(&book);
-            }
-            println!(
-                "{} (book {id})\nprompt: {}",
-                printable::line(&book.title),
-                printable::line(&book.prompt)
-            );
-            for p in &book.pages {
-                let sim = p
-                    .similarity
-                    .map(|s| format!("{s:.3}"))
-                    .unwrap_or("-".into());
-                let picture = if p.png.is_some() { "" } else { ", no picture" };
-                println!(
-                    "{:>3}. {}  [seed {}, similarity {sim}{picture}]",
-                    p.position + 1,
-                    printable::line(&p.sentence),
-                    p.seed
-                );
-            }
-            // Counts come from the same pages, so they can never read "4 of 3".
-            let planned = book.planned_pages.max(book.pages.len());
-            if book.pages.len() < planned {
-                println!(
-                    "Interrupted: {} of {planned} pages saved; `book --resume {id}` finishes it.",
-                    book.pages.len()
-                );
-            }
-            if book.unillustrated() > 0 {
-                println!(
-                    "{} without a picture; `book --resume {id}` draws {}.",
-                    plural(book.unillustrated(), "page"),
-                    if book.unillustrated() == 1 {
-                        "it"
-                    } else {
-                        "them"
-                    }
-                );
-            }
-            println!("Open it in the studio: storybook-studio gui --open-book {id} [--tab read]");
-            Ok(())
+        LibraryAction::Search {
+            text,
+            mode,
+            minilm,
+            limit,
+        } => super::library_search::run_search(
+            global,
+            &mut lib,
+            &text,
+            mode,
+            minilm.as_deref(),
+            limit,
+        ),
+        LibraryAction::Similar { image, clip, limit } => {
+            super::library_search::run_similar(global, &mut lib, &image, clip.as_ref(), limit)
         }
-        LibraryAction::Export { id, out, page } => {
-            let book = lib.book(id)?;
-            let is_gif = out
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
-            let warning = if is_gif {
-                let page =
-                    page.ok_or_else(|| anyhow::anyhow!("a GIF shows one page: add --page N"))?;
-                let frames: Vec<Vec<u8>> = lib
-                    .frames(id, position(id, page, book.pages.len())?)?
-                    .into_iter()
-                    .map(|(_, png)| png)
-                    .collect();
-                let gif =
-                    crate::export::gif::progress_gif(&frames, 120).map_err(anyhow::Error::msg)?;
-                crate::export::write_atomically(&out, &gif).map_err(anyhow::Error::msg)?;
-                None
-            } else {
-                crate::export::export_book(&book, &out).map_err(anyhow::Error::msg)?
-            };
-            if global.json {
-                return super::print_json(
-                    &serde_json::json!({ "book_id": id, "out": out, "warning": warning }),
-                );
-            }
-            println!("Exported book {id} to {}.", out.display());
-            if let Some(w) = warning {
-                eprintln!("warning: {w}.");
-            }
-            Ok(())
-        }
+        LibraryAction::Show { id } => super::library_show::run_show(global, &lib, id),
+        LibraryAction::Export { id, out, page } => export::run_export(global, &lib, id, &out, page),
         LibraryAction::Rename { id, title } => {
             lib.rename(id, title.trim())?;
             done(global, serde_json::json!({ "book_id": id, "title": title }))
@@ -287,25 +247,6 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             )
         }
     }
-}
-
-/// An export's file name and --page agree, and the file can be written.
-fn check_export(out: &std::path::Path, page: Option<usize>) -> anyhow::Result<()> {
-    crate::export::check_writable(out).map_err(anyhow::Error::msg)?;
-    let is_gif = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
-    if !is_gif {
-        crate::export::book_format(out)
-            .map_err(|e| anyhow!("{e}, or .gif for one page's progress"))?;
-        if page.is_some() {
-            anyhow::bail!(
-                "--page chooses the page of a .gif; {} holds the whole book, so leave --page out",
-                out.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 fn done(global: &GlobalArgs, value: serde_json::Value) -> anyhow::Result<()> {

@@ -10,6 +10,8 @@ mod gui;
 mod illustrate;
 mod interrupt;
 mod library;
+mod library_search;
+mod library_show;
 mod models;
 mod needs;
 mod progress;

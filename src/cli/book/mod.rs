@@ -66,7 +66,7 @@ pub struct BookArgs {
     /// Keep progress frames (every 10 steps) for an animated GIF export.
     #[arg(long)]
     pub keep_frames: bool,
-    /// Also export the finished book (.html or .pdf); checked before any work starts.
+    /// Also export the finished book (.html, .pdf or .epub); checked before any work starts.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Make the pages from your own text instead of writing a story: a UTF-8 file, or - for
