@@ -35,6 +35,8 @@ pub enum Action {
     UseAsStoryPrompt(String),
     Copy(String),
     SearchLibrary,
+    /// Books whose pictures look like this image (an image dropped on the Library).
+    FindSimilar(ImageSource),
     OpenBook(i64),
     DuplicateBook(i64),
     AskDelete(i64),

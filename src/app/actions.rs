@@ -20,6 +20,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
                     app,
                     Command::ListBooks {
                         query: app.library.query.clone(),
+                        mode: app.library.mode,
                     },
                 );
             }
@@ -101,8 +102,13 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
             app,
             Command::ListBooks {
                 query: app.library.query.clone(),
+                mode: app.library.mode,
             },
         ),
+        Action::FindSimilar(image) => {
+            app.library.note = Some(format!("Looking for pictures like {}…", image.name()));
+            send(app, Command::FindSimilar(image))
+        }
         Action::DuplicateBook(id) => send(app, Command::DuplicateBook(id)),
         Action::AskDelete(id) => app.library.confirm_delete = Some(id),
         Action::CancelDelete => app.library.confirm_delete = None,

@@ -145,6 +145,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             done,
             total,
         } => app.models.downloading = Some((kind, file, done, total)),
+        Event::SearchNote(note) => app.library.note = note,
         Event::Books(cards) => {
             app.library.loaded = true;
             app.library.books = cards

@@ -171,8 +171,8 @@ impl FileBrowser {
                         "{} is a folder; add a file name such as book.html.",
                         path.display()
                     ))
-                } else if ext != "html" && ext != "pdf" {
-                    Err("The file name must end in .html or .pdf.".into())
+                } else if !["html", "htm", "pdf", "epub"].contains(&ext.as_str()) {
+                    Err("The file name must end in .html, .pdf or .epub.".into())
                 } else if folder.is_some_and(|f| !f.is_dir()) {
                     Err(format!(
                         "There is no folder {}.",
@@ -291,10 +291,11 @@ mod tests {
         let b = |name: &str| FileBrowser::new(PickPurpose::ExportBook(1), dir.path(), name);
         assert!(b("book.html").accept().is_ok());
         assert!(b("book.PDF").accept().is_ok());
+        assert!(b("book.epub").accept().is_ok());
         assert!(b("book.txt")
             .accept()
             .unwrap_err()
-            .contains(".html or .pdf"));
+            .contains(".html, .pdf or .epub"));
         assert!(b("missing/book.html")
             .accept()
             .unwrap_err()

@@ -173,6 +173,7 @@ impl StudioApp {
             Command::ScanModels,
             Command::ListBooks {
                 query: String::new(),
+                mode: Default::default(),
             },
         ] {
             app.pending.push(Action::Send(command));
@@ -263,7 +264,12 @@ impl eframe::App for StudioApp {
                 .collect()
         });
         if let Some(image) = dropped.into_iter().next() {
-            self.pending.push(Action::UseImage(image));
+            // On the Library, a picture asks for books that look like it; elsewhere it is
+            // turned into words.
+            self.pending.push(match self.state.tab {
+                state::Tab::Library => Action::FindSimilar(image),
+                _ => Action::UseImage(image),
+            });
         }
         self.close_requested(ctx);
         if let Some(missing) = self.cjk_font.poll(ctx, self.state.words_chinese) {

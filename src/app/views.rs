@@ -103,6 +103,10 @@ pub struct WordsView {
 #[derive(Default)]
 pub struct LibraryView {
     pub query: String,
+    /// Words, meaning, or both (the default).
+    pub mode: crate::worker::SearchMode,
+    /// What the last search did or could not do, under the search box.
+    pub note: Option<String>,
     pub books: Vec<(BookCard, Option<TextureHandle>)>,
     pub confirm_delete: Option<i64>,
     pub loaded: bool,

@@ -5,7 +5,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::{BookSummary, Library, Result, StoreError};
 
 impl Library {
-    pub(super) fn summary(&self, book_id: i64) -> Result<BookSummary> {
+    /// One book's row of the list (no pages loaded).
+    pub fn summary(&self, book_id: i64) -> Result<BookSummary> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!("{SUMMARY_COLUMNS} WHERE b.id = ?1"))?;

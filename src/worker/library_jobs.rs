@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::draft_jobs::DraftJobs;
 use super::job_thread::{Jobs, Outbox};
+use super::library_search::{find_pages, find_similar, SearchModels};
 use super::pictures;
 use super::protocol::*;
 use crate::book::BookRecipe;
@@ -17,8 +18,9 @@ use crate::store::{Book, BookSummary, Library, NewBook, NewPage};
 pub struct LibraryJobs {
     path: PathBuf,
     lib: Option<Library>,
-    last_query: String,
+    last_query: (String, SearchMode),
     draft: DraftJobs,
+    search: SearchModels,
 }
 
 impl LibraryJobs {
@@ -28,8 +30,16 @@ impl LibraryJobs {
             draft: DraftJobs::beside(&path),
             path,
             lib: None,
-            last_query: String::new(),
+            last_query: (String::new(), SearchMode::default()),
+            search: SearchModels::default(),
         }
+    }
+
+    /// The library `settings` name, searched with the models they name.
+    pub fn configured(settings: Box<EngineSettings>) -> Self {
+        let mut jobs = Self::new(settings.library.clone());
+        jobs.search = SearchModels::with(settings);
+        jobs
     }
 
     fn lib(&mut self) -> anyhow::Result<&mut Library> {
@@ -44,15 +54,39 @@ impl LibraryJobs {
             .ok_or_else(|| anyhow::anyhow!("the library is not open"))
     }
 
-    fn list(&mut self, query: String, out: &Outbox) -> anyhow::Result<()> {
-        self.last_query = query.clone();
-        let lib = self.lib()?;
-        let rows = if query.trim().is_empty() {
-            lib.list(0, 500)?
-        } else {
-            lib.search(&query, 200)?
+    fn list(&mut self, query: String, mode: SearchMode, out: &Outbox) -> anyhow::Result<()> {
+        self.last_query = (query.clone(), mode);
+        self.lib()?;
+        let Some(lib) = self.lib.as_mut() else {
+            return Ok(());
         };
-        out.send(Event::Books(rows.into_iter().map(card).collect()));
+        if query.trim().is_empty() {
+            let rows = lib.list(0, 500)?;
+            out.send(Event::Books(rows.into_iter().map(card).collect()));
+            out.send(Event::SearchNote(None));
+            return Ok(());
+        }
+        let (hits, note) = find_pages(&mut self.search, lib, &query, mode, out)?;
+        out.send(Event::Books(cards_of(lib, &hits)?));
+        out.send(Event::SearchNote(note));
+        Ok(())
+    }
+
+    fn similar(&mut self, image: ImageSource, out: &Outbox) -> anyhow::Result<()> {
+        let picture = match &image {
+            ImageSource::Path(p) => crate::ml::image_io::load_rgb(p)?,
+            ImageSource::Bytes { name, bytes } => crate::ml::image_io::decode_rgb(bytes)
+                .map_err(|e| anyhow::anyhow!("{name} cannot be used: {e}"))?,
+        };
+        self.lib()?;
+        let Some(lib) = self.lib.as_mut() else {
+            return Ok(());
+        };
+        let (hits, note) = find_similar(&mut self.search, lib, &picture, out)?;
+        out.send(Event::Books(cards_of(lib, &hits)?));
+        out.send(Event::SearchNote(Some(note.unwrap_or_else(|| {
+            format!("Books with pictures like {}, closest first.", image.name())
+        }))));
         Ok(())
     }
 
@@ -171,8 +205,8 @@ impl LibraryJobs {
         };
         let stamp = self.lib()?.book(id).ok().map(|b| b.updated_at);
         out.send(Event::BookSaved { id, stamp, note });
-        let query = self.last_query.clone();
-        self.list(query, out)
+        let (query, mode) = self.last_query.clone();
+        self.list(query, mode, out)
     }
 }
 
@@ -223,8 +257,23 @@ fn new_page(p: &DraftPage) -> NewPage {
     }
 }
 
+/// One card per book, in the order of its best page, naming that page.
+fn cards_of(lib: &Library, hits: &[crate::book::search::Hit]) -> anyhow::Result<Vec<BookCard>> {
+    let mut cards: Vec<BookCard> = Vec::new();
+    for hit in hits {
+        if cards.iter().any(|c| c.id == hit.book_id) {
+            continue;
+        }
+        let mut c = card(lib.summary(hit.book_id)?);
+        c.matched = Some(format!("page {}: {}", hit.page, hit.sentence));
+        cards.push(c);
+    }
+    Ok(cards)
+}
+
 fn card(s: BookSummary) -> BookCard {
     BookCard {
+        matched: None,
         id: s.id,
         title: s.title,
         pages: s.page_count,
@@ -283,13 +332,19 @@ impl Jobs for LibraryJobs {
     fn run(&mut self, command: Command, out: &Outbox) -> anyhow::Result<()> {
         match command {
             Command::Configure(settings) => {
-                let path = settings.library.unwrap_or_else(Library::default_path);
+                let path = settings
+                    .library
+                    .clone()
+                    .unwrap_or_else(Library::default_path);
                 if path != self.path {
                     *self = LibraryJobs::new(Some(path));
                 }
+                // Models are looked for again with the new settings when next needed.
+                self.search = SearchModels::with(settings);
                 Ok(())
             }
-            Command::ListBooks { query } => self.list(query, out),
+            Command::ListBooks { query, mode } => self.list(query, mode, out),
+            Command::FindSimilar(image) => self.similar(image, out),
             Command::OpenBook(id) => self.open(id, out),
             Command::SaveBook(draft) => self.save(*draft, out),
             Command::LoadDraft => {
@@ -302,13 +357,13 @@ impl Jobs for LibraryJobs {
             Command::DeleteBook(id) => {
                 self.lib()?.delete(id)?;
                 out.send(Event::BookDeleted { id });
-                let query = self.last_query.clone();
-                self.list(query, out)
+                let (query, mode) = self.last_query.clone();
+                self.list(query, mode, out)
             }
             Command::DuplicateBook(id) => {
                 self.lib()?.duplicate(id)?;
-                let query = self.last_query.clone();
-                self.list(query, out)
+                let (query, mode) = self.last_query.clone();
+                self.list(query, mode, out)
             }
             Command::ExportBook { id, path } => {
                 let book = self.lib()?.book(id)?;

@@ -8,6 +8,7 @@ mod engine_models;
 mod engine_words;
 pub mod job_thread;
 pub mod library_jobs;
+mod library_search;
 pub mod pictures;
 pub mod protocol;
 
@@ -68,8 +69,11 @@ impl Worker {
     pub fn real(settings: EngineSettings, repaint: Repaint) -> Self {
         let s = settings.clone();
         let ml: JobsFactory = Arc::new(move || Box::new(engine::Engine::new(s.clone())));
-        let lib: JobsFactory =
-            Arc::new(move || Box::new(library_jobs::LibraryJobs::new(settings.library.clone())));
+        let lib: JobsFactory = Arc::new(move || {
+            Box::new(library_jobs::LibraryJobs::configured(Box::new(
+                settings.clone(),
+            )))
+        });
         Self::spawn(ml, lib, repaint)
     }
 

@@ -1,6 +1,7 @@
 //! The messages between the studio window and the worker threads. Everything here is plain data
 //! (no tensors, no egui types), so the UI can depend on it without depending on candle.
 
+pub use crate::book::search::SearchMode;
 use std::path::PathBuf;
 
 pub use crate::ml::illustrate::IllustrateOptions;
@@ -121,6 +122,8 @@ pub struct BookCard {
     pub planned_pages: usize,
     pub updated_at: i64,
     pub cover: Option<Picture>,
+    /// The page that matched a search by meaning or picture: "page 3: The fox …".
+    pub matched: Option<String>,
 }
 
 /// A model's status for the Models panel.
@@ -185,7 +188,10 @@ pub enum Command {
     Download(ModelKind),
     ListBooks {
         query: String,
+        mode: SearchMode,
     },
+    /// Books whose pictures look like this image, closest first.
+    FindSimilar(ImageSource),
     OpenBook(i64),
     SaveBook(Box<BookDraft>),
     DeleteBook(i64),
@@ -209,6 +215,7 @@ impl Command {
         matches!(
             self,
             Self::ListBooks { .. }
+                | Self::FindSimilar(_)
                 | Self::OpenBook(_)
                 | Self::SaveBook(_)
                 | Self::DeleteBook(_)
@@ -272,6 +279,8 @@ pub enum Event {
         total: u64,
     },
     Books(Vec<BookCard>),
+    /// What the library search is doing or could not do (`None`: nothing to say).
+    SearchNote(Option<String>),
     BookOpened(Box<OpenedBook>),
     /// The book in progress from the last run (`None`: nothing kept); `Err` is a sentence.
     DraftLoaded(Result<Option<Box<OpenedBook>>, String>),

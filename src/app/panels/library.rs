@@ -2,6 +2,7 @@
 
 use super::super::actions::Action;
 use super::super::views::LibraryView;
+use crate::worker::SearchMode;
 
 pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -17,6 +18,36 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
             actions.push(Action::SearchLibrary);
         }
     });
+    ui.horizontal(|ui| {
+        ui.label("Find by");
+        for (mode, name, tip) in [
+            (
+                SearchMode::Hybrid,
+                "Both",
+                "pages with the words, and pages that mean the same",
+            ),
+            (SearchMode::Words, "Words", "pages that contain every word"),
+            (
+                SearchMode::Meaning,
+                "Meaning",
+                "pages closest in meaning, whatever their words",
+            ),
+        ] {
+            if ui
+                .selectable_label(view.mode == mode, name)
+                .on_hover_text(tip)
+                .clicked()
+                && view.mode != mode
+            {
+                view.mode = mode;
+                actions.push(Action::SearchLibrary);
+            }
+        }
+        ui.weak("· drop a picture here to find pages that look like it");
+    });
+    if let Some(note) = &view.note {
+        ui.label(note);
+    }
     if view.books.is_empty() {
         ui.label(if view.query.trim().is_empty() {
             "No books yet. Write one, then Save to library."
@@ -41,6 +72,9 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
                         }
                     }
                     ui.strong(&card.title);
+                    if let Some(page) = &card.matched {
+                        ui.label(egui::RichText::new(page).italics());
+                    }
                     let unfinished = if card.pages < card.planned_pages {
                         format!(" (interrupted: {} of {})", card.pages, card.planned_pages)
                     } else {
