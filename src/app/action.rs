@@ -16,6 +16,10 @@ pub enum Action {
     Cancel,
     /// Stops the page being illustrated; the queue goes on with the next.
     CancelPage,
+    /// Stop the running page, keeping its state so it can be resumed.
+    PausePage,
+    /// Draw a paused page again from its first step, with its seed.
+    StartOver(usize),
     /// Stops the model download in progress (it is the engine's running job).
     CancelDownload,
     Generate,

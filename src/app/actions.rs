@@ -29,6 +29,16 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, action: Action) {
         Action::Send(command) => send(app, command),
         Action::Cancel => book_actions::cancel_all(app),
         Action::CancelPage | Action::CancelDownload => app.worker.cancel_current(),
+        Action::PausePage => {
+            app.illustrate.pausing = true;
+            app.worker.cancel_current();
+        }
+        Action::StartOver(i) => {
+            if let Some(p) = app.pages.get_mut(i) {
+                p.checkpoint = None;
+            }
+            book_actions::queue_page(app, i, false);
+        }
         Action::Generate => generate(app),
         Action::PickCandidate(i) => {
             if let Some(text) = app.story.candidates.get(i).cloned() {

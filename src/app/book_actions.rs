@@ -75,16 +75,27 @@ pub fn queue_page(app: &mut StudioApp, i: usize, new_seed: bool) {
     } else {
         base.seed.wrapping_add(i as u64)
     };
-    page.seed = seed;
-    page.status = PageStatus::Queued;
-    let options = crate::worker::IllustrateOptions {
-        seed,
-        ..base.clone()
+    // A paused page goes on with the options it was started with; a new seed starts over.
+    if new_seed {
+        page.checkpoint = None;
+    }
+    let (options, resume) = match page.resumable() {
+        Some(c) => (c.options.clone(), Some(c.state.clone())),
+        None => {
+            page.seed = seed;
+            let options = crate::worker::IllustrateOptions {
+                seed,
+                ..base.clone()
+            };
+            (options, None)
+        }
     };
+    page.status = PageStatus::Queued;
     let command = Command::Illustrate {
         page: i,
         sentence: page.sentence.clone(),
         options,
+        resume,
     };
     match app.worker.send(command) {
         Ok(()) => app.illustrate.batch.push(i),

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::story::sentences::split_sentences;
-use crate::worker::{BookDraft, DraftPage, IllustrateOptions};
+use crate::worker::{BookDraft, DraftPage, IllustrateOptions, PageCheckpoint};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum PageStatus {
@@ -15,6 +15,8 @@ pub enum PageStatus {
     Running,
     Done,
     Cancelled,
+    /// Stopped by Pause (or the window closing) at this step; Resume goes on from it.
+    Paused(usize),
     Failed(String),
 }
 
@@ -26,6 +28,7 @@ impl PageStatus {
             Self::Running => "illustrating".into(),
             Self::Done => "done".into(),
             Self::Cancelled => "cancelled".into(),
+            Self::Paused(step) => format!("paused at step {step}"),
             Self::Failed(why) => format!("failed: {why}"),
         }
     }
@@ -45,6 +48,8 @@ pub struct PageView {
     pub drawn_for: Option<String>,
     /// Tells one picture from the next without comparing bytes (0: none yet).
     pub picture_id: u64,
+    /// The state of a paused (or running) illustration, so Resume goes on from it.
+    pub checkpoint: Option<PageCheckpoint>,
 }
 
 /// A number no picture has had before in this run.
@@ -71,6 +76,13 @@ impl PageView {
     }
 
     /// What the page list shows: its status, or that its picture no longer matches its text.
+    /// The checkpoint to resume this page from: one saved for its current text.
+    pub fn resumable(&self) -> Option<&PageCheckpoint> {
+        self.checkpoint
+            .as_ref()
+            .filter(|c| c.sentence == self.sentence)
+    }
+
     pub fn status_label(&self) -> String {
         if self.status == PageStatus::Done && self.is_stale() {
             "picture out of date: the text changed after it was drawn".into()
@@ -191,6 +203,7 @@ pub fn to_draft(
                 iterations: p.iterations,
                 similarity: p.similarity,
                 drawn_for: p.drawn_for.clone(),
+                checkpoint: p.checkpoint.clone(),
             })
             .collect(),
     }
@@ -213,6 +226,8 @@ pub fn fingerprint(book_id: Option<i64>, story: &str, pages: &[PageView]) -> u64
         eat(p.sentence.as_bytes());
         eat(&p.picture_id.to_le_bytes());
         eat(&p.seed.to_le_bytes());
+        // A new checkpoint is worth keeping in the draft.
+        eat(&p.checkpoint.as_ref().map_or(0, |c| c.step).to_le_bytes());
     }
     h
 }

@@ -64,6 +64,19 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 v.preview = Some(textures::load(ctx, "preview", &picture));
             }
         }
+        Event::IllustrateCheckpoint { page, checkpoint } => {
+            // The page may have moved meanwhile; its text finds it.
+            let target = match app.pages.get(page) {
+                Some(p) if p.sentence == checkpoint.sentence => Some(page),
+                _ => app
+                    .pages
+                    .iter()
+                    .position(|p| p.sentence == checkpoint.sentence),
+            };
+            if let Some(p) = target.and_then(|i| app.pages.get_mut(i)) {
+                p.checkpoint = Some(checkpoint);
+            }
+        }
         Event::PageDone {
             page,
             sentence,
@@ -101,6 +114,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 p.iterations = iterations;
                 p.drawn_for = Some(sentence);
                 p.status = PageStatus::Done;
+                p.checkpoint = None;
             }
             let v = &mut app.illustrate;
             v.preview = Some(textures::load(ctx, "preview", &picture));
@@ -195,9 +209,17 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
         },
         Event::Cancelled { job } => {
             if let Job::Illustrate { page } = job {
+                let pausing = std::mem::take(&mut app.illustrate.pausing);
                 if let Some(p) = app.pages.get_mut(page) {
                     if matches!(p.status, PageStatus::Queued | PageStatus::Running) {
-                        p.status = PageStatus::Cancelled;
+                        // Pause keeps the state for Resume; Cancel forgets it.
+                        p.status = match p.resumable() {
+                            Some(c) if pausing => PageStatus::Paused(c.step),
+                            _ => PageStatus::Cancelled,
+                        };
+                        if !pausing {
+                            p.checkpoint = None;
+                        }
                     }
                 }
                 if app.illustrate.running == Some(page) {

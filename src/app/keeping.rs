@@ -99,11 +99,12 @@ impl StudioApp {
                     0
                 };
                 PageView {
-                    status: if p.png.is_some() {
-                        PageStatus::Done
-                    } else {
-                        PageStatus::NotStarted
+                    status: match (&p.png, &p.checkpoint) {
+                        (Some(_), _) => PageStatus::Done,
+                        (None, Some(c)) => PageStatus::Paused(c.step),
+                        (None, None) => PageStatus::NotStarted,
                     },
+                    checkpoint: p.checkpoint,
                     texture: picture
                         .map(|pic| textures::load(ctx, &format!("picture-{picture_id}"), &pic)),
                     sentence: p.sentence,

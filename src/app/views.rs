@@ -40,6 +40,8 @@ pub enum RunOutcome {
 #[derive(Default)]
 pub struct IllustrateView {
     pub selected: usize,
+    /// Pause was pressed: the page that stops keeps its state.
+    pub pausing: bool,
     pub running: Option<usize>,
     /// The page whose progress, curve and preview are shown (it stays after the page ends).
     pub shown: Option<usize>,

@@ -24,8 +24,16 @@ const SCHEMA: &str = r#"
         similarity REAL,
         picture    TEXT REFERENCES pictures(hash)
     );
+    CREATE TABLE IF NOT EXISTS checkpoints (
+        position INTEGER PRIMARY KEY,
+        sentence TEXT    NOT NULL,
+        options  TEXT    NOT NULL,
+        step     INTEGER NOT NULL,
+        state    BLOB    NOT NULL
+    );
 "#;
-const VERSION: u32 = 1;
+/// 2 added paused illustrations (`checkpoints`); a version-1 file gains the table on open.
+const VERSION: u32 = 2;
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +68,8 @@ pub struct DraftPageRecord {
     pub iterations: usize,
     pub similarity: Option<f64>,
     pub png: Option<Vec<u8>>,
+    /// A paused illustration: (sentence drawn, options as JSON, step, state).
+    pub checkpoint: Option<(String, serde_json::Value, usize, Vec<u8>)>,
 }
 
 /// The whole book in progress.
@@ -179,6 +189,7 @@ impl DraftStore {
             }
         }
         tx.execute("DELETE FROM pages", []).map_err(sql)?;
+        tx.execute("DELETE FROM checkpoints", []).map_err(sql)?;
         for (i, p) in draft.pages.iter().enumerate() {
             let hash = p.png.as_deref().map(content_hash);
             if let (Some(hash), Some(png)) = (&hash, &p.png) {
@@ -204,6 +215,14 @@ impl DraftStore {
                 ],
             )
             .map_err(sql)?;
+            if let Some((sentence, options, step, state)) = &p.checkpoint {
+                tx.execute(
+                    "INSERT INTO checkpoints (position, sentence, options, step, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![i as i64, sentence, options.to_string(), *step as i64, state],
+                )
+                .map_err(sql)?;
+            }
         }
         tx.execute(
             "DELETE FROM pictures WHERE hash NOT IN
@@ -232,8 +251,9 @@ impl DraftStore {
             .conn
             .prepare(
                 "SELECT p.sentence, p.drawn_for, p.settings, p.seed, p.iterations, p.similarity,
-                        i.png
+                        i.png, c.sentence, c.options, c.step, c.state
                  FROM pages p LEFT JOIN pictures i ON i.hash = p.picture
+                 LEFT JOIN checkpoints c ON c.position = p.position
                  ORDER BY p.position",
             )
             .map_err(|e| self.sql(e))?;
@@ -248,6 +268,18 @@ impl DraftStore {
                     iterations: r.get::<_, i64>(4)? as usize,
                     similarity: r.get(5)?,
                     png: r.get(6)?,
+                    checkpoint: match r.get::<_, Option<String>>(7)? {
+                        Some(sentence) => {
+                            let options: String = r.get(8)?;
+                            Some((
+                                sentence,
+                                serde_json::from_str(&options).unwrap_or_default(),
+                                r.get::<_, i64>(9)? as usize,
+                                r.get(10)?,
+                            ))
+                        }
+                        None => None,
+                    },
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -275,6 +307,7 @@ mod tests {
 
     fn page(sentence: &str, png: Option<&[u8]>) -> DraftPageRecord {
         DraftPageRecord {
+            checkpoint: None,
             sentence: sentence.into(),
             drawn_for: png.map(|_| sentence.to_string()),
             settings: serde_json::json!({ "width": 128 }),

@@ -75,6 +75,14 @@ fn record_of(draft: &BookDraft, unsaved: bool) -> DraftRecord {
                 iterations: p.iterations,
                 similarity: p.similarity.map(f64::from),
                 png: p.png.clone(),
+                checkpoint: p.checkpoint.as_ref().map(|c| {
+                    (
+                        c.sentence.clone(),
+                        serde_json::to_value(&c.options).unwrap_or_default(),
+                        c.step,
+                        c.state.to_vec(),
+                    )
+                }),
             })
             .collect(),
     }
@@ -99,6 +107,15 @@ fn book_of(record: DraftRecord) -> BookDraft {
                 iterations: p.iterations,
                 similarity: p.similarity.map(|s| s as f32),
                 png: p.png,
+                // A checkpoint whose options no longer read (a hand-edited file) is dropped.
+                checkpoint: p.checkpoint.and_then(|(sentence, options, step, state)| {
+                    Some(PageCheckpoint {
+                        sentence,
+                        options: serde_json::from_value(options).ok()?,
+                        step,
+                        state: state.into(),
+                    })
+                }),
             })
             .collect(),
         ..BookDraft::default()

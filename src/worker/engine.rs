@@ -13,7 +13,7 @@ use candle_core::Device;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
-use crate::ml::illustrate::{Illustrator, ImageInputs};
+use crate::ml::illustrate::{Illustrator, ImageInputs, Outcome, Resume};
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::Clip;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -216,6 +216,7 @@ impl Engine {
         page: usize,
         sentence: String,
         options: IllustrateOptions,
+        resume: Option<std::sync::Arc<[u8]>>,
         out: &Outbox,
     ) -> anyhow::Result<()> {
         let job = Job::Illustrate { page };
@@ -243,27 +244,53 @@ impl Engine {
             }
         };
         let started = Instant::now();
-        let result = illustrator.run_with_targets(
+        // Steps done before this run (a resumed page starts past 0): the time left is
+        // measured on this run's own steps.
+        let mut before: Option<usize> = None;
+        let checkpoint = |step: usize, state: &[u8]| Event::IllustrateCheckpoint {
+            page,
+            checkpoint: PageCheckpoint {
+                sentence: sentence.clone(),
+                options: options.clone(),
+                step,
+                state: state.into(),
+            },
+        };
+        let outcome = illustrator.run_resumable(
             targets,
             &ImageInputs::default(),
             &options,
+            Resume {
+                from: resume.as_deref(),
+                save_every: Some(crate::book::CHECKPOINT_EVERY),
+            },
             out.cancel_flag(),
             |r| {
+                let before = *before.get_or_insert(r.step - 1);
+                if let Some(state) = r.state {
+                    out.send(checkpoint(r.step, state));
+                }
                 out.send(Event::IllustrateStep {
                     page,
                     step: r.step,
                     iterations: r.iterations,
                     similarity: r.similarity,
                     loss: r.loss,
-                    seconds_per_step: started.elapsed().as_secs_f64() / r.step.max(1) as f64,
+                    seconds_per_step: started.elapsed().as_secs_f64()
+                        / (r.step - before).max(1) as f64,
                     preview: r.frame.map(pictures::from_rgb),
                 });
             },
         );
-        let result = match result {
-            // The cancel is reported once, as a cancel, not as an error.
-            Err(crate::ml::Error::Cancelled) => return Ok(()),
-            other => other?,
+        let result = match outcome {
+            Ok(Outcome::Done(result)) => result,
+            // Stopped: the state goes to the studio, which keeps it for Resume; the stop itself
+            // is reported once, as a cancel.
+            Ok(Outcome::Paused { step, state }) => {
+                out.send(checkpoint(step, &state));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
         };
         if out.cancelled() {
             return Ok(());
@@ -311,7 +338,8 @@ impl Jobs for Engine {
                 page,
                 sentence,
                 options,
-            } => self.illustrate(page, sentence, options, out),
+                resume,
+            } => self.illustrate(page, sentence, options, resume, out),
             c @ (Command::LoadImage(_)
             | Command::Prompt { .. }
             | Command::Poem { .. }

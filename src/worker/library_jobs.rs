@@ -292,6 +292,7 @@ fn draft_of(book: Book) -> BookDraft {
         .pages
         .into_iter()
         .map(|p| DraftPage {
+            checkpoint: None,
             drawn_for: p.png.as_ref().map(|_| p.sentence.clone()),
             sentence: p.sentence,
             settings: serde_json::from_value(p.settings).ok(),
@@ -305,6 +306,7 @@ fn draft_of(book: Book) -> BookDraft {
     if let Some(r) = &recipe {
         for sentence in r.planned_sentences.iter().skip(pages.len()) {
             pages.push(DraftPage {
+                checkpoint: None,
                 sentence: sentence.clone(),
                 ..DraftPage::default()
             });

@@ -74,6 +74,16 @@ pub struct EngineSettings {
     pub label_cache: Option<PathBuf>,
 }
 
+/// A page's illustration paused mid-way: the state that continues it exactly, the options it
+/// runs with, and the sentence it draws (a checkpoint for other text is not resumed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageCheckpoint {
+    pub sentence: String,
+    pub options: IllustrateOptions,
+    pub step: usize,
+    pub state: std::sync::Arc<[u8]>,
+}
+
 /// A page to save: its sentence and, when illustrated, the PNG and how it was made.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DraftPage {
@@ -85,6 +95,8 @@ pub struct DraftPage {
     pub similarity: Option<f32>,
     /// The text the picture was drawn for; it differs from `sentence` once the text is edited.
     pub drawn_for: Option<String>,
+    /// A paused illustration of this page, kept in the draft (not in the saved book).
+    pub checkpoint: Option<PageCheckpoint>,
 }
 
 /// A book as the studio edits it, to be saved into (or over) a library book.
@@ -165,6 +177,8 @@ pub enum Command {
         page: usize,
         sentence: String,
         options: IllustrateOptions,
+        /// A paused run's state to continue from (saved with the same options).
+        resume: Option<std::sync::Arc<[u8]>>,
     },
     LoadImage(ImageSource),
     Prompt {
@@ -277,6 +291,12 @@ pub enum Event {
         file: String,
         done: u64,
         total: u64,
+    },
+    /// A page's state, every few seconds and when it is stopped: kept so a pause, a crash or
+    /// a closed window loses at most a few seconds.
+    IllustrateCheckpoint {
+        page: usize,
+        checkpoint: PageCheckpoint,
     },
     Books(Vec<BookCard>),
     /// What the library search is doing or could not do (`None`: nothing to say).

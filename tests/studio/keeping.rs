@@ -266,3 +266,72 @@ fn save_over_a_book_changed_elsewhere_keeps_both_versions() {
         2
     );
 }
+
+/// Pause keeps a page's progress through a restart, and Resume finishes it to the very
+/// picture an uninterrupted run of the same page draws.
+#[test]
+fn a_paused_page_survives_a_restart_and_resumes_to_the_same_picture() {
+    use storybook_studio::app::draft::{PageStatus, PageView};
+    let setup = |h: &mut egui_kittest::Harness<'static, storybook_studio::app::StudioApp>| {
+        let app = h.state_mut();
+        app.pages = vec![PageView::new("a lighthouse at night")];
+        app.state.illustration.width = 32;
+        app.state.illustration.height = 32;
+        app.state.illustration.cutn = 2;
+        app.state.illustration.iterations = 120;
+        app.state.illustration.preview_every = 0;
+    };
+    // The page drawn straight through, in a studio of its own.
+    let straight = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(straight.path())));
+    setup(&mut h);
+    h.step();
+    click(&mut h, "Illustrate");
+    click(&mut h, "Illustrate page 1");
+    wait_for(&mut h, "the whole page", LIMIT, |a| {
+        a.pages[0].png.is_some()
+    });
+    let whole = h.state().pages[0].png.clone().unwrap();
+    drop(h);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    setup(&mut h);
+    h.step();
+    click(&mut h, "Illustrate");
+    click(&mut h, "Illustrate page 1");
+    wait_for(&mut h, "a few steps", LIMIT, |a| a.illustrate.step >= 10);
+    click(&mut h, "Pause page 1");
+    wait_for(&mut h, "the pause", LIMIT, |a| {
+        matches!(a.pages[0].status, PageStatus::Paused(_))
+    });
+    let PageStatus::Paused(step) = h.state().pages[0].status else {
+        unreachable!()
+    };
+    assert!((10..120).contains(&step), "paused at {step}");
+    assert!(h.state().pages[0].png.is_none());
+    let storage = close(h);
+
+    let mut h = reopen(storage, config(engine(dir.path())));
+    wait_for(&mut h, "the kept paused page", LIMIT, |a| {
+        a.pages
+            .first()
+            .is_some_and(|p| p.status == PageStatus::Paused(step))
+    });
+    // The tab it was on comes back with the window.
+    assert_eq!(
+        h.state().state.tab,
+        storybook_studio::app::state::Tab::Illustrate
+    );
+    h.run_steps(2);
+    assert!(h.query_by_label("Start page 1 over").is_some());
+    click(&mut h, &format!("Resume page 1 from step {step}"));
+    wait_for(&mut h, "the resumed page", LIMIT, |a| {
+        a.pages[0].png.is_some()
+    });
+    assert!(
+        h.state().pages[0].png.as_ref() == Some(&whole),
+        "the resumed picture differs"
+    );
+    assert!(h.state().pages[0].checkpoint.is_none());
+}

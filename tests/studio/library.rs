@@ -171,7 +171,7 @@ fn search_by_words_meaning_and_a_dropped_picture() {
     std::fs::write(&picture, &owl_picture).unwrap();
     h.input_mut()
         .dropped_files
-        .push(std::sync::Arc::new(PathDrop(picture)));
+        .push(std::sync::Arc::new(super::harness::DroppedPath(picture)));
     wait_for(&mut h, "the closest pictures", LIMIT, |a| {
         a.library
             .note
@@ -181,18 +181,4 @@ fn search_by_words_meaning_and_a_dropped_picture() {
     });
     assert_eq!(h.state().library.books.len(), 2);
     assert!(h.state().library.books.iter().any(|(c, _)| c.id == fox));
-}
-
-/// A file dropped from the file manager, as the window system hands it to egui.
-#[derive(Debug)]
-struct PathDrop(std::path::PathBuf);
-
-impl egui::DroppedFile for PathDrop {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
 }

@@ -26,6 +26,13 @@ pub fn illustrate_ui(
             actions.push(Action::IllustrateAll);
         }
         if let Some(page) = view.running {
+            if ui
+                .button(format!("Pause page {}", page + 1))
+                .on_hover_text("Stop and keep its progress; Resume goes on from this step, even after a restart")
+                .clicked()
+            {
+                actions.push(Action::PausePage);
+            }
             let queued = pages
                 .iter()
                 .filter(|p| p.status == PageStatus::Queued)
@@ -81,13 +88,28 @@ pub fn illustrate_ui(
 
 fn page_buttons_ui(ui: &mut egui::Ui, i: usize, page: &PageView, actions: &mut Vec<Action>) {
     let busy = matches!(page.status, PageStatus::Queued | PageStatus::Running);
-    let label = if page.is_stale() {
+    let paused = page
+        .resumable()
+        .filter(|_| page.png.is_none() || page.is_stale());
+    let label = if let Some(c) = paused {
+        format!("Resume page {} from step {}", i + 1, c.step)
+    } else if page.is_stale() {
         format!("Redraw page {}", i + 1)
     } else {
         format!("Illustrate page {}", i + 1)
     };
     if ui.add_enabled(!busy, egui::Button::new(label)).clicked() {
         actions.push(Action::IllustratePage(i));
+    }
+    if paused.is_some()
+        && ui
+            .add_enabled(
+                !busy,
+                egui::Button::new(format!("Start page {} over", i + 1)),
+            )
+            .clicked()
+    {
+        actions.push(Action::StartOver(i));
     }
     if page.png.is_some()
         && ui
