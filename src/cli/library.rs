@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::anyhow;
 
-use super::progress::TerminalDownload;
+use super::progress::{plural, TerminalDownload};
 use super::GlobalArgs;
 use crate::book::{regenerate_page, BookError, DrawModels};
 use crate::ml::illustrate::Illustrator;
@@ -155,10 +155,6 @@ fn print_summaries(global: &GlobalArgs, books: &[BookSummary]) -> anyhow::Result
         );
     }
     Ok(())
-}
-
-pub(super) fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Converts a 1-based page number from the user to a position in a book of `count` pages.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::library::plural;
+use super::progress::plural;
 use super::GlobalArgs;
 use crate::book::BookRecipe;
 use crate::store::{Book, Library};

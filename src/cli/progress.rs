@@ -247,3 +247,8 @@ impl BookProgress {
         }
     }
 }
+
+/// "1 page", "2 pages": counts as the messages say them.
+pub(super) fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}

@@ -12,7 +12,8 @@ mod resume;
 mod text;
 
 use super::interrupt;
-use super::library::{open_library, plural, Need};
+use super::library::{open_library, Need};
+use super::progress::plural;
 use super::progress::BookProgress;
 use super::story::StoryArgs;
 use super::GlobalArgs;

@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, Context};
 
-use super::super::library::{open_library, plural, Need};
+use super::super::library::{open_library, Need};
+use super::super::progress::plural;
 use super::super::progress::BookProgress;
 use super::super::GlobalArgs;
 use super::drawing::{draw_all, load_drawing};

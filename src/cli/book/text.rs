@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::super::library::{open_library, plural, Need};
+use super::super::library::{open_library, Need};
+use super::super::progress::plural;
 use super::super::progress::BookProgress;
 use super::super::GlobalArgs;
 use super::drawing::{draw_all, load_drawing};
