@@ -5,22 +5,15 @@
 //! (`cargo test --test minilm_parity -- --ignored`). Run that way, a missing folder fails: it is
 //! never a silent skip. `STORYBOOK_SHARED_FIXTURES` points elsewhere if needed.
 
+mod common;
+
 use std::path::PathBuf;
 
 use candle_core::Device;
 use storybook_studio::ml::models::minilm::{cosine, Config, MiniLm};
 
 fn shared_minilm() -> PathBuf {
-    let root = std::env::var_os("STORYBOOK_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    let dir = root.join("minilm");
-    assert!(
-        dir.join("model.safetensors").exists(),
-        "the real MiniLM weights are not at {}; this test needs ../shared/fixtures",
-        dir.display()
-    );
-    dir
+    common::shared_fixture("minilm", "model.safetensors")
 }
 
 #[test]

@@ -18,6 +18,22 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A folder of `../shared/fixtures` (or `STORYBOOK_SHARED_FIXTURES`) that must hold `file`:
+/// the named extra tests in `.ci/run` fail loudly without it instead of skipping.
+pub fn shared_fixture(folder: &str, file: &str) -> PathBuf {
+    let root = std::env::var_os("STORYBOOK_SHARED_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+    let dir = root.join(folder);
+    assert!(
+        dir.join(file).exists(),
+        "{} is not at {}; this test needs ../shared/fixtures",
+        file,
+        dir.display()
+    );
+    dir
+}
+
 pub fn load_tensors(rel: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(rel), &Device::Cpu).expect("fixture tensors load")
 }

@@ -6,28 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::fixture;
+use common::cli::{json_of, sentence_of, studio};
 use common::minilm::write_tiny_minilm;
+use common::{fixture, shared_fixture};
 use storybook_studio::store::{Library, NewPage, VectorKind};
-
-fn studio(args: &[&str], cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_storybook-studio"));
-    cmd.args(args)
-        .current_dir(cwd)
-        .env("HF_HOME", cwd.join("hf-home"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env_remove("STORYBOOK_MODELS")
-        .env_remove("STORYBOOK_LIBRARY");
-    cmd
-}
-
-fn json(out: Output) -> serde_json::Value {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"))
-}
 
 fn drawing_args() -> Vec<String> {
     let mut v: Vec<String> = ["--size", "32x32", "--iterations", "2", "--cutn", "2"]
@@ -65,43 +48,26 @@ fn book_from_text(cwd: &Path, library: &Path, name: &str, text: &str) -> i64 {
         "--json".into(),
     ]);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
-    let report = json(studio(&a, cwd).output().unwrap());
+    let report = json_of(&studio(&a, cwd));
     report["book_id"].as_i64().unwrap()
 }
 
 fn search(cwd: &Path, library: &Path, query: &str, mode: &str, minilm: &Path) -> serde_json::Value {
-    json(
-        studio(
-            &[
-                "library",
-                "search",
-                query,
-                "--mode",
-                mode,
-                "--minilm",
-                minilm.to_str().unwrap(),
-                "--library",
-                library.to_str().unwrap(),
-                "--json",
-            ],
-            cwd,
-        )
-        .output()
-        .unwrap(),
-    )
-}
-
-fn shared_minilm() -> PathBuf {
-    let root = std::env::var_os("STORYBOOK_SHARED_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    let dir = root.join("minilm");
-    assert!(
-        dir.join("model.safetensors").exists(),
-        "the real MiniLM weights are not at {}; this test needs ../shared/fixtures",
-        dir.display()
-    );
-    dir
+    json_of(&studio(
+        &[
+            "library",
+            "search",
+            query,
+            "--mode",
+            mode,
+            "--minilm",
+            minilm.to_str().unwrap(),
+            "--library",
+            library.to_str().unwrap(),
+            "--json",
+        ],
+        cwd,
+    ))
 }
 
 #[test]
@@ -109,7 +75,7 @@ fn shared_minilm() -> PathBuf {
 fn books_are_found_by_meaning_when_they_share_no_word_with_the_query() {
     let tmp = tempfile::tempdir().unwrap();
     let (cwd, library) = (tmp.path(), tmp.path().join("lib.sqlite"));
-    let minilm = shared_minilm();
+    let minilm = shared_fixture("minilm", "model.safetensors");
     let cases = [
         (
             "A sailor lost in a storm, waves over the boat.",
@@ -257,10 +223,8 @@ fn hybrid_without_minilm_searches_words_and_says_so() {
             "--json",
         ],
         cwd,
-    )
-    .output()
-    .unwrap();
-    let found = json(out);
+    );
+    let found = json_of(&out);
     assert_eq!(
         found["results"][0]["sentence"], "The fox ran home.",
         "{found}"
@@ -284,11 +248,8 @@ fn hybrid_without_minilm_searches_words_and_says_so() {
             "--offline",
         ],
         cwd,
-    )
-    .output()
-    .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    );
+    let err = sentence_of(&out);
     assert!(err.to_lowercase().contains("minilm"), "{err}");
 }
 
@@ -307,23 +268,19 @@ fn similar_finds_the_page_whose_picture_was_given() {
     std::fs::write(&picked, book.pages[1].png.as_ref().unwrap()).unwrap();
     let clip = fixture("clip-tiny");
     let run = || {
-        json(
-            studio(
-                &[
-                    "library",
-                    "similar",
-                    picked.to_str().unwrap(),
-                    "--clip",
-                    clip.to_str().unwrap(),
-                    "--library",
-                    library.to_str().unwrap(),
-                    "--json",
-                ],
-                cwd,
-            )
-            .output()
-            .unwrap(),
-        )
+        json_of(&studio(
+            &[
+                "library",
+                "similar",
+                picked.to_str().unwrap(),
+                "--clip",
+                clip.to_str().unwrap(),
+                "--library",
+                library.to_str().unwrap(),
+                "--json",
+            ],
+            cwd,
+        ))
     };
     let found = run();
     assert_eq!(found["results"].as_array().unwrap().len(), 3, "{found}");
@@ -345,9 +302,7 @@ fn similar_finds_the_page_whose_picture_was_given() {
             library.to_str().unwrap(),
         ],
         cwd,
-    )
-    .output()
-    .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    );
+    let err = sentence_of(&out);
+    assert!(err.contains("/no/such.png"), "{err}");
 }
