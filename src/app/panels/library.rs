@@ -11,7 +11,7 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
         let label = ui.label("Search");
         let r = ui
             .add(
-                egui::TextEdit::singleline(&mut view.query).hint_text("words from a title or page"),
+                egui::TextEdit::singleline(&mut view.query).hint_text("words, or what happens on a page"),
             )
             .labelled_by(label.id);
         if r.changed() || ui.button("Search").clicked() {
