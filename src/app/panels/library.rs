@@ -14,7 +14,11 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
                 egui::TextEdit::singleline(&mut view.query).hint_text("words, or what happens on a page"),
             )
             .labelled_by(label.id);
-        if r.changed() || ui.button("Search").clicked() {
+        // Words search as you type; a search by meaning embeds the text with MiniLM, so it
+        // waits for Enter or the button instead of running at every keystroke.
+        let entered = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let typed = r.changed() && (view.mode == SearchMode::Words || view.query.is_empty());
+        if typed || entered || ui.button("Search").clicked() {
             actions.push(Action::SearchLibrary);
         }
     });
