@@ -65,6 +65,7 @@ fn run(
     let resume = Resume {
         from,
         save_every: Some(Duration::ZERO),
+        key: "a red fox",
     };
     let outcome = ill
         .run_resumable(
@@ -152,6 +153,7 @@ fn a_state_for_other_settings_or_damaged_bytes_is_refused() {
     let resume = Resume {
         from: Some(&state),
         save_every: None,
+        key: "a red fox",
     };
     let err = ill
         .run_resumable(

@@ -59,6 +59,13 @@ pub fn next_picture_id() -> u64 {
 }
 
 impl PageView {
+    /// The checkpoint to resume this page from: one saved for its current text.
+    pub fn resumable(&self) -> Option<&PageCheckpoint> {
+        self.checkpoint
+            .as_ref()
+            .filter(|c| c.sentence == self.sentence)
+    }
+
     pub fn new(sentence: impl Into<String>) -> Self {
         Self {
             sentence: sentence.into(),
@@ -76,13 +83,6 @@ impl PageView {
     }
 
     /// What the page list shows: its status, or that its picture no longer matches its text.
-    /// The checkpoint to resume this page from: one saved for its current text.
-    pub fn resumable(&self) -> Option<&PageCheckpoint> {
-        self.checkpoint
-            .as_ref()
-            .filter(|c| c.sentence == self.sentence)
-    }
-
     pub fn status_label(&self) -> String {
         if self.status == PageStatus::Done && self.is_stale() {
             "picture out of date: the text changed after it was drawn".into()
@@ -211,6 +211,8 @@ pub fn to_draft(
 
 /// A cheap digest of the book in progress: it changes with any edit or new picture, so the
 /// studio can tell unsaved edits and a draft that needs keeping without comparing pictures.
+/// Paused pages' checkpoints are kept in the draft only, so [`checkpoint_steps`] is mixed
+/// into the draft's fingerprint, never the book's.
 pub fn fingerprint(book_id: Option<i64>, story: &str, pages: &[PageView]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     let mut eat = |bytes: &[u8]| {
@@ -226,10 +228,16 @@ pub fn fingerprint(book_id: Option<i64>, story: &str, pages: &[PageView]) -> u64
         eat(p.sentence.as_bytes());
         eat(&p.picture_id.to_le_bytes());
         eat(&p.seed.to_le_bytes());
-        // A new checkpoint is worth keeping in the draft.
-        eat(&p.checkpoint.as_ref().map_or(0, |c| c.step).to_le_bytes());
     }
     h
+}
+
+/// The steps of the pages' checkpoints: a new one is worth keeping in the draft file.
+pub fn checkpoint_steps(pages: &[PageView]) -> u64 {
+    pages.iter().enumerate().fold(0, |h, (i, p)| {
+        let step = p.checkpoint.as_ref().map_or(0, |c| c.step as u64 + 1);
+        h.wrapping_mul(0x100_0000_01b3) ^ (step << 8 | i as u64 & 0xff)
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,8 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
                 p.drawn_for = Some(sentence);
                 p.status = PageStatus::Done;
                 p.checkpoint = None;
+                // A Pause that came too late to stop this page applies to no other.
+                app.illustrate.pausing = false;
             }
             let v = &mut app.illustrate;
             v.preview = Some(textures::load(ctx, "preview", &picture));

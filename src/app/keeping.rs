@@ -61,7 +61,9 @@ impl StudioApp {
         } else {
             0
         };
-        fingerprint(self.state.book_id, &self.state.story, &self.pages) ^ unsaved
+        fingerprint(self.state.book_id, &self.state.story, &self.pages)
+            ^ unsaved
+            ^ super::draft::checkpoint_steps(&self.pages)
     }
 
     /// The book in progress has pages with edits the library does not have.

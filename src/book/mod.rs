@@ -74,6 +74,12 @@ pub enum BookEvent<'a> {
         position: usize,
         step: usize,
     },
+    /// A checkpoint saved after `step` steps was dropped: the page's sentence or settings
+    /// changed since, so the page starts again.
+    Restarted {
+        position: usize,
+        step: usize,
+    },
     /// The run stopped after `step` steps of this page; its state is saved.
     Paused {
         position: usize,

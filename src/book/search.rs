@@ -16,17 +16,7 @@ use crate::ml::models::minilm::MiniLm;
 use crate::ml::words::rank::image_embedding;
 use crate::store::{Library, VectorKind};
 
-/// How a search ranks pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SearchMode {
-    /// Every word must appear (FTS5, best bm25 first).
-    Words,
-    /// Cosine similarity of MiniLM embeddings.
-    Meaning,
-    /// Reciprocal-rank fusion of the two lists.
-    #[default]
-    Hybrid,
-}
+pub use crate::store::SearchMode;
 
 /// One page found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,8 +78,8 @@ pub fn backfill(
                 let vectors = model.embed(&texts)?;
                 batch
                     .iter()
-                    .map(|(id, _)| *id)
                     .zip(vectors)
+                    .map(|((id, sentence), v)| (*id, Some(sentence.clone()), v))
                     .collect::<Vec<_>>()
             }
             Embedder::Image { model, .. } => {
@@ -99,7 +89,7 @@ pub fn backfill(
                         continue;
                     };
                     let image = decode(&png)?;
-                    rows.push((*id, image_embedding(model, &image)?));
+                    rows.push((*id, None, image_embedding(model, &image)?));
                 }
                 rows
             }
@@ -127,7 +117,7 @@ pub fn search(
     limit: usize,
 ) -> Result<Vec<Hit>, BookError> {
     // Each list is longer than what is shown, so fusion sees pages ranked lower in one list.
-    let depth = (limit * 4).max(50);
+    let depth = limit.saturating_mul(4).max(50);
     let words = || -> Result<Vec<(i64, f64)>, BookError> {
         let ids = lib.search_pages(text, depth)?;
         Ok(ids
@@ -146,7 +136,7 @@ pub fn search(
             return Ok(Vec::new());
         }
         let query = model.embed(&[text])?.remove(0);
-        let index = lib.vector_index(VectorKind::Text, name)?;
+        let index = lib.vector_index(VectorKind::Text, name, query.len())?;
         Ok(index
             .top(&query, depth)
             .into_iter()
@@ -170,7 +160,7 @@ pub fn similar(
     limit: usize,
 ) -> Result<Vec<Hit>, BookError> {
     let query = image_embedding(clip, image)?;
-    let index = lib.vector_index(VectorKind::Image, name)?;
+    let index = lib.vector_index(VectorKind::Image, name, query.len())?;
     let ranked = index
         .top(&query, limit)
         .into_iter()

@@ -14,11 +14,19 @@ pub enum PagesBy {
 
 /// The user's text as a story with its pages; empty text, or more pages than a book may
 /// have, is a sentence saying so.
-pub fn story_from_text(text: &str, by: PagesBy) -> Result<Story, BookError> {
-    let sentences: Vec<String> = match by {
+pub fn story_from_text(text: &str, by: PagesBy, keep: Option<usize>) -> Result<Story, BookError> {
+    let mut sentences: Vec<String> = match by {
         PagesBy::Sentence => split_sentences(text),
         PagesBy::Paragraph => paragraphs(text),
     };
+    let mut warnings = Vec::new();
+    if let Some(keep) = keep.filter(|&k| k < sentences.len()) {
+        warnings.push(format!(
+            "the text makes {} pages; --pages {keep} keeps the first {keep}",
+            sentences.len()
+        ));
+        sentences.truncate(keep);
+    }
     if sentences.is_empty() {
         return Err(BookError::Invalid(
             "the text is empty; give a file with at least one sentence".into(),
@@ -39,17 +47,29 @@ pub fn story_from_text(text: &str, by: PagesBy) -> Result<Story, BookError> {
     Ok(Story {
         text: text.trim().to_string(),
         sentences,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
-/// Blank-line separated paragraphs, each on one line.
+/// Paragraphs separated by blank lines (a line of only spaces counts as blank), each on one
+/// line.
 fn paragraphs(text: &str) -> Vec<String> {
-    let text = text.replace("\r\n", "\n");
-    text.split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect()
+    let mut out = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                out.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.extend(line.split_whitespace());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current.join(" "));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -58,13 +78,16 @@ mod tests {
 
     #[test]
     fn sentences_and_paragraphs_become_pages() {
-        let text = "A fox ran.  It was fast!\r\n\r\n\n  The end came\nquietly. \n\n \n";
-        let s = story_from_text(text, PagesBy::Sentence).unwrap();
+        let text = "A fox ran.  It was fast!\r\n  \r\n\n  The end came\nquietly. \n\n \n";
+        let s = story_from_text(text, PagesBy::Sentence, None).unwrap();
         assert_eq!(
             s.sentences,
             ["A fox ran.", "It was fast!", "The end came quietly."]
         );
-        let p = story_from_text(text, PagesBy::Paragraph).unwrap();
+        let p = story_from_text(text, PagesBy::Paragraph, None).unwrap();
+        let first = story_from_text(text, PagesBy::Sentence, Some(2)).unwrap();
+        assert_eq!(first.sentences, ["A fox ran.", "It was fast!"]);
+        assert!(first.warnings[0].contains("keeps the first 2"));
         assert_eq!(
             p.sentences,
             ["A fox ran. It was fast!", "The end came quietly."]
@@ -74,11 +97,14 @@ mod tests {
     #[test]
     fn empty_or_huge_texts_are_refused_with_a_sentence() {
         for empty in ["", "   \n\n\t"] {
-            let e = story_from_text(empty, PagesBy::Paragraph).unwrap_err();
+            let e = story_from_text(empty, PagesBy::Paragraph, None).unwrap_err();
             assert!(e.to_string().contains("empty"), "{e}");
         }
         let long = "Go. ".repeat(MAX_PAGES + 1);
-        let e = story_from_text(&long, PagesBy::Sentence).unwrap_err();
+        let e = story_from_text(&long, PagesBy::Sentence, None).unwrap_err();
         assert!(e.to_string().contains("--pages-by paragraph"), "{e}");
+        // --pages within the limit makes a long text usable.
+        let kept = story_from_text(&long, PagesBy::Sentence, Some(10)).unwrap();
+        assert_eq!(kept.sentences.len(), 10);
     }
 }

@@ -177,6 +177,24 @@ fn encode(
     })
 }
 
+/// The prompt, and a digest of each input image's pixels with its weight: a saved state is
+/// only continued for the same picture.
+fn picture_key(text: &str, inputs: &ImageInputs) -> String {
+    let digest = |img: &image::RgbImage| {
+        img.as_raw().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        })
+    };
+    let mut key = text.to_string();
+    if let Some(init) = &inputs.init_image {
+        key.push_str(&format!(" | init {:016x}", digest(init)));
+    }
+    for (img, weight) in &inputs.image_prompts {
+        key.push_str(&format!(" | image {:016x}:{weight}", digest(img)));
+    }
+    key
+}
+
 /// Where a run keeps its state while it draws `out`: beside it, with `.resume` added.
 fn state_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
@@ -235,9 +253,11 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     let mut frame_error = None;
     let state_file = state_path(&args.out);
     let targets = illustrator.targets(&args.text, &inputs, &opts)?;
+    let key = picture_key(&args.text, &inputs);
     let resume = Resume {
         from: saved.as_deref(),
         save_every: Some(Duration::from_secs(8)),
+        key: &key,
     };
     let cancel = super::interrupt::flag();
     let outcome = illustrator.run_resumable(targets, &inputs, &opts, resume, cancel, |r| {

@@ -29,6 +29,8 @@ struct PageState {
     status: Status,
     /// Steps done: all of them for a finished page, the checkpoint's for a paused one.
     step: usize,
+    /// Steps the saved picture took (none for a page without one).
+    iterations: Option<usize>,
     seed: Option<u64>,
     similarity: Option<f64>,
     settings: Option<serde_json::Value>,
@@ -42,6 +44,9 @@ struct Shown<'a> {
     created_at: i64,
     updated_at: i64,
     story_settings: &'a serde_json::Value,
+    story_seed: u64,
+    style_prefix: &'a str,
+    style_suffix: &'a str,
     model_ids: &'a serde_json::Value,
     planned_pages: usize,
     pages: Vec<PageState>,
@@ -49,12 +54,19 @@ struct Shown<'a> {
 
 fn page_states(lib: &Library, book: &Book) -> anyhow::Result<Vec<PageState>> {
     let steps = lib.checkpoint_steps(book.id)?;
-    let paused_at = |position: usize| steps.iter().find(|(p, _)| *p == position).map(|(_, s)| *s);
+    // A checkpoint counts only for the sentence it was drawing: after an edit, a resume
+    // starts that page over, so it is not "paused" any more.
+    let paused_at = |position: usize, sentence: &str| {
+        steps
+            .iter()
+            .find(|(p, _, s)| *p == position && s == sentence)
+            .map(|(_, step, _)| *step)
+    };
     let mut out: Vec<PageState> = book
         .pages
         .iter()
         .map(|p| {
-            let (status, step) = match (&p.png, paused_at(p.position)) {
+            let (status, step) = match (&p.png, paused_at(p.position, &p.sentence)) {
                 (Some(_), _) => (Status::Done, p.iterations),
                 (None, Some(step)) => (Status::Paused, step),
                 (None, None) => (Status::Pending, 0),
@@ -66,6 +78,7 @@ fn page_states(lib: &Library, book: &Book) -> anyhow::Result<Vec<PageState>> {
                 sentence: p.sentence.clone(),
                 status,
                 step,
+                iterations: p.png.as_ref().map(|_| p.iterations),
                 seed: Some(p.seed),
                 similarity: p.similarity,
                 settings: Some(p.settings.clone()),
@@ -77,7 +90,7 @@ fn page_states(lib: &Library, book: &Book) -> anyhow::Result<Vec<PageState>> {
         .map(|r| r.planned_sentences)
         .unwrap_or_default();
     for (position, sentence) in planned.into_iter().enumerate().skip(book.pages.len()) {
-        let step = paused_at(position);
+        let step = paused_at(position, &sentence);
         out.push(PageState {
             id: None,
             page: position + 1,
@@ -89,6 +102,7 @@ fn page_states(lib: &Library, book: &Book) -> anyhow::Result<Vec<PageState>> {
                 Status::Pending
             },
             step: step.unwrap_or(0),
+            iterations: None,
             seed: None,
             similarity: None,
             settings: None,
@@ -108,6 +122,9 @@ pub(super) fn run_show(global: &GlobalArgs, lib: &Library, id: i64) -> anyhow::R
             created_at: book.created_at,
             updated_at: book.updated_at,
             story_settings: &book.story_settings,
+            story_seed: book.story_seed,
+            style_prefix: &book.style_prefix,
+            style_suffix: &book.style_suffix,
             model_ids: &book.model_ids,
             planned_pages: book.planned_pages.max(pages.len()),
             pages,

@@ -65,14 +65,19 @@ impl Library {
             .optional()?)
     }
 
-    /// (position, step) of every checkpoint of a book, by position.
-    pub fn checkpoint_steps(&self, book_id: i64) -> Result<Vec<(usize, usize)>> {
+    /// (position, step, sentence) of every checkpoint of a book, by position.
+    pub fn checkpoint_steps(&self, book_id: i64) -> Result<Vec<(usize, usize, String)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT position, step FROM checkpoints WHERE book_id = ?1 ORDER BY position",
+            "SELECT position, step, sentence FROM checkpoints WHERE book_id = ?1
+             ORDER BY position",
         )?;
         let rows = stmt
             .query_map([book_id], |r| {
-                Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize))
+                Ok((
+                    r.get::<_, i64>(0)? as usize,
+                    r.get::<_, i64>(1)? as usize,
+                    r.get(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)

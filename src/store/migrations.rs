@@ -83,9 +83,10 @@ pub const MIGRATIONS: &[&str] = &[
         kind    TEXT    NOT NULL,
         model   TEXT    NOT NULL,
         data    BLOB    NOT NULL,
-        PRIMARY KEY (page_id, kind)
+        PRIMARY KEY (page_id, kind, model)
     );
-    CREATE TRIGGER vectors_sentence_changed AFTER UPDATE OF sentence ON pages BEGIN
+    CREATE TRIGGER vectors_sentence_changed AFTER UPDATE OF sentence ON pages
+    WHEN OLD.sentence IS NOT NEW.sentence BEGIN
         DELETE FROM vectors WHERE page_id = NEW.id AND kind = 'text';
     END;
     CREATE TRIGGER vectors_picture_saved AFTER INSERT ON images BEGIN

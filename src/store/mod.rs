@@ -25,7 +25,7 @@ pub use error::{Result, StoreError};
 pub use lease::{Holder, Lease, LEASE_TTL_MS};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use open::Create;
-pub use search::{fts_query, is_cjk, segment};
+pub use search::{fts_query, is_cjk, segment, SearchMode};
 pub use vectors::{PageRef, VectorIndex, VectorKind};
 
 /// An open library file.

@@ -10,6 +10,18 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{BookSummary, Library, Result};
 
+/// How a search ranks pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    /// Every word must appear (FTS5, best bm25 first).
+    Words,
+    /// Cosine similarity of MiniLM embeddings.
+    Meaning,
+    /// Reciprocal-rank fusion of the two lists.
+    #[default]
+    Hybrid,
+}
+
 /// Chinese, Japanese and Korean characters: each is indexed and searched as its own token.
 pub fn is_cjk(c: char) -> bool {
     matches!(c as u32,

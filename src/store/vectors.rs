@@ -189,29 +189,32 @@ impl Library {
             .optional()?)
     }
 
-    /// Stores vectors in one transaction. A page deleted meanwhile is skipped, not an error.
+    /// Stores vectors in one transaction. A page deleted meanwhile is skipped, not an error, and
+    /// so is a text vector whose page's sentence changed since it was read (`source`): the
+    /// trigger that drops stale vectors cannot see one that is written after the change.
     pub fn put_vectors(
         &mut self,
         kind: VectorKind,
         model: &str,
-        rows: &[(i64, Vec<f32>)],
+        rows: &[(i64, Option<String>, Vec<f32>)],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO vectors (page_id, kind, model, data)
-                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?1)",
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM pages WHERE id = ?1
+                     AND (?5 IS NULL OR sentence = ?5))",
             )?;
-            for (page_id, v) in rows {
-                stmt.execute(params![page_id, kind.as_str(), model, to_blob(v)])?;
+            for (page_id, source, v) in rows {
+                stmt.execute(params![page_id, kind.as_str(), model, to_blob(v), source])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Every `kind` vector from `model`, as one matrix.
-    pub fn vector_index(&self, kind: VectorKind, model: &str) -> Result<VectorIndex> {
+    /// Every `kind` vector from `model` that has `dim` numbers, as one matrix.
+    pub fn vector_index(&self, kind: VectorKind, model: &str, dim: usize) -> Result<VectorIndex> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT page_id, data FROM vectors WHERE kind = ?1 AND model = ?2 ORDER BY page_id",
         )?;
@@ -221,7 +224,7 @@ impl Library {
             let id: i64 = row.get(0)?;
             let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
             // A row of another length (a damaged or foreign file) is skipped, not fatal.
-            if index.is_empty() || blob.len() == index.dim * 4 {
+            if dim > 0 && blob.len() == dim * 4 {
                 index.push(id, &from_blob(blob))?;
             }
         }

@@ -263,6 +263,7 @@ impl Engine {
             Resume {
                 from: resume.as_deref(),
                 save_every: Some(crate::book::CHECKPOINT_EVERY),
+                key: &sentence,
             },
             out.cancel_flag(),
             |r| {

@@ -1,7 +1,7 @@
 //! The messages between the studio window and the worker threads. Everything here is plain data
 //! (no tensors, no egui types), so the UI can depend on it without depending on candle.
 
-pub use crate::book::search::SearchMode;
+pub use crate::store::SearchMode;
 use std::path::PathBuf;
 
 pub use crate::ml::illustrate::IllustrateOptions;

@@ -11,7 +11,8 @@ pub fn library_ui(ui: &mut egui::Ui, view: &mut LibraryView) -> Vec<Action> {
         let label = ui.label("Search");
         let r = ui
             .add(
-                egui::TextEdit::singleline(&mut view.query).hint_text("words, or what happens on a page"),
+                egui::TextEdit::singleline(&mut view.query)
+                    .hint_text("words, or what happens on a page"),
             )
             .labelled_by(label.id);
         // Words search as you type; a search by meaning embeds the text with MiniLM, so it

@@ -127,6 +127,11 @@ pub(super) fn draw_all(
         BookEvent::Resumed { position, step } => {
             progress.message(&format!("Page {} goes on from step {step}.", position + 1))
         }
+        BookEvent::Restarted { position, step } => progress.message(&format!(
+            "Page {} starts again: its pause at step {step} was saved for another sentence or \
+             other settings.",
+            position + 1
+        )),
         BookEvent::Paused { position, step } => paused = Some((position, step)),
     });
     progress.finish();

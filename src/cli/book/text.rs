@@ -60,15 +60,8 @@ pub(super) fn create_from_text(
         PagesByArg::Sentence => PagesBy::Sentence,
         PagesByArg::Paragraph => PagesBy::Paragraph,
     };
-    let mut story = story_from_text(&text, by)?;
-    let mut warnings = Vec::new();
-    if let Some(pages) = args.pages.filter(|&p| p < story.sentences.len()) {
-        warnings.push(format!(
-            "the text makes {} pages; --pages {pages} keeps the first {pages}",
-            story.sentences.len()
-        ));
-        story.sentences.truncate(pages);
-    }
+    let story = story_from_text(&text, by, args.pages)?;
+    let mut warnings = story.warnings.clone();
     // The prompt, if one was typed, is the title; otherwise the first page is.
     if request.prompt.trim().is_empty() {
         request.prompt = story.sentences[0].clone();

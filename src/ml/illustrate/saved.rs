@@ -26,6 +26,10 @@ struct Header {
     /// `u128` as text: JSON numbers lose precision past 2^53.
     rng_word_pos: String,
     initial_similarity: f32,
+    /// What the run draws, in the caller's words (the prompt, and its images' digests): a
+    /// state is never continued for another picture.
+    #[serde(default)]
+    key: String,
 }
 
 /// The state of a run between two steps.
@@ -38,6 +42,7 @@ pub struct RunState {
     pub adam_t: usize,
     pub rng: ChaCha8Rng,
     pub initial_similarity: f32,
+    pub key: String,
 }
 
 fn floats(t: &Tensor) -> Result<Vec<f32>> {
@@ -55,6 +60,7 @@ impl RunState {
             rng_stream: self.rng.get_stream(),
             rng_word_pos: self.rng.get_word_pos().to_string(),
             initial_similarity: self.initial_similarity,
+            key: self.key.clone(),
         };
         let json = serde_json::to_vec(&header)
             .map_err(|e| Error::Input(format!("the illustration state cannot be saved: {e}")))?;
@@ -79,8 +85,12 @@ impl RunState {
         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         let (json, rest) = rest.split_at_checked(len).ok_or_else(|| bad("cut short"))?;
         let h: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
-        let n: usize = h.shape.iter().product();
-        if h.shape.len() != 4 || n == 0 || rest.len() != 12 * n {
+        let n = h
+            .shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(0);
+        if h.shape.len() != 4 || n == 0 || n.checked_mul(12) != Some(rest.len()) {
             return Err(bad("its numbers do not fit its shape"));
         }
         let seed: [u8; 32] = h
@@ -111,6 +121,7 @@ impl RunState {
             adam_t: h.adam_t,
             rng,
             initial_similarity: h.initial_similarity,
+            key: h.key,
         })
     }
 
@@ -142,6 +153,7 @@ mod tests {
             adam_t: 17,
             rng: rng.clone(),
             initial_similarity: 0.25,
+            key: "a fox".into(),
         };
         let bytes = state.to_bytes()?;
         let mut back = RunState::from_bytes(&bytes, &dev)?;
