@@ -81,6 +81,12 @@ fn thirty_iterations_raise_the_clip_similarity_with(composed: bool) {
                 steps += 1;
                 assert_eq!(r.step, steps);
                 assert!(r.loss.is_finite());
+                // Every step brings a time-left estimate; none is left after the last.
+                let left = r.seconds_left.expect("an estimate at every step");
+                assert!(left.is_finite() && left >= 0.0, "step {steps}: {left}");
+                if r.step == r.iterations {
+                    assert_eq!(left, 0.0);
+                }
                 if let Some(f) = r.frame {
                     assert_eq!((f.width(), f.height()), (64, 48));
                     frames += 1;

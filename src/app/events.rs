@@ -38,6 +38,7 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             iterations,
             similarity,
             seconds_per_step,
+            seconds_left,
             preview,
             ..
         } => {
@@ -55,7 +56,9 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
             }
             v.step = step;
             v.iterations = iterations;
-            v.eta_seconds = Some(seconds_per_step * (iterations - step.min(iterations)) as f64);
+            v.eta_seconds = seconds_left.or(Some(
+                seconds_per_step * (iterations - step.min(iterations)) as f64,
+            ));
             v.curve.push([step as f64, similarity as f64]);
             if let Some(picture) = preview {
                 v.preview_hash = textures::hash(&picture);

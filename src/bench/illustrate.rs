@@ -21,43 +21,74 @@ pub struct IllustrateBench {
     pub threads: usize,
 }
 
+/// CLIP ViT-B/32 and VQGAN f16-16384 with random weights, and a random unit target.
+struct RealShapes {
+    clip: crate::ml::models::clip::Clip,
+    vq: crate::ml::models::vqgan::VqModel,
+    target: Tensor,
+}
+
+impl RealShapes {
+    fn load() -> Result<Self> {
+        use crate::ml::models::clip::{self, Clip};
+        use crate::ml::models::vqgan::{self, VqModel};
+        let device = Device::Cpu;
+        let ccfg = clip::Config::vit_b_32();
+        let clip = Clip::load(
+            VarBuilder::from_tensors(
+                random_weights(&clip::expected_keys(&ccfg), 1, &device)?,
+                candle_core::DType::F32,
+                &device,
+            ),
+            &ccfg,
+        )?;
+        let vcfg = vqgan::Config::imagenet_f16_16384();
+        let vq = VqModel::load(
+            VarBuilder::from_tensors(
+                random_weights(&vqgan::expected_keys(&vcfg), 2, &device)?,
+                candle_core::DType::F32,
+                &device,
+            ),
+            &vcfg,
+        )?;
+        // A random unit target stands in for a text embedding; the tokenizer is never used.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let target: Vec<f32> = (0..ccfg.projection_dim)
+            .map(|_| rng.random::<f32>() - 0.5)
+            .collect();
+        let target = clip::normalize(&Tensor::from_vec(
+            target,
+            (1, ccfg.projection_dim),
+            &device,
+        )?)?;
+        Ok(Self { clip, vq, target })
+    }
+
+    fn run(
+        &self,
+        opts: &crate::ml::illustrate::IllustrateOptions,
+        on_step: impl FnMut(crate::ml::illustrate::StepReport),
+    ) -> Result<crate::ml::illustrate::Illustration> {
+        let illustrator = crate::ml::illustrate::Illustrator {
+            clip: &self.clip,
+            tokenizer: None,
+            vqgan: &self.vq,
+        };
+        illustrator.run_with_targets(
+            vec![(self.target.clone(), 1.0)],
+            &crate::ml::illustrate::ImageInputs::default(),
+            opts,
+            &std::sync::atomic::AtomicBool::new(false),
+            on_step,
+        )
+    }
+}
+
 /// Times VQGAN+CLIP steps with the real f16-16384 and ViT-B/32 shapes (random weights), after
 /// one untimed warm-up step.
 pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<IllustrateBench> {
-    use crate::ml::illustrate::{IllustrateOptions, Illustrator, ImageInputs};
-    use crate::ml::models::clip::{self, Clip};
-    use crate::ml::models::vqgan::{self, VqModel};
-    use std::sync::atomic::AtomicBool;
-
-    let device = Device::Cpu;
-    let ccfg = clip::Config::vit_b_32();
-    let clip = Clip::load(
-        VarBuilder::from_tensors(
-            random_weights(&clip::expected_keys(&ccfg), 1, &device)?,
-            candle_core::DType::F32,
-            &device,
-        ),
-        &ccfg,
-    )?;
-    let vcfg = vqgan::Config::imagenet_f16_16384();
-    let vq = VqModel::load(
-        VarBuilder::from_tensors(
-            random_weights(&vqgan::expected_keys(&vcfg), 2, &device)?,
-            candle_core::DType::F32,
-            &device,
-        ),
-        &vcfg,
-    )?;
-    // A random unit target stands in for a text embedding; the tokenizer is never used.
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let target: Vec<f32> = (0..ccfg.projection_dim)
-        .map(|_| rng.random::<f32>() - 0.5)
-        .collect();
-    let target = clip::normalize(&Tensor::from_vec(
-        target,
-        (1, ccfg.projection_dim),
-        &device,
-    )?)?;
+    use crate::ml::illustrate::IllustrateOptions;
+    let models = RealShapes::load()?;
     let opts = IllustrateOptions {
         width: size,
         height: size,
@@ -66,25 +97,14 @@ pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<I
         preview_every: 0,
         ..IllustrateOptions::default()
     };
-    let illustrator = Illustrator {
-        clip: &clip,
-        tokenizer: None,
-        vqgan: &vq,
-    };
-    let run = |opts: &IllustrateOptions| {
-        illustrator.run_with_targets(
-            vec![(target.clone(), 1.0)],
-            &ImageInputs::default(),
-            opts,
-            &AtomicBool::new(false),
-            |_| {},
-        )
-    };
-    run(&opts)?;
-    let timed = run(&IllustrateOptions {
-        iterations,
-        ..opts.clone()
-    })?;
+    models.run(&opts, |_| {})?;
+    let timed = models.run(
+        &IllustrateOptions {
+            iterations,
+            ..opts.clone()
+        },
+        |_| {},
+    )?;
     Ok(IllustrateBench {
         implementation: "candle",
         size,
@@ -94,5 +114,70 @@ pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<I
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         stages: timed.stages,
         threads: candle_core::utils::get_num_threads(),
+    })
+}
+
+/// The time-left estimate at one step against the time the run then really took.
+#[derive(Debug, Clone, Serialize)]
+pub struct EtaCheck {
+    pub size: usize,
+    pub cutn: usize,
+    pub iterations: usize,
+    pub progressive: bool,
+    pub at_step: usize,
+    /// The run's estimate at `at_step`.
+    pub estimate_seconds: f64,
+    /// The average seconds per step so far times the steps left, for comparison.
+    pub naive_seconds: f64,
+    pub actual_seconds: f64,
+    /// estimate / actual − 1.
+    pub error: f64,
+    pub naive_error: f64,
+}
+
+/// Runs `iterations` steps with the studio's defaults (progressive refinement, a preview
+/// every few steps) and compares the estimate at `at_step` with the real remaining time.
+pub fn bench_eta(
+    size: usize,
+    cutn: usize,
+    iterations: usize,
+    at_step: usize,
+    progressive: bool,
+) -> Result<EtaCheck> {
+    use crate::ml::illustrate::IllustrateOptions;
+    use std::time::Instant;
+    let models = RealShapes::load()?;
+    let opts = IllustrateOptions {
+        width: size,
+        height: size,
+        cutn,
+        iterations,
+        progressive,
+        ..IllustrateOptions::default()
+    };
+    let started = Instant::now();
+    let mut at = None;
+    models.run(&opts, |r| {
+        if r.step == at_step {
+            let elapsed = started.elapsed().as_secs_f64();
+            let naive = elapsed / r.step as f64 * (r.iterations - r.step) as f64;
+            at = Some((Instant::now(), r.seconds_left.unwrap_or(f64::NAN), naive));
+        }
+    })?;
+    let (then, estimate, naive) = at.ok_or_else(|| {
+        crate::ml::Error::Input(format!("the run has no step {at_step} to check at"))
+    })?;
+    let actual = then.elapsed().as_secs_f64();
+    Ok(EtaCheck {
+        size,
+        cutn,
+        iterations,
+        progressive,
+        at_step,
+        estimate_seconds: estimate,
+        naive_seconds: naive,
+        actual_seconds: actual,
+        error: estimate / actual - 1.0,
+        naive_error: naive / actual - 1.0,
     })
 }

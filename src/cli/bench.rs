@@ -98,6 +98,21 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 3)]
         iterations: usize,
     },
+    /// The time-left estimate against reality: a run at the real shapes, the estimate taken
+    /// at one step, then the time the run really took from there.
+    Eta {
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        #[arg(long, default_value_t = 8)]
+        cutn: usize,
+        #[arg(long, default_value_t = 60)]
+        iterations: usize,
+        #[arg(long, default_value_t = 10)]
+        at_step: usize,
+        /// Start at half size, as `illustrate --progressive` does.
+        #[arg(long)]
+        progressive: bool,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
@@ -306,6 +321,31 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
                 ),
                 _ => println!("(no MiniLM on this computer: query embedding and back-fill not measured; give --minilm DIR)"),
             }
+            Ok(())
+        }
+        BenchWhat::Eta {
+            size,
+            cutn,
+            iterations,
+            at_step,
+            progressive,
+        } => {
+            let r =
+                crate::bench::illustrate::bench_eta(size, cutn, iterations, at_step, progressive)?;
+            if global.json {
+                return super::print_json(&r);
+            }
+            println!(
+                "{size}², cutn {cutn}, {iterations} steps{}: at step {at_step} the estimate said \
+                 {:.1} s left, the run took {:.1} s more ({:+.1}%); the average so far would \
+                 have said {:.1} s ({:+.1}%)",
+                if progressive { ", progressive" } else { "" },
+                r.estimate_seconds,
+                r.actual_seconds,
+                r.error * 100.0,
+                r.naive_seconds,
+                r.naive_error * 100.0
+            );
             Ok(())
         }
         BenchWhat::Illustrate {

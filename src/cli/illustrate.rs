@@ -242,7 +242,7 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
         ProgressBar::new(opts.iterations as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let illustrator = Illustrator {
@@ -266,8 +266,14 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
             // Best effort: a failed save only means more work to redo after a crash.
             let _ = crate::export::write_atomically(&state_file, state);
         }
+        // indicatif's own eta averages every step so far; the run's estimate knows that the
+        // full-size steps after a half-size start cost more.
+        let left = r
+            .seconds_left
+            .map(|s| format!("about {} left  ", super::progress::duration_label(s)))
+            .unwrap_or_default();
         bar.set_message(format!(
-            "similarity {:.3}  loss {:.3}",
+            "{left}similarity {:.3}  loss {:.3}",
             r.similarity, r.loss
         ));
         if let (Some(frame), Some(dir)) = (r.frame, &args.frames_dir) {

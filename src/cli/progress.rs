@@ -2,6 +2,8 @@
 //! (pages, steps, seconds per step and time left).
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -79,6 +81,22 @@ pub struct BookProgress {
     page_started: Instant,
     last_line: Instant,
     seconds_per_step: Option<f64>,
+    /// The time left on the page and for the book, as the bars show it (f64 bits; NaN: not
+    /// known yet). indicatif's own eta averages every step, which a half-size start fools.
+    page_left: Arc<AtomicU64>,
+    book_left: Arc<AtomicU64>,
+}
+
+/// A bar key that shows the seconds in `left`, or nothing while they are unknown.
+fn left_key(
+    left: Arc<AtomicU64>,
+) -> impl Fn(&ProgressState, &mut dyn std::fmt::Write) + Send + Sync + Clone + 'static {
+    move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let s = f64::from_bits(left.load(Ordering::Relaxed));
+        if s.is_finite() {
+            let _ = w.write_str(&format!("about {} left", duration_label(s)));
+        }
+    }
 }
 
 fn steps_label(seconds_per_step: f64) -> String {
@@ -89,7 +107,7 @@ fn steps_label(seconds_per_step: f64) -> String {
     }
 }
 
-fn duration_label(seconds: f64) -> String {
+pub(super) fn duration_label(seconds: f64) -> String {
     let s = seconds.round() as u64;
     match s {
         0..=59 => format!("{s} s"),
@@ -100,21 +118,25 @@ fn duration_label(seconds: f64) -> String {
 
 impl BookProgress {
     pub fn new(quiet: bool) -> Self {
+        let page_left = Arc::new(AtomicU64::new(f64::NAN.to_bits()));
+        let book_left = Arc::new(AtomicU64::new(f64::NAN.to_bits()));
         let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
             // The bars join the display in `plan`, so none shows empty while the story is written.
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let book = ProgressBar::hidden();
             book.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:24}] {msg}  eta {eta}")
+                ProgressStyle::with_template("{prefix} [{bar:24}] {msg}  {left}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .with_key("left", left_key(book_left.clone()))
                     .progress_chars("=> "),
             );
             let page = ProgressBar::hidden();
             page.set_style(
                 ProgressStyle::with_template(
-                    "  {prefix} [{bar:24}] {pos}/{len} steps  {sps}  eta {eta}  {msg}",
+                    "  {prefix} [{bar:24}] {pos}/{len} steps  {sps}  {left}  {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("left", left_key(page_left.clone()))
                 .with_key(
                     "sps",
                     |state: &ProgressState, w: &mut dyn std::fmt::Write| {
@@ -136,6 +158,8 @@ impl BookProgress {
             page_started: Instant::now(),
             last_line: Instant::now(),
             seconds_per_step: None,
+            page_left,
+            book_left,
         }
     }
 
@@ -195,10 +219,18 @@ impl BookProgress {
         }
     }
 
-    pub fn step(&mut self, step: usize, similarity: f32) {
+    /// Step `step` of the page is done; `seconds_left` is the run's own estimate, when it has
+    /// one.
+    pub fn step(&mut self, step: usize, similarity: f32, seconds_left: Option<f64>) {
         let elapsed = self.page_started.elapsed().as_secs_f64();
         let sps = elapsed / step.max(1) as f64;
         self.seconds_per_step = Some(sps);
+        let left = seconds_left.unwrap_or(sps * self.iterations.saturating_sub(step) as f64);
+        // The pages after this one take what this one will have taken in all.
+        let later = self.to_draw.saturating_sub(self.drawn + 1) as f64;
+        let book = left + later * (elapsed + left);
+        self.page_left.store(left.to_bits(), Ordering::Relaxed);
+        self.book_left.store(book.to_bits(), Ordering::Relaxed);
         match &self.bars {
             Some((_, book, page)) => {
                 page.set_position(step as u64);
@@ -206,7 +238,6 @@ impl BookProgress {
             }
             None if self.last_line.elapsed().as_secs() >= 30 => {
                 self.last_line = Instant::now();
-                let left = sps * (self.iterations.saturating_sub(step)) as f64;
                 self.message(&format!(
                     "  step {step}/{}, {}, similarity {similarity:.3}, about {} left on this page",
                     self.iterations,
@@ -221,7 +252,11 @@ impl BookProgress {
     pub fn page_saved(&mut self, position: usize, similarity: f32) {
         self.drawn += 1;
         let sps = self.seconds_per_step.unwrap_or(0.0);
-        let left = sps * ((self.to_draw - self.drawn.min(self.to_draw)) * self.iterations) as f64;
+        // Each page left takes what this one took.
+        let page_took = self.page_started.elapsed().as_secs_f64();
+        let left = page_took * (self.to_draw - self.drawn.min(self.to_draw)) as f64;
+        self.book_left.store(left.to_bits(), Ordering::Relaxed);
+        self.page_left.store(f64::NAN.to_bits(), Ordering::Relaxed);
         let done = self.total - self.to_draw + self.drawn;
         if let Some((_, book, _)) = &self.bars {
             book.set_message(format!("{done} of {} pages done", self.total));

@@ -279,6 +279,7 @@ impl Engine {
                     loss: r.loss,
                     seconds_per_step: started.elapsed().as_secs_f64()
                         / (r.step - before).max(1) as f64,
+                    seconds_left: r.seconds_left,
                     preview: r.frame.map(pictures::from_rgb),
                 });
             },

@@ -264,6 +264,8 @@ pub enum Event {
         similarity: f32,
         loss: f32,
         seconds_per_step: f64,
+        /// The run's own estimate, which knows a half-size start ends with slower steps.
+        seconds_left: Option<f64>,
         preview: Option<Picture>,
     },
     PageDone {

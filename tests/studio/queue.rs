@@ -30,6 +30,7 @@ impl Jobs for Steps {
                     similarity: 0.1,
                     loss: 1.0,
                     seconds_per_step: 0.03,
+                    seconds_left: None,
                     preview: None,
                 });
             }

@@ -33,6 +33,7 @@ impl Jobs for SlowJobs {
                         similarity: step as f32 / 100.0,
                         loss: 1.0,
                         seconds_per_step: 0.4,
+                        seconds_left: None,
                         preview: None,
                     });
                 }

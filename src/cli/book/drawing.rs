@@ -119,7 +119,9 @@ pub(super) fn draw_all(
             iterations,
         } => progress.plan(book_id, total, to_draw.len(), iterations),
         BookEvent::PageStarted { position, sentence } => progress.page_started(position, sentence),
-        BookEvent::Step { report, .. } => progress.step(report.step, report.similarity),
+        BookEvent::Step { report, .. } => {
+            progress.step(report.step, report.similarity, report.seconds_left)
+        }
         BookEvent::PageSaved {
             position,
             similarity,

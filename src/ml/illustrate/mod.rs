@@ -14,6 +14,7 @@ pub mod prompts;
 mod run;
 mod saved;
 pub mod spherical;
+pub mod time_left;
 
 pub use options::*;
 pub use pixels::{rgb_to_tensor, tensor_to_rgb};

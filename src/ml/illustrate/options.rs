@@ -98,6 +98,8 @@ pub struct StepReport<'a> {
     pub frame: Option<&'a RgbImage>,
     /// The run's state after this step, when a resumable run saves one ([`super::Resume`]).
     pub state: Option<&'a [u8]>,
+    /// Seconds the run has left, from this run's measured steps ([`super::time_left`]).
+    pub seconds_left: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +127,12 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
+    /// The stages that grow with the picture's area: VQGAN's decoding both ways and Adam over
+    /// the latents. CLIP's always see 224² cutouts.
+    pub fn scaled_with_area(&self) -> f64 {
+        self.decode_forward + self.decoder_backward + self.optimizer
+    }
+
     pub(super) fn averaged(self, steps: usize) -> Self {
         let n = steps.max(1) as f64;
         Self {

@@ -11,6 +11,7 @@ use super::adam::Adam;
 use super::cutouts::{CutoutPlan, CutoutSettings};
 use super::pixels::tensor_to_rgb;
 use super::saved::RunState;
+use super::time_left::TimeLeft;
 use super::{
     fit_size, IllustrateOptions, Illustration, Illustrator, ImageInputs, StageTimes, StepReport,
     Target,
@@ -140,6 +141,16 @@ impl Illustrator<'_> {
         let mut last_saved = Instant::now();
         let mut done = first_step - 1;
         let mut stages = StageTimes::default();
+        let mut time_left = TimeLeft::new(
+            opts.iterations,
+            refine.map(|r| r.switch_at),
+            refine.map_or(1.0, |r| {
+                (width * height) as f64 / (r.half.0 * r.half.1) as f64
+            }),
+        );
+        // Each step's time runs from the end of the one before, so the caller's work between
+        // steps (previews, saving) is counted too.
+        let mut tick = Instant::now();
         for step in first_step..=opts.iterations {
             if cancel.load(Ordering::Relaxed) {
                 let state = state_at(done, &z, &adam, &rng)?;
@@ -153,6 +164,7 @@ impl Illustrator<'_> {
                 (cur_w, cur_h) = (width, height);
             }
             let plan = CutoutPlan::draw(&settings, cur_w, cur_h, &mut rng, self.device())?;
+            let scaled_before = stages.scaled_with_area();
             let out = self.step(
                 &z,
                 &z0,
@@ -180,6 +192,12 @@ impl Illustrator<'_> {
                 }
                 _ => None,
             };
+            time_left.record(
+                step,
+                tick.elapsed().as_secs_f64(),
+                stages.scaled_with_area() - scaled_before,
+            );
+            tick = Instant::now();
             on_step(StepReport {
                 step,
                 iterations: opts.iterations,
@@ -187,6 +205,7 @@ impl Illustrator<'_> {
                 similarity: out.similarity,
                 frame: frame.as_ref(),
                 state: state.as_deref(),
+                seconds_left: time_left.seconds_left(step),
             });
         }
         let ran = done + 1 - first_step;
