@@ -23,8 +23,33 @@ trap 'rm -rf "$work"' EXIT
 
 case "$what" in
   story)
-    ./target/release/storybook-studio bench story --save-weights "$work/gpt2.safetensors" --json > "$work/candle.json"
+    # f32, then the packed weights; PyTorch between them, so drift hits both sides alike.
+    ./target/release/storybook-studio bench story --weights f32 --save-weights "$work/gpt2.safetensors" --json > "$work/candle-f32.json"
     bench/.venv/bin/python bench/gpt2_torch.py --weights "$work/gpt2.safetensors" --threads "$threads" --json > "$work/torch.json"
+    for w in bf16 q8; do
+      ./target/release/storybook-studio bench story --weights "$w" --json > "$work/candle-$w.json"
+    done
+    ./target/release/storybook-studio bench story-quality --json > "$work/quality.json"
+    python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+ref = json.load(open(f"{work}/torch.json"))
+ours = [json.load(open(f"{work}/candle-{w}.json")) for w in ("f32", "bf16", "q8")]
+quality = {q["weights"]: q for q in json.load(open(f"{work}/quality.json"))["formats"]}
+print(f"{'':26}{'tokens/s':>10}{'seconds':>10}{'threads':>9}")
+for r in [ref] + ours:
+    print(f"{r['implementation'][:26]:26}{r['tokens_per_second']:10.2f}{r['seconds']:10.2f}{r['threads']:9}")
+print("quality against f32 on the oracle's prompts (tiny GPT-2, 40 greedy tokens each):")
+for w, q in quality.items():
+    print(f"  {w}: mean KL {q['mean_kl']:.2e}, max KL {q['max_kl']:.2e}, top-1 {q['top1_agree']}/{q['positions']}, "
+          f"greedy {q['greedy_agree']}/{q['greedy_total']}, with penalty 1.3 {q['greedy_penalty_agree']}/{q['greedy_total']}")
+f32 = ours[0]
+fastest = max(ours[1:], key=lambda r: r["tokens_per_second"])
+print(f"ratio candle/pytorch, f32 weights: {f32['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
+print(f"ratio candle/pytorch, fastest ({fastest['weights']} weights): "
+      f"{fastest['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
+PY
+    exit 0
     ;;
   finetune)
     steps="${2:-5}"
@@ -116,11 +141,3 @@ PY
   *) echo "unknown benchmark: $what" >&2; exit 2 ;;
 esac
 
-python3 - "$work/candle.json" "$work/torch.json" <<'PY'
-import json, sys
-ours, ref = (json.load(open(p)) for p in sys.argv[1:3])
-print(f"{'':24}{'tokens/s':>10}{'seconds':>10}{'threads':>9}")
-for r in (ours, ref):
-    print(f"{r['implementation'][:24]:24}{r['tokens_per_second']:10.2f}{r['seconds']:10.2f}{r['threads']:9}")
-print(f"ratio candle/pytorch: {ours['tokens_per_second'] / ref['tokens_per_second']:.2f}x (higher is better)")
-PY

@@ -39,6 +39,7 @@ fn main() {
         hub_mirror: None,
         hub_cache: None,
         device: "cpu".into(),
+        gpt2_weights: String::new(),
         library: Some(dir.path().join("library.sqlite")),
         label_cache: Some(dir.path().join("labels")),
         models_dir: Some(dir.path().join("models")),

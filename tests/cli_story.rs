@@ -285,3 +285,90 @@ fn bad_sampling_settings_and_json_errors() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["error"].as_str().unwrap().contains("top-p"));
 }
+
+/// `--weights q8|bf16` writes the same greedy story as f32 on the oracle model (its greedy
+/// output is unchanged, `gpt2_packed_weights` measures why), and a wrong name is one sentence.
+#[test]
+fn story_weights_write_the_same_greedy_story_and_a_wrong_name_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gpt2 = fixture("gpt2-tiny");
+    let ids = |weights: &str| {
+        let out = studio(
+            &[
+                "story",
+                "The dragon slept under the old bridge.",
+                "--gpt2",
+                gpt2.to_str().unwrap(),
+                "--max-tokens",
+                "16",
+                "--min-tokens",
+                "16",
+                "--num-sequences",
+                "1",
+                "--temperature",
+                "0",
+                "--weights",
+                weights,
+                "--json",
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{weights}: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["sequences"][0]["generated_token_ids"].clone()
+    };
+    let f32_ids = ids("f32");
+    assert_eq!(f32_ids.as_array().unwrap().len(), 16);
+    assert_eq!(ids("q8"), f32_ids);
+    assert_eq!(ids("bf16"), f32_ids);
+
+    let out = studio(&["story", "Hi", "--weights", "int4"], tmp.path());
+    let err = assert_clean_failure(&out);
+    assert!(err.contains("q8, bf16 or f32"), "{err}");
+}
+
+/// `bench story-quality` measures both packed formats on the oracle's prompts.
+#[test]
+fn bench_story_quality_reports_kl_and_greedy_agreement_for_bf16_and_q8() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gpt2 = fixture("gpt2-tiny");
+    let out = studio(
+        &[
+            "bench",
+            "story-quality",
+            "--gpt2",
+            gpt2.to_str().unwrap(),
+            "--steps",
+            "5",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["prompts"], 3);
+    let formats = doc["formats"].as_array().unwrap();
+    let names: Vec<&str> = formats
+        .iter()
+        .map(|f| f["weights"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bf16", "q8"]);
+    for f in formats {
+        assert_eq!(f["greedy_total"], 15);
+        let kl = f["mean_kl"].as_f64().unwrap();
+        assert!(kl > 0.0 && kl < 1e-4, "{f}");
+    }
+    let out = studio(
+        &[
+            "bench",
+            "story-quality",
+            "--gpt2",
+            gpt2.to_str().unwrap(),
+            "--prompt",
+            "",
+        ],
+        tmp.path(),
+    );
+    let err = assert_clean_failure(&out);
+    assert!(err.contains("prompt 1 has no tokens"), "{err}");
+}

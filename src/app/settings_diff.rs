@@ -55,7 +55,22 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
         };
         changes.push(format!("device set to {device}"));
     }
+    if before.gpt2_weights != after.gpt2_weights {
+        changes.push(format!(
+            "story weights set to {}",
+            gpt2_weights_name(&after.gpt2_weights)
+        ));
+    }
     changes
+}
+
+/// The chosen GPT-2 weights' name, the default's when none was chosen.
+pub fn gpt2_weights_name(chosen: &str) -> &str {
+    if chosen.is_empty() {
+        crate::worker::gpt2_weight_choices()[0].0
+    } else {
+        chosen
+    }
 }
 
 /// The chosen VQGAN's name, the default's when none was chosen.

@@ -9,13 +9,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::ml::kernels::packed_weight::WeightFormat;
 use crate::ml::models::gpt2::{Config, Gpt2};
 use crate::ml::sampling::argmax;
 use crate::ml::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GenerationBench {
-    pub implementation: &'static str,
+    pub implementation: String,
+    pub weights: WeightFormat,
     pub prompt_tokens: usize,
     pub new_tokens: usize,
     pub seconds: f64,
@@ -24,16 +26,18 @@ pub struct GenerationBench {
 }
 
 /// Times greedy generation of `new_tokens` after a seeded random prompt, KV cache on, as
-/// transformers' `generate(do_sample=False)` does it.
+/// transformers' `generate(do_sample=False)` does it, with the linear weights in `format`.
 pub fn bench_generation(
     cfg: &Config,
     weights: &HashMap<String, Tensor>,
+    format: WeightFormat,
     prompt_tokens: usize,
     new_tokens: usize,
 ) -> Result<GenerationBench> {
     let device = Device::Cpu;
     let vb = VarBuilder::from_tensors(weights.clone(), candle_core::DType::F32, &device);
-    let model = Gpt2::load(vb, cfg)?;
+    let mut model = Gpt2::load(vb, cfg)?;
+    model.pack_weights(format)?;
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let prompt: Vec<u32> = (0..prompt_tokens)
         .map(|_| rng.random_range(0..cfg.vocab_size as u32))
@@ -55,7 +59,8 @@ pub fn bench_generation(
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(GenerationBench {
-        implementation: "candle",
+        implementation: format!("candle, {format} weights"),
+        weights: format,
         prompt_tokens,
         new_tokens,
         seconds,

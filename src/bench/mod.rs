@@ -9,6 +9,7 @@ pub mod generation;
 pub mod illustrate;
 pub mod library;
 pub mod library_search;
+pub mod story_quality;
 pub mod words;
 pub mod words_zh;
 

@@ -55,10 +55,12 @@ pub fn bench_words(
     let tok = ClipTokenizer::from_file(clip_tokenizer, ccfg.text_config.max_position_embeddings)?;
     let gcfg = gpt2::Config::gpt2_124m();
     let gweights = random_gpt2_weights(&gcfg, 0)?;
-    let gpt2 = Gpt2::load(
+    let mut gpt2 = Gpt2::load(
         VarBuilder::from_tensors(gweights, DType::F32, &device),
         &gcfg,
     )?;
+    // Laid out for writing, as the studio and the CLI load it.
+    gpt2.pack_for_writing(None);
     let gtok = TextTokenizer::from_file(gpt2_tokenizer)?;
 
     let lexicons = Lexicon::all_builtin();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::GlobalArgs;
 use crate::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
+use crate::ml::kernels::packed_weight::WeightFormat;
 use crate::ml::models::gpt2::Config;
 use crate::ml::weights::ModelKind;
 
@@ -27,6 +28,22 @@ pub enum BenchWhat {
         save_weights: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// How the linear weights are kept while writing: q8, bf16 or f32.
+        #[arg(long, default_value = "f32")]
+        weights: WeightFormat,
+    },
+    /// What bf16 and q8 weights cost GPT-2's writing: KL divergence of next-token
+    /// distributions against f32, and greedy agreement, over the oracle's prompts.
+    StoryQuality {
+        /// GPT-2 folder; its reference.json's prompts are used when it has one (the oracle).
+        #[arg(long, value_name = "DIR", default_value = "tests/fixtures/gpt2-tiny")]
+        gpt2: PathBuf,
+        /// A prompt to measure (repeatable); replaces the folder's prompts.
+        #[arg(long = "prompt", value_name = "TEXT")]
+        prompts: Vec<String>,
+        /// Greedy tokens written after each prompt.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
     },
     /// GPT-2 124M fine-tuning throughput (random weights of the real shape).
     Finetune {
@@ -371,23 +388,29 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        BenchWhat::StoryQuality {
+            gpt2,
+            prompts,
+            steps,
+        } => super::bench_story::story_quality(global, &gpt2, &prompts, steps),
         BenchWhat::Story {
             prompt_tokens,
             new_tokens,
             save_weights: save_to,
             seed,
+            weights: format,
         } => {
             let cfg = Config::gpt2_124m();
             let weights = random_gpt2_weights(&cfg, seed)?;
             if let Some(path) = save_to {
                 save_weights(&weights, &path)?;
             }
-            let result = bench_generation(&cfg, &weights, prompt_tokens, new_tokens)?;
+            let result = bench_generation(&cfg, &weights, format, prompt_tokens, new_tokens)?;
             if global.json {
                 super::print_json(&result)
             } else {
                 println!(
-                    "candle GPT-2 124M: {:.2} tokens/s ({} new tokens after {} in {:.2} s, {} threads)",
+                    "candle GPT-2 124M, {format} weights: {:.2} tokens/s ({} new tokens after {} in {:.2} s, {} threads)",
                     result.tokens_per_second,
                     result.new_tokens,
                     result.prompt_tokens,

@@ -28,6 +28,8 @@ pub struct Engine {
     settings: EngineSettings,
     device: Option<Device>,
     pub(super) gpt2: Option<(Gpt2, TextTokenizer)>,
+    /// Why GPT-2 writes with other weights than the settings ask, said with each story.
+    gpt2_note: Option<String>,
     pub(super) clip: Option<(Clip, ClipTokenizer, String)>,
     pub(super) labels: Option<Labels>,
     pub(super) blip: Option<Box<crate::ml::words::caption::Captioner>>,
@@ -50,6 +52,7 @@ impl Engine {
             settings,
             device: None,
             gpt2: None,
+            gpt2_note: None,
             clip: None,
             labels: None,
             blip: None,
@@ -127,7 +130,15 @@ impl Engine {
             let files = self.find(ModelKind::Gpt2, out)?;
             status(out, job, "Loading GPT-2…");
             let device = self.device()?;
-            self.gpt2 = Some(crate::ml::models::load::gpt2(&files, &device)?);
+            let (mut model, tok) = crate::ml::models::load::gpt2(&files, &device)?;
+            // Empty is the default (`gpt2::WRITING_WEIGHTS`), which is never a complaint.
+            let asked: Option<crate::ml::kernels::packed_weight::WeightFormat> =
+                match self.settings.gpt2_weights.as_str() {
+                    "" => None,
+                    w => Some(w.parse().map_err(anyhow::Error::msg)?),
+                };
+            self.gpt2_note = model.pack_for_writing(asked);
+            self.gpt2 = Some((model, tok));
         }
         Ok(())
     }
@@ -206,7 +217,11 @@ impl Engine {
         out.send(Event::StoryDone {
             candidates: generation.sequences.into_iter().map(|s| s.text).collect(),
             tokens_per_second: generation.tokens_per_second,
-            warnings: generation.warnings,
+            warnings: generation
+                .warnings
+                .into_iter()
+                .chain(self.gpt2_note.clone())
+                .collect(),
         });
         Ok(())
     }

@@ -137,6 +137,22 @@ pub fn vqgan_choices() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// How GPT-2 may keep its weights while writing, with a few words on each; the first is the
+/// default (`gpt2::WRITING_WEIGHTS`, stored as empty).
+pub fn gpt2_weight_choices() -> [(&'static str, &'static str); 3] {
+    [
+        ("f32", "the reference"),
+        (
+            "bf16",
+            "half f32's bytes; 1.5× as fast on the CPU, text may differ a little",
+        ),
+        (
+            "q8",
+            "0.28× f32's bytes; 2× as fast on the CPU, text may differ a little",
+        ),
+    ]
+}
+
 /// Devices this build can use: the CPU always, CUDA or Metal when compiled in.
 pub fn available_devices() -> Vec<&'static str> {
     crate::ml::device::available()

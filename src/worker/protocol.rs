@@ -69,6 +69,8 @@ pub struct EngineSettings {
     /// `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
     pub hub_cache: Option<PathBuf>,
     pub device: String,
+    /// How GPT-2 keeps its weights while writing: "q8" or "bf16" (CPU only), empty for f32.
+    pub gpt2_weights: String,
     pub library: Option<PathBuf>,
     /// Where lexicon embeddings are cached (default: the platform cache folder).
     pub label_cache: Option<PathBuf>,

@@ -25,6 +25,7 @@ pub fn engine(dir: &Path) -> EngineSettings {
         hub_mirror: None,
         hub_cache: Some(dir.join("hub-cache")),
         device: "cpu".into(),
+        gpt2_weights: String::new(),
         library: Some(dir.join("library.sqlite")),
         label_cache: Some(dir.join("labels")),
     }

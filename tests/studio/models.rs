@@ -157,3 +157,37 @@ fn a_download_is_cancelled_from_its_row_and_the_illustrator_can_be_chosen() {
     });
     assert_eq!(h.state().state.engine.vqgan_model, "wikiart");
 }
+
+/// Story weights chosen on the Models tab reach the writer: q8 is kept in the settings and a
+/// story is written with it.
+#[test]
+fn story_weights_chosen_in_models_write_a_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    h.state_mut().state.tab = Tab::Models;
+    wait_for(&mut h, "the rows", LIMIT, |a| !a.models.rows.is_empty());
+    h.get_by_label("Story weights").click();
+    h.step();
+    h.step();
+    click(&mut h, "q8");
+    assert_eq!(h.state().state.engine.gpt2_weights, "q8");
+    {
+        let state = &mut h.state_mut().state;
+        let s = &mut state.sampling;
+        (s.max_new_tokens, s.min_new_tokens, s.num_sequences) = (8, 8, 1);
+        state.prompt = "Once upon a time".into();
+        state.tab = Tab::Write;
+    }
+    h.step();
+    click(&mut h, "Generate");
+    wait_for(&mut h, "the story", LIMIT, |a| {
+        !a.story.generating && a.story.candidates.len() == 1
+    });
+    let app = h.state();
+    assert!(app.story.candidates[0].starts_with("Once upon a time"));
+    assert!(
+        app.notices.items.iter().all(|n| !n.is_error),
+        "{:?}",
+        app.notices.items
+    );
+}

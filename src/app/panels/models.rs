@@ -95,7 +95,35 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
             actions.push(Action::ApplyEngineSettings);
         }
     });
+    actions.extend(gpt2_weights_ui(ui, state));
     actions
+}
+
+/// How GPT-2 keeps its weights while writing; a change applies at once, like the device.
+fn gpt2_weights_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
+    let before = state.engine.gpt2_weights.clone();
+    let shown = super::super::settings_diff::gpt2_weights_name(&before).to_string();
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::from_label("Story weights")
+            .selected_text(&shown)
+            .show_ui(ui, |ui| {
+                for (i, (name, about)) in crate::worker::gpt2_weight_choices().iter().enumerate() {
+                    // The default is stored as empty, so a later default change follows.
+                    let value = if i == 0 {
+                        String::new()
+                    } else {
+                        name.to_string()
+                    };
+                    ui.selectable_value(&mut state.engine.gpt2_weights, value, *name)
+                        .on_hover_text(*about);
+                }
+            });
+    });
+    if state.engine.gpt2_weights != before {
+        vec![Action::ApplyEngineSettings]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Which illustrator the VQGAN row is about; a change applies at once, like the device.

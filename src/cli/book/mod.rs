@@ -171,7 +171,12 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
             create: args.create,
         },
     )?;
-    let story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
+    let mut story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
+    if let Some(warning) =
+        super::story::pack_for_writing(&mut story_model.model, args.story.weights)
+    {
+        eprintln!("warning: {warning}");
+    }
     let drawing = load_drawing(global, args)?;
     let mut warnings: Vec<String> = drawing.check(&request.illustration)?.into_iter().collect();
     let illustrator = drawing.illustrator();

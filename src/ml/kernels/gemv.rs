@@ -34,7 +34,7 @@ pub fn gemv_into(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, accumulate: b
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has just been checked for AVX2 and FMA.

@@ -19,6 +19,8 @@ pub mod gemv;
 pub mod layer_norm_rows;
 pub mod nn;
 pub mod norm_stats;
+pub mod packed_dot;
+pub mod packed_weight;
 pub mod winograd;
 pub mod winograd_tiles;
 

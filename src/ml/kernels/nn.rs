@@ -4,8 +4,12 @@
 //! (see `shared/notes/candle-gradients.md`), so the layers here are composed from plain ops.
 //! Fine-tuning and image optimisation both differentiate through them.
 
+use std::sync::Arc;
+
 use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
+
+use super::packed_weight::{PackedWeight, WeightFormat};
 
 /// LayerNorm over the last dimension, composed so that gradients reach its input.
 #[derive(Debug, Clone)]
@@ -38,28 +42,59 @@ impl LayerNorm {
 /// GPT-2's `Conv1D`: a linear layer whose weight is stored `[in, out]` (`x @ W + b`).
 #[derive(Debug, Clone)]
 pub struct Conv1D {
-    weight: Tensor,
+    weight: Weight,
     bias: Tensor,
+}
+
+/// A weight as loaded (trainable, any device), or packed for CPU inference.
+#[derive(Debug, Clone)]
+enum Weight {
+    /// `[in, out]`.
+    Dense(Tensor),
+    Packed(Arc<PackedWeight>),
 }
 
 impl Conv1D {
     pub fn load(vb: VarBuilder, d_in: usize, d_out: usize) -> Result<Self> {
         Ok(Self {
-            weight: vb.get((d_in, d_out), "weight")?,
+            weight: Weight::Dense(vb.get((d_in, d_out), "weight")?),
             bias: vb.get(d_out, "bias")?,
         })
+    }
+
+    /// Keeps the weight in `format`, laid out for decoding, from now on (inference only: a
+    /// packed weight records no gradient). The weight must be an f32 CPU tensor.
+    pub fn pack(&mut self, format: WeightFormat) -> Result<()> {
+        let Weight::Dense(w) = &self.weight else {
+            return Ok(());
+        };
+        let (d_in, d_out) = w.dims2()?;
+        let out_in = w.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        self.weight = Weight::Packed(Arc::new(PackedWeight::pack(&out_in, d_out, d_in, format)));
+        Ok(())
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // Flatten leading dims so one 2-D matmul does the work instead of a broadcast batch.
         let d_in = x.dim(D::Minus1)?;
         let rows = x.elem_count() / d_in.max(1);
-        let y = x.reshape((rows, d_in))?.matmul(&self.weight)?;
+        let (y, d_out) = match &self.weight {
+            Weight::Dense(w) => (x.reshape((rows, d_in))?.matmul(w)?, w.dim(1)?),
+            Weight::Packed(p) => (packed_product(p, x, rows)?, p.d_out()),
+        };
         let mut out_dims = x.dims().to_vec();
         let last = out_dims.len() - 1;
-        out_dims[last] = self.weight.dim(1)?;
+        out_dims[last] = d_out;
         y.broadcast_add(&self.bias)?.reshape(out_dims)
     }
+}
+
+/// `x Wᵀ` as `[rows, d_out]` for a packed `W`, `x` of any shape with `d_in` last.
+pub fn packed_product(p: &PackedWeight, x: &Tensor, rows: usize) -> Result<Tensor> {
+    let xs = x.flatten_all()?.to_vec1::<f32>()?;
+    let mut y = vec![0f32; rows * p.d_out()];
+    p.matmul_t_into(&xs, rows, &mut y);
+    Tensor::from_vec(y, (rows, p.d_out()), x.device())
 }
 
 /// Softmax over the last dimension from plain ops, with a max shift for stability.
