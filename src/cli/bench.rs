@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::GlobalArgs;
-use crate::bench::{bench_generation, bench_illustrate, random_gpt2_weights, save_weights};
+use crate::bench::{random_gpt2_weights, save_weights};
 use crate::ml::kernels::packed_weight::WeightFormat;
 use crate::ml::models::gpt2::Config;
 use crate::ml::weights::ModelKind;
@@ -346,48 +346,12 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             iterations,
             at_step,
             progressive,
-        } => {
-            let r =
-                crate::bench::illustrate::bench_eta(size, cutn, iterations, at_step, progressive)?;
-            if global.json {
-                return super::print_json(&r);
-            }
-            println!(
-                "{size}², cutn {cutn}, {iterations} steps{}: at step {at_step} the estimate said \
-                 {:.1} s left, the run took {:.1} s more ({:+.1}%); the average so far would \
-                 have said {:.1} s ({:+.1}%)",
-                if progressive { ", progressive" } else { "" },
-                r.estimate_seconds,
-                r.actual_seconds,
-                r.error * 100.0,
-                r.naive_seconds,
-                r.naive_error * 100.0
-            );
-            Ok(())
-        }
+        } => super::bench_illustrate::eta(global, size, cutn, iterations, at_step, progressive),
         BenchWhat::Illustrate {
             size,
             cutn,
             iterations,
-        } => {
-            let result = bench_illustrate(size, cutn, iterations.max(1))?;
-            if global.json {
-                return super::print_json(&result);
-            }
-            let s = &result.stages;
-            println!(
-                "candle VQGAN+CLIP {size}x{size}, cutn {cutn}: {:.2} s/iteration, peak RSS {:.2} GiB\n  \
-                 decode {:.2} s, CLIP forward {:.2} s, CLIP backward {:.2} s, decoder backward {:.2} s, optimiser {:.3} s",
-                result.seconds_per_iteration,
-                result.peak_rss_bytes as f64 / (1u64 << 30) as f64,
-                s.decode_forward,
-                s.clip_forward,
-                s.clip_backward,
-                s.decoder_backward,
-                s.optimizer
-            );
-            Ok(())
-        }
+        } => super::bench_illustrate::illustrate(global, size, cutn, iterations),
         BenchWhat::StoryQuality {
             gpt2,
             prompts,
@@ -396,29 +360,18 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Story {
             prompt_tokens,
             new_tokens,
-            save_weights: save_to,
+            save_weights,
             seed,
-            weights: format,
-        } => {
-            let cfg = Config::gpt2_124m();
-            let weights = random_gpt2_weights(&cfg, seed)?;
-            if let Some(path) = save_to {
-                save_weights(&weights, &path)?;
-            }
-            let result = bench_generation(&cfg, &weights, format, prompt_tokens, new_tokens)?;
-            if global.json {
-                super::print_json(&result)
-            } else {
-                println!(
-                    "candle GPT-2 124M, {format} weights: {:.2} tokens/s ({} new tokens after {} in {:.2} s, {} threads)",
-                    result.tokens_per_second,
-                    result.new_tokens,
-                    result.prompt_tokens,
-                    result.seconds,
-                    result.threads
-                );
-                Ok(())
-            }
-        }
+            weights,
+        } => super::bench_story::story_speed(
+            global,
+            super::bench_story::StorySpeed {
+                prompt_tokens,
+                new_tokens,
+                save_weights,
+                seed,
+                weights,
+            },
+        ),
     }
 }

@@ -1,7 +1,7 @@
-//! `bench story-quality`: what bf16 and q8 weights cost GPT-2's writing, measured against f32
-//! on the same model.
+//! `bench story`: GPT-2 124M's writing speed with f32, bf16 or q8 weights; and
+//! `bench story-quality`: what bf16 and q8 cost its writing, measured against f32 on one model.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -9,7 +9,42 @@ use serde::Serialize;
 use super::story::load_story_model;
 use super::GlobalArgs;
 use crate::bench::story_quality::{format_quality, FormatQuality};
+use crate::bench::{bench_generation, random_gpt2_weights, save_weights};
 use crate::ml::kernels::packed_weight::WeightFormat;
+use crate::ml::models::gpt2::Config;
+
+/// What `bench story` was asked.
+pub struct StorySpeed {
+    pub prompt_tokens: usize,
+    pub new_tokens: usize,
+    /// Also write the random weights here, for the reference script to load.
+    pub save_weights: Option<PathBuf>,
+    pub seed: u64,
+    pub weights: WeightFormat,
+}
+
+pub fn story_speed(global: &GlobalArgs, ask: StorySpeed) -> anyhow::Result<()> {
+    let cfg = Config::gpt2_124m();
+    let weights = random_gpt2_weights(&cfg, ask.seed)?;
+    if let Some(path) = &ask.save_weights {
+        save_weights(&weights, path)?;
+    }
+    let format = ask.weights;
+    let result = bench_generation(&cfg, &weights, format, ask.prompt_tokens, ask.new_tokens)?;
+    if global.json {
+        return super::print_json(&result);
+    }
+    println!(
+        "candle GPT-2 124M, {format} weights: {:.2} tokens/s ({} new tokens after {} in {:.2} s, \
+         {} threads)",
+        result.tokens_per_second,
+        result.new_tokens,
+        result.prompt_tokens,
+        result.seconds,
+        result.threads
+    );
+    Ok(())
+}
 
 #[derive(Serialize)]
 struct Report {

@@ -2,6 +2,7 @@
 //! text or, with `--json`, one JSON document on stdout. Errors are printed once, as a sentence.
 
 mod bench;
+mod bench_illustrate;
 mod bench_story;
 mod book;
 mod caption;
