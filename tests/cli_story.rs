@@ -315,6 +315,10 @@ fn story_weights_write_the_same_greedy_story_and_a_wrong_name_is_refused() {
         );
         assert!(out.status.success(), "{weights}: {}", stderr(&out));
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            doc["weights"], weights,
+            "written with the weights asked for"
+        );
         doc["sequences"][0]["generated_token_ids"].clone()
     };
     let f32_ids = ids("f32");

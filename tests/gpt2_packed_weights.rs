@@ -101,13 +101,20 @@ fn greedy_writing_and_next_token_distributions_barely_move_on_the_oracle_prompts
             q.positions,
             prompts.iter().map(|p| p.len() + 39).sum::<usize>()
         );
+        // Measured: mean KL 4.7e-8 (bf16) and 4.9e-7 (q8) nats, max 5.7e-8 and 6.3e-7. This
+        // random model's distributions are nearly flat, so a trained one moves more; the bounds
+        // (about 4× q8's) catch a kernel that rounds wrongly, not what real text would show.
         assert!(
-            q.mean_kl > 0.0 && q.mean_kl < 1e-5,
+            q.mean_kl > 0.0 && q.mean_kl < 2e-6,
             "{format}: mean KL {}",
             q.mean_kl
         );
-        assert!(q.max_kl < 1e-4, "{format}: max KL {}", q.max_kl);
+        assert!(q.max_kl < 3e-6, "{format}: max KL {}", q.max_kl);
         assert!(q.top1_agree * 100 >= q.positions * 97, "{format}: {q:?}");
+        // On this oracle the writing itself does not change: every greedy token, with and
+        // without a repetition penalty (the Chinese oracle's test below shows where it does).
+        assert_eq!(q.greedy_agree, q.greedy_total, "{format}: {q:?}");
+        assert_eq!(q.greedy_penalty_agree, q.greedy_total, "{format}: {q:?}");
     }
 }
 

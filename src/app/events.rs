@@ -23,10 +23,12 @@ pub fn apply(app: &mut StudioApp, ctx: &egui::Context, event: Event) {
         Event::StoryDone {
             candidates,
             tokens_per_second,
+            weights,
             warnings,
         } => {
             app.story.candidates = candidates;
             app.story.tokens_per_second = Some(tokens_per_second);
+            app.story.weights = Some(weights);
             app.story.generating = false;
             for w in warnings {
                 app.notices.info(w);

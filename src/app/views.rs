@@ -13,6 +13,8 @@ pub struct StoryView {
     pub prompt_used: String,
     pub status: Option<String>,
     pub tokens_per_second: Option<f64>,
+    /// The weights the last story was written with.
+    pub weights: Option<String>,
     pub read_page: usize,
     /// The candidate that became the book's text, and whether the pages still need scrolling
     /// into view to show it.

@@ -127,16 +127,19 @@ pub struct EtaCheck {
     pub at_step: usize,
     /// The run's estimate at `at_step`.
     pub estimate_seconds: f64,
-    /// The average seconds per step so far times the steps left, for comparison.
+    /// What the studio and the CLI said before: the seconds since the run started (its
+    /// setup too) over the steps done, times the steps left.
     pub naive_seconds: f64,
+    /// From `at_step` to the run's end, its final picture included: when the user has it.
     pub actual_seconds: f64,
     /// estimate / actual − 1.
     pub error: f64,
     pub naive_error: f64,
 }
 
-/// Runs `iterations` steps with the studio's defaults (progressive refinement, a preview
-/// every few steps) and compares the estimate at `at_step` with the real remaining time.
+/// Runs `iterations` steps with the default options (a preview every 10 steps; progressive
+/// refinement when asked) and compares the estimate at `at_step` with the real remaining
+/// time.
 pub fn bench_eta(
     size: usize,
     cutn: usize,
@@ -146,6 +149,12 @@ pub fn bench_eta(
 ) -> Result<EtaCheck> {
     use crate::ml::illustrate::IllustrateOptions;
     use std::time::Instant;
+    if at_step == 0 || at_step >= iterations {
+        return Err(crate::ml::Error::Input(format!(
+            "the check step must lie inside the run: 1 to {} (got {at_step})",
+            iterations.saturating_sub(1)
+        )));
+    }
     let models = RealShapes::load()?;
     let opts = IllustrateOptions {
         width: size,

@@ -131,11 +131,17 @@ pub fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> f64 {
         l.iter().map(|&v| v as f64 - log_z).collect()
     };
     let (lp, lq) = (log_softmax(p_logits), log_softmax(q_logits));
-    lp.iter()
+    let kl = lp
+        .iter()
         .zip(&lq)
         .map(|(a, b)| a.exp() * (a - b))
-        .sum::<f64>()
-        .max(0.0)
+        .sum::<f64>();
+    // Rounding can make it a hair below zero; a NaN (a broken format) must show, not become 0.
+    if kl < 0.0 {
+        0.0
+    } else {
+        kl
+    }
 }
 
 #[cfg(test)]

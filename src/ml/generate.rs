@@ -44,6 +44,8 @@ pub struct Sequence {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Generation {
+    /// How the model kept its weights while writing.
+    pub weights: crate::ml::kernels::packed_weight::WeightFormat,
     pub prompt_token_ids: Vec<u32>,
     pub sequences: Vec<Sequence>,
     pub tokens_per_second: f64,
@@ -219,6 +221,7 @@ pub fn generate(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Generation {
+        weights: model.weights(),
         prompt_token_ids: fitted.ids,
         sequences,
         tokens_per_second: if seconds > 0.0 {

@@ -130,14 +130,23 @@ impl Engine {
             let files = self.find(ModelKind::Gpt2, out)?;
             status(out, job, "Loading GPT-2…");
             let device = self.device()?;
+            // Empty is the default (`gpt2::WRITING_WEIGHTS`), which is never a complaint; a
+            // value no choice names (an edited settings file) falls back to it, and says so.
+            let (asked, unknown) = match self.settings.gpt2_weights.as_str() {
+                "" => (None, None),
+                w => match w.parse::<crate::ml::kernels::packed_weight::WeightFormat>() {
+                    Ok(f) => (Some(f), None),
+                    Err(e) => (
+                        None,
+                        Some(format!(
+                            "Story weights in Settings: {e}; writing with {}",
+                            crate::ml::models::gpt2::WRITING_WEIGHTS
+                        )),
+                    ),
+                },
+            };
             let (mut model, tok) = crate::ml::models::load::gpt2(&files, &device)?;
-            // Empty is the default (`gpt2::WRITING_WEIGHTS`), which is never a complaint.
-            let asked: Option<crate::ml::kernels::packed_weight::WeightFormat> =
-                match self.settings.gpt2_weights.as_str() {
-                    "" => None,
-                    w => Some(w.parse().map_err(anyhow::Error::msg)?),
-                };
-            self.gpt2_note = model.pack_for_writing(asked);
+            self.gpt2_note = unknown.or(model.pack_for_writing(asked));
             self.gpt2 = Some((model, tok));
         }
         Ok(())
@@ -217,6 +226,7 @@ impl Engine {
         out.send(Event::StoryDone {
             candidates: generation.sequences.into_iter().map(|s| s.text).collect(),
             tokens_per_second: generation.tokens_per_second,
+            weights: generation.weights.to_string(),
             warnings: generation
                 .warnings
                 .into_iter()

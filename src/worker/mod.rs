@@ -144,11 +144,11 @@ pub fn gpt2_weight_choices() -> [(&'static str, &'static str); 3] {
         ("f32", "the reference"),
         (
             "bf16",
-            "half f32's bytes; 1.5× as fast on the CPU, text may differ a little",
+            "half f32's bytes; 1.5× as fast on a CPU with AVX-512; text may differ a little",
         ),
         (
             "q8",
-            "0.28× f32's bytes; 2× as fast on the CPU, text may differ a little",
+            "0.28× f32's bytes; 2× as fast on a CPU with AVX-512; text may differ a little",
         ),
     ]
 }

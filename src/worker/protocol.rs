@@ -257,6 +257,8 @@ pub enum Event {
     StoryDone {
         candidates: Vec<String>,
         tokens_per_second: f64,
+        /// How GPT-2 kept its weights while writing ("f32", "bf16", "q8").
+        weights: String,
         warnings: Vec<String>,
     },
     IllustrateStep {

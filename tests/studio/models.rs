@@ -185,6 +185,12 @@ fn story_weights_chosen_in_models_write_a_story() {
     });
     let app = h.state();
     assert!(app.story.candidates[0].starts_with("Once upon a time"));
+    assert_eq!(
+        app.story.weights.as_deref(),
+        Some("q8"),
+        "written with the chosen weights"
+    );
+    assert!(h.query_by_label_contains("tokens/s, q8 weights").is_some());
     assert!(
         app.notices.items.iter().all(|n| !n.is_error),
         "{:?}",

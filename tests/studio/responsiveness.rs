@@ -46,6 +46,7 @@ impl Jobs for SlowJobs {
                 out.send(Event::StoryDone {
                     candidates: vec!["It worked the second time.".into()],
                     tokens_per_second: 1.0,
+                    weights: "f32".into(),
                     warnings: vec![],
                 });
                 Ok(())

@@ -37,7 +37,8 @@ pub fn write_ui(
             actions.push(Action::Cancel);
         }
         if let Some(tps) = story.tokens_per_second {
-            ui.label(format!("{tps:.1} tokens/s"));
+            let weights = story.weights.as_deref().unwrap_or("f32");
+            ui.label(format!("{tps:.1} tokens/s, {weights} weights"));
         }
     });
     for (i, text) in story.candidates.iter().enumerate() {

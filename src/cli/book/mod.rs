@@ -172,13 +172,11 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
         },
     )?;
     let mut story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
-    if let Some(warning) =
-        super::story::pack_for_writing(&mut story_model.model, args.story.weights)
-    {
-        eprintln!("warning: {warning}");
-    }
+    let weights_warning =
+        super::story::pack_for_writing(&mut story_model.model, args.story.weights);
     let drawing = load_drawing(global, args)?;
     let mut warnings: Vec<String> = drawing.check(&request.illustration)?.into_iter().collect();
+    warnings.extend(weights_warning);
     let illustrator = drawing.illustrator();
     let mut ids = drawing.ids.clone();
     ids["gpt2"] = serde_json::Value::String(story_model.location.display().to_string());

@@ -32,6 +32,9 @@ pub struct TimeLeft {
     /// only until a second step has been measured.
     warmup: Option<Sample>,
     recent: VecDeque<Sample>,
+    /// The full-size rate the half-size steps predicted, kept across the switch: the first
+    /// full-size step also pays for the upsampling and new shapes, so alone it overstates.
+    predicted_full: Option<f64>,
 }
 
 impl TimeLeft {
@@ -45,6 +48,7 @@ impl TimeLeft {
             in_full_phase: switch_at.is_none(),
             warmup: None,
             recent: VecDeque::with_capacity(WINDOW),
+            predicted_full: None,
         }
     }
 
@@ -53,6 +57,9 @@ impl TimeLeft {
     pub fn record(&mut self, step: usize, wall: f64, scaled: f64) {
         let full = self.switch_at.is_none_or(|s| step >= s);
         if full != self.in_full_phase {
+            self.predicted_full = self
+                .rates()
+                .map(|(wall, scaled)| self.full_rate(wall, scaled));
             self.in_full_phase = full;
             self.warmup = None;
             self.recent.clear();
@@ -74,24 +81,42 @@ impl TimeLeft {
 
     /// Seconds left after step `step`, or `None` before any step has been measured.
     pub fn seconds_left(&self, step: usize) -> Option<f64> {
-        let (wall, scaled) = match (self.recent.len(), self.warmup) {
-            (0, None) => return None,
-            (0, Some(w)) => (w.wall, w.scaled),
-            (n, _) => (
-                self.recent.iter().map(|s| s.wall).sum::<f64>() / n as f64,
-                self.recent.iter().map(|s| s.scaled).sum::<f64>() / n as f64,
-            ),
-        };
+        let (mut wall, scaled) = self.rates()?;
         let left = self.iterations.saturating_sub(step);
         match self.switch_at {
             Some(s) if !self.in_full_phase => {
                 let half_left = s.saturating_sub(step + 1).min(left);
                 let full_left = left - half_left;
-                let full_rate = wall + scaled * (self.area_ratio - 1.0);
+                let full_rate = self.full_rate(wall, scaled);
                 Some(half_left as f64 * wall + full_left as f64 * full_rate)
             }
-            _ => Some(left as f64 * wall),
+            _ => {
+                if self.recent.is_empty() {
+                    if let Some(predicted) = self.predicted_full {
+                        wall = wall.min(predicted);
+                    }
+                }
+                Some(left as f64 * wall)
+            }
         }
+    }
+
+    /// Mean seconds per step of the current phase, and the part that scales with the area:
+    /// its measured steps after the warm-up, or the warm-up step while it is the only one.
+    fn rates(&self) -> Option<(f64, f64)> {
+        match (self.recent.len(), self.warmup) {
+            (0, None) => None,
+            (0, Some(w)) => Some((w.wall, w.scaled)),
+            (n, _) => Some((
+                self.recent.iter().map(|s| s.wall).sum::<f64>() / n as f64,
+                self.recent.iter().map(|s| s.scaled).sum::<f64>() / n as f64,
+            )),
+        }
+    }
+
+    /// A full-size step's seconds predicted from a half-size step's.
+    fn full_rate(&self, wall: f64, scaled: f64) -> f64 {
+        wall + scaled * (self.area_ratio - 1.0)
     }
 }
 

@@ -41,9 +41,14 @@ fn a_half_size_start_predicts_the_full_size_steps_by_area() {
         t.record(step, 1.0, 0.2);
     }
     assert!(close(t.seconds_left(40), 20.0 * 1.6));
-    // The full-size phase is measured afresh: its first step is a warm-up, then the real rate.
+    // The full-size phase is measured afresh. Its first step also pays for the switch, so
+    // until a second one is measured the half-size prediction caps it; then the real rate.
     t.record(41, 3.0, 2.0);
-    assert!(close(t.seconds_left(41), 19.0 * 3.0));
+    assert!(
+        close(t.seconds_left(41), 19.0 * 1.6),
+        "{:?}",
+        t.seconds_left(41)
+    );
     t.record(42, 1.7, 0.9);
     assert!(close(t.seconds_left(42), 18.0 * 1.7));
 }
@@ -59,4 +64,29 @@ fn the_rate_follows_a_machine_that_slows_down_within_the_window() {
     }
     let at = 50 + WINDOW;
     assert!(close(t.seconds_left(at), (1000 - at) as f64 * 2.0));
+}
+
+/// A run resumed past the switch has no half-size steps to predict from: its first full-size
+/// step counts alone, then the measured rate.
+#[test]
+fn a_run_resumed_past_the_switch_measures_its_full_size_steps() {
+    let mut t = TimeLeft::new(60, Some(41), 4.0);
+    t.record(50, 2.5, 1.0);
+    assert!(close(t.seconds_left(50), 10.0 * 2.5));
+    t.record(51, 1.5, 0.6);
+    assert!(close(t.seconds_left(51), 9.0 * 1.5));
+}
+
+/// A run resumed inside the half-size phase predicts the rest as a fresh one does.
+#[test]
+fn a_run_resumed_at_half_size_still_predicts_the_full_size_steps() {
+    let mut t = TimeLeft::new(60, Some(41), 4.0);
+    t.record(30, 5.0, 1.0);
+    t.record(31, 1.0, 0.2);
+    // Steps 32..=40 at 1 s, 41..=60 at 1.6 s.
+    assert!(
+        close(t.seconds_left(31), 9.0 + 20.0 * 1.6),
+        "{:?}",
+        t.seconds_left(31)
+    );
 }

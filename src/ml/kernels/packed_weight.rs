@@ -57,9 +57,13 @@ impl FromStr for WeightFormat {
 /// Inputs per q8 block, each block with its own scale.
 pub const Q8_BLOCK: usize = 32;
 
-/// Rows at or below which a product streams the packed weight once, unpacking on the fly.
-/// More rows (a prompt being read) unpack the whole weight and run a packed GEMM instead.
+/// Rows one pass over the packed weight serves: a writing step has one row per sequence.
 pub const MAX_STREAMED_ROWS: usize = 8;
+
+/// Rows above which the whole weight is unpacked to f32 for one GEMM (a prompt being read).
+/// Up to here the rows go in passes of [`MAX_STREAMED_ROWS`]: 32 rows read q8's packed bytes
+/// four times, 1.1× f32's once, where unpacking would write and read 2× f32's.
+pub const MAX_PASSED_ROWS: usize = 32;
 
 /// Outputs per parallel task: enough weight rows to amortise scheduling.
 const OUTPUTS_PER_TASK: usize = 32;
@@ -177,6 +181,19 @@ impl PackedWeight {
         let (d_in, d_out) = (self.d_in, self.d_out);
         assert!(x.len() == rows * d_in && y.len() == rows * d_out);
         if rows == 0 || d_out == 0 {
+            return;
+        }
+        if d_in == 0 {
+            y.fill(0.0);
+            return;
+        }
+        if rows > MAX_STREAMED_ROWS && rows <= MAX_PASSED_ROWS {
+            for (xs, ys) in x
+                .chunks(MAX_STREAMED_ROWS * d_in)
+                .zip(y.chunks_mut(MAX_STREAMED_ROWS * d_out))
+            {
+                self.matmul_t_into(xs, xs.len() / d_in, ys);
+            }
             return;
         }
         if rows > MAX_STREAMED_ROWS {

@@ -72,6 +72,8 @@ fn products_equal_the_unpacked_weight_times_x_streamed_or_unpacked_at_odd_sizes(
             (3, 770, 65),
             (MAX_STREAMED_ROWS, 64, 33),
             (MAX_STREAMED_ROWS + 1, 96, 70),
+            (MAX_PASSED_ROWS, 40, 9),
+            (MAX_PASSED_ROWS + 1, 33, 17),
             (13, 33, 257),
         ] {
             let w = values(d_out * d_in, rows + d_in);

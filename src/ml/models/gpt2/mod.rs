@@ -249,11 +249,18 @@ impl Gpt2 {
                 &mut block.mlp.c_fc,
                 &mut block.mlp.c_proj,
             ] {
-                layer.pack(format)?;
+                layer
+                    .pack(format)
+                    .map_err(|e| Error::Input(e.to_string()))?;
             }
         }
         let (vocab, e) = self.lm_head.dims2()?;
         let head = self.lm_head.flatten_all()?.to_vec1::<f32>()?;
+        if !head.iter().all(|v| v.is_finite()) {
+            return Err(Error::Input(
+                "a weight is not a finite number; the model file is damaged".into(),
+            ));
+        }
         self.lm_head_packed = Some(Arc::new(PackedWeight::pack(&head, vocab, e, format)));
         self.weights = format;
         Ok(())
