@@ -234,3 +234,40 @@ fn tokenizer_cases_match() {
         assert_eq!(tok.encode_raw(text).unwrap(), ids, "{text:?}");
     }
 }
+
+/// Endings embedded after a shared prefix (its keys and values computed once) equal the whole
+/// texts embedded one by one, on the fused and the composed path.
+#[test]
+fn endings_after_a_shared_prefix_embed_as_the_whole_texts_do() {
+    let tok = ClipTokenizer::from_file(&fixture("clip-tiny/tokenizer.json"), 77).unwrap();
+    for composed in [false, true] {
+        force_composed_on_this_thread(composed);
+        let clip = model();
+        let prefix = "a photo of a cat sitting on a mat,";
+        let endings = [" oil painting", " by a famous painter, trending", " 4k"];
+        let mut head = tok.encode_raw(prefix).unwrap();
+        head.pop();
+        let texts: Vec<String> = endings.iter().map(|e| format!("{prefix}{e}")).collect();
+        let tails: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| {
+                let ids = tok.encode_raw(t).unwrap();
+                assert!(
+                    ids.starts_with(&head),
+                    "{t}: the prefix's tokens come first"
+                );
+                ids[head.len()..].to_vec()
+            })
+            .collect();
+        // Endings of different lengths share one padded batch.
+        assert_ne!(tails[0].len(), tails[1].len());
+        let got = clip.text_embeds_after_prefix(&head, &tails).unwrap();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let want = clip
+            .text_embeds(&tok.batch(&refs, &Device::Cpu).unwrap())
+            .unwrap();
+        let diff = max_abs_diff(&got, &want);
+        assert!(diff < 1e-5, "composed {composed}: {diff}");
+    }
+    force_composed_on_this_thread(false);
+}
