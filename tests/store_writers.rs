@@ -283,3 +283,20 @@ fn a_missing_library_is_created_only_where_asked() {
     Library::open_with(&typo, Create::WithFolders).unwrap();
     assert!(typo.is_file());
 }
+
+/// A book changed many times within a few milliseconds has its time pushed ahead of the
+/// clock (each change must sort after the last); a book made right after is still listed
+/// first. (This raced in CI: a duplicate was listed second.)
+#[test]
+fn a_new_book_lists_first_even_after_a_burst_of_changes_to_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(&tmp.path().join("lib.sqlite")).unwrap();
+    let first = lib.create_book(&book(0), &[]).unwrap();
+    for i in 0..300 {
+        lib.rename(first, &format!("Title {i}")).unwrap();
+    }
+    let second = lib.create_book(&book(1), &[]).unwrap();
+    let listed = lib.list(0, 10).unwrap();
+    assert_eq!(listed[0].id, second, "newest first");
+    assert!(lib.book(second).unwrap().updated_at > lib.book(first).unwrap().updated_at);
+}

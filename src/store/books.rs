@@ -72,12 +72,14 @@ pub(super) fn page_count(tx: &Transaction, book_id: i64) -> Result<usize> {
     )? as usize)
 }
 
-/// Inserts the book's own row and returns its id.
+/// Inserts the book's own row and returns its id. It is the newest book: `touch` may have put
+/// another's time a few milliseconds ahead of the clock, so this one goes past it.
 pub(super) fn insert_book(tx: &Transaction, book: &NewBook, planned: usize) -> Result<i64> {
     tx.execute(
         "INSERT INTO books (title, prompt, created_at, updated_at, story_settings, story_seed,
                             style_prefix, style_suffix, model_ids, planned_pages)
-         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, max(?3, coalesce((SELECT max(updated_at) FROM books), 0) + 1),
+                 ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             book.title,
             book.prompt,
