@@ -7,7 +7,7 @@ use super::label_cache::embed_texts;
 use super::rank::{dot, rank, Ranked};
 use super::Labels;
 use crate::ml::models::clip::tokenize::ClipTokenizer;
-use crate::ml::models::clip::{normalize, Clip};
+use crate::ml::models::clip::Clip;
 use crate::ml::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -59,8 +59,6 @@ const FLAVOURS: [&str; 3] = ["mediums", "styles", "modifiers"];
 /// Candidates per lexicon that `best` mode tries, so each round is one modest CLIP batch.
 const CHAIN_POOL: usize = 12;
 const CHAIN_ROUNDS: usize = 12;
-/// Endings embedded in one batch after a shared prefix.
-const EMBED_BATCH: usize = 64;
 
 pub fn image_to_prompt(
     clip: &Clip,
@@ -163,7 +161,7 @@ fn chain(
             break;
         }
         let texts: Vec<&str> = fits.iter().map(|&i| tries[i].as_str()).collect();
-        let embeds = embed_continuations(clip, tokenizer, &format!("{prompt},"), &texts)?;
+        let embeds = embed_texts(clip, tokenizer, &texts)?;
         let (best_i, best_score) = embeds
             .iter()
             .enumerate()
@@ -183,43 +181,6 @@ fn chain(
         pool.remove(best_i);
     }
     Ok(prompt)
-}
-
-/// The unit CLIP embeddings of `texts`, which all begin with `prefix`: the prefix's tokens run
-/// once for all of them, as CLIP's text tower is causal. A text whose tokens do not begin with
-/// the prefix's (BPE could merge across the join) is embedded whole.
-fn embed_continuations(
-    clip: &Clip,
-    tokenizer: &ClipTokenizer,
-    prefix: &str,
-    texts: &[&str],
-) -> Result<Vec<Vec<f32>>> {
-    let mut head = tokenizer.encode_raw(prefix)?;
-    head.pop(); // its end token
-    let mut tails = Vec::new();
-    let mut whole = Vec::new();
-    for (i, text) in texts.iter().enumerate() {
-        let ids = tokenizer.encode_raw(text)?;
-        match ids.strip_prefix(head.as_slice()) {
-            Some(tail) if !tail.is_empty() && ids.len() <= tokenizer.context() => {
-                tails.push((i, tail.to_vec()))
-            }
-            _ => whole.push(i),
-        }
-    }
-    let mut out = vec![Vec::new(); texts.len()];
-    for chunk in tails.chunks(EMBED_BATCH) {
-        let suffixes: Vec<Vec<u32>> = chunk.iter().map(|(_, t)| t.clone()).collect();
-        let e = normalize(&clip.text_embeds_after_prefix(&head, &suffixes)?)?.to_vec2::<f32>()?;
-        for ((i, _), row) in chunk.iter().zip(e) {
-            out[*i] = row;
-        }
-    }
-    let rest: Vec<&str> = whole.iter().map(|&i| texts[i]).collect();
-    for (i, row) in whole.iter().zip(embed_texts(clip, tokenizer, &rest)?) {
-        out[*i] = row;
-    }
-    Ok(out)
 }
 
 /// The caption's leading words that fit CLIP's context, so a long caption is shortened

@@ -10,7 +10,6 @@ use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::frozen_linear::FrozenLinear as Linear;
 use crate::ml::kernels::frozen_mlp::FrozenMlp;
 use crate::ml::kernels::frozen_norm::FrozenLayerNorm as LayerNorm;
-use crate::ml::kernels::nn::softmax_last;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
@@ -165,69 +164,13 @@ impl Encoder {
             x = x.narrow(1, 0, 1)?;
         }
         let x = (&x + block.out_proj.forward(&att)?)?;
-        Self::mlp_residual(layer, &x)
-    }
-
-    /// `x + mlp(ln2(x))`, the block's second half.
-    fn mlp_residual(layer: &Layer, x: &Tensor) -> candle_core::Result<Tensor> {
-        let block = &layer.block;
-        let a = block.layer_norm2.forward(x)?;
+        let a = block.layer_norm2.forward(&x)?;
         let h = match layer.act {
             Activation::QuickGelu => {
                 FrozenMlp::new(block.fc1.clone(), block.fc2.clone()).forward(&a)?
             }
             Activation::GeluErf => block.fc2.forward(&block.fc1.forward(&a)?.gelu_erf()?)?,
         };
-        x + h
-    }
-
-    /// The causal text tower's outputs for `suffix` `[n, s, width]`, each row continuing the
-    /// one shared `prefix` `[1, p, width]` (embeddings, positions included). Under the causal
-    /// mask the prefix's states do not depend on what follows, so its keys and values are
-    /// computed once for all rows instead of once per row: trying 36 endings of one prompt
-    /// costs one prompt and 36 endings.
-    pub fn forward_after_prefix(
-        &self,
-        prefix: &Tensor,
-        suffix: &Tensor,
-    ) -> crate::ml::Result<Tensor> {
-        let (n, s, w) = suffix.dims3()?;
-        let p = prefix.dim(1)?;
-        // Suffix row i sees every prefix position and the suffix up to i.
-        let mask: Vec<f32> = (0..s)
-            .flat_map(|i| (0..p + s).map(move |j| if j <= p + i { 0.0 } else { f32::NEG_INFINITY }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (s, p + s), suffix.device())?;
-        let (mut xp, mut xs) = (prefix.clone(), suffix.clone());
-        for layer in &self.layers {
-            let block = &layer.block;
-            let h = block.attention.heads;
-            let d = w / h;
-            let heads =
-                |qkv: &Tensor, i: usize, b: usize, t: usize| -> candle_core::Result<Tensor> {
-                    qkv.narrow(2, i * w, w)?
-                        .reshape((b, t, h, d))?
-                        .transpose(1, 2)?
-                        .contiguous()
-                };
-            let qkv_p = block.qkv_proj.forward(&block.layer_norm1.forward(&xp)?)?;
-            let qkv_s = block.qkv_proj.forward(&block.layer_norm1.forward(&xs)?)?;
-            let shared = |i: usize| -> candle_core::Result<Tensor> {
-                heads(&qkv_p, i, 1, p)?
-                    .broadcast_as((n, h, p, d))?
-                    .contiguous()
-            };
-            let k = Tensor::cat(&[&shared(1)?, &heads(&qkv_s, 1, n, s)?], 2)?;
-            let v = Tensor::cat(&[&shared(2)?, &heads(&qkv_s, 2, n, s)?], 2)?;
-            let q = heads(&qkv_s, 0, n, s)?;
-            let att = (q.matmul(&k.t()?)? * (d as f64).powf(-0.5))?.broadcast_add(&mask)?;
-            let y = softmax_last(&att)?
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((n, s, w))?;
-            xs = Self::mlp_residual(layer, &(&xs + block.out_proj.forward(&y)?)?)?;
-            xp = self.block(layer, &xp, true, false)?;
-        }
-        Ok(xs)
+        &x + h
     }
 }

@@ -148,62 +148,6 @@ impl Clip {
         Ok(pooled.matmul(&self.text_projection.t()?)?)
     }
 
-    /// [`Self::text_embeds`] of texts that all begin with `prefix` (ids from the start token
-    /// on, no end token) and go on with `suffixes` (each through its end token): the prefix
-    /// runs once for them all.
-    pub fn text_embeds_after_prefix(
-        &self,
-        prefix: &[u32],
-        suffixes: &[Vec<u32>],
-    ) -> Result<Tensor> {
-        let (p, device) = (prefix.len(), &self.device);
-        let s = suffixes.iter().map(Vec::len).max().unwrap_or(0);
-        let max = self.cfg.text_config.max_position_embeddings;
-        if p == 0 || s == 0 || p + s > max {
-            return Err(Error::Input(format!(
-                "a prefix of {p} tokens and endings of up to {s} do not fit CLIP's {max}"
-            )));
-        }
-        // Rows are padded with end tokens: each is pooled at its first one, and under the
-        // causal mask nothing after it reaches it.
-        let flat: Vec<u32> = suffixes
-            .iter()
-            .flat_map(|row| {
-                row.iter()
-                    .copied()
-                    .chain(std::iter::repeat(END_OF_TEXT))
-                    .take(s)
-            })
-            .collect();
-        let suffix_ids = Tensor::from_vec(flat, (suffixes.len(), s), device)?;
-        let positions = &self.text.position_embedding;
-        let embed = |ids: &Tensor, from: usize, len: usize| -> candle_core::Result<Tensor> {
-            self.text
-                .token_embedding
-                .forward(ids)?
-                .broadcast_add(&positions.narrow(0, from, len)?)
-        };
-        let prefix_x = embed(&Tensor::new(prefix, device)?.unsqueeze(0)?, 0, p)?;
-        let suffix_x = embed(&suffix_ids, p, s)?;
-        let hidden = self
-            .text
-            .encoder
-            .forward_after_prefix(&prefix_x, &suffix_x)?;
-        let hidden = self.text.final_layer_norm.forward(&hidden)?;
-        let rows = suffixes
-            .iter()
-            .enumerate()
-            .map(|(i, row)| {
-                let pos = row
-                    .iter()
-                    .position(|&t| t == END_OF_TEXT)
-                    .unwrap_or(row.len() - 1);
-                hidden.get(i)?.get(pos)
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Tensor::stack(&rows, 0)?.matmul(&self.text_projection.t()?)?)
-    }
-
     /// Vision encoder output before `post_layernorm`, `[n, positions, hidden]`.
     pub fn vision_hidden(&self, pixel_values: &Tensor) -> Result<Tensor> {
         self.vision.hidden(pixel_values)
