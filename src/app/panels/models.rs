@@ -103,11 +103,12 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
 fn gpt2_weights_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     let before = state.engine.gpt2_weights.clone();
     let shown = super::super::settings_diff::gpt2_weights_name(&before).to_string();
+    let choices = crate::worker::gpt2_weight_choices();
     ui.horizontal_wrapped(|ui| {
         egui::ComboBox::from_label("Story weights")
             .selected_text(&shown)
             .show_ui(ui, |ui| {
-                for (i, (name, about)) in crate::worker::gpt2_weight_choices().iter().enumerate() {
+                for (i, (name, about)) in choices.iter().enumerate() {
                     // The default is stored as empty, so a later default change follows.
                     let value = if i == 0 {
                         String::new()
@@ -118,6 +119,9 @@ fn gpt2_weights_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
                         .on_hover_text(*about);
                 }
             });
+        if let Some((_, about)) = choices.iter().find(|(n, _)| *n == shown) {
+            ui.weak(*about);
+        }
     });
     if state.engine.gpt2_weights != before {
         vec![Action::ApplyEngineSettings]
