@@ -44,7 +44,7 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
     if before.vqgan_model != after.vqgan_model {
         changes.push(format!(
             "illustrator set to {}",
-            vqgan_name(&after.vqgan_model)
+            chosen_name(&after.vqgan_model, &crate::worker::vqgan_choices())
         ));
     }
     if before.device != after.device {
@@ -58,27 +58,17 @@ pub fn describe(before: &EngineSettings, after: &EngineSettings) -> Vec<String> 
     if before.gpt2_weights != after.gpt2_weights {
         changes.push(format!(
             "story weights set to {}",
-            gpt2_weights_name(&after.gpt2_weights)
+            chosen_name(&after.gpt2_weights, &crate::worker::gpt2_weight_choices())
         ));
     }
     changes
 }
 
-/// The chosen GPT-2 weights' name, the default's when none was chosen.
-pub fn gpt2_weights_name(chosen: &str) -> &str {
-    if chosen.is_empty() {
-        crate::worker::gpt2_weight_choices()[0].0
-    } else {
-        chosen
-    }
-}
-
-/// The chosen VQGAN's name, the default's when none was chosen.
-pub fn vqgan_name(chosen: &str) -> &str {
-    if chosen.is_empty() {
-        crate::worker::vqgan_choices()[0].0
-    } else {
-        chosen
+/// The chosen name, or the default's (the first of `choices`) when none was chosen.
+pub fn chosen_name<'a>(chosen: &'a str, choices: &[(&'a str, &str)]) -> &'a str {
+    match choices.first() {
+        Some((default, _)) if chosen.is_empty() => default,
+        _ => chosen,
     }
 }
 

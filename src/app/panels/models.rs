@@ -101,52 +101,48 @@ pub fn models_ui(ui: &mut egui::Ui, state: &mut State, view: &ModelsView) -> Vec
 
 /// How GPT-2 keeps its weights while writing; a change applies at once, like the device.
 fn gpt2_weights_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
-    let before = state.engine.gpt2_weights.clone();
-    let shown = super::super::settings_diff::gpt2_weights_name(&before).to_string();
     let choices = crate::worker::gpt2_weight_choices();
-    ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_label("Story weights")
-            .selected_text(&shown)
-            .show_ui(ui, |ui| {
-                for (i, (name, about)) in choices.iter().enumerate() {
-                    // The default is stored as empty, so a later default change follows.
-                    let value = if i == 0 {
-                        String::new()
-                    } else {
-                        name.to_string()
-                    };
-                    ui.selectable_value(&mut state.engine.gpt2_weights, value, *name)
-                        .on_hover_text(*about);
-                }
-            });
-        if let Some((_, about)) = choices.iter().find(|(n, _)| *n == shown) {
-            ui.weak(*about);
-        }
-    });
-    if state.engine.gpt2_weights != before {
-        vec![Action::ApplyEngineSettings]
-    } else {
-        Vec::new()
-    }
+    choice_ui(
+        ui,
+        "Story weights",
+        &choices,
+        &mut state.engine.gpt2_weights,
+    )
 }
 
 /// Which illustrator the VQGAN row is about; a change applies at once, like the device.
 fn vqgan_choice_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
     let choices = crate::worker::vqgan_choices();
-    let before = state.engine.vqgan_model.clone();
-    let shown = super::super::settings_diff::vqgan_name(&before).to_string();
+    choice_ui(
+        ui,
+        "Illustrator model",
+        &choices,
+        &mut state.engine.vqgan_model,
+    )
+}
+
+/// A setting picked from named `choices` (name, a few words on it), the first the default,
+/// with the chosen one's words beside it; a change asks for the settings to be applied.
+fn choice_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    choices: &[(&'static str, &'static str)],
+    value: &mut String,
+) -> Vec<Action> {
+    let before = value.clone();
+    let shown = super::super::settings_diff::chosen_name(&before, choices).to_string();
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_label("Illustrator model")
+        egui::ComboBox::from_label(label)
             .selected_text(&shown)
             .show_ui(ui, |ui| {
                 for (i, (name, about)) in choices.iter().enumerate() {
                     // The default is stored as empty, so a later default change follows.
-                    let value = if i == 0 {
+                    let option = if i == 0 {
                         String::new()
                     } else {
                         name.to_string()
                     };
-                    ui.selectable_value(&mut state.engine.vqgan_model, value, *name)
+                    ui.selectable_value(value, option, *name)
                         .on_hover_text(*about);
                 }
             });
@@ -154,7 +150,7 @@ fn vqgan_choice_ui(ui: &mut egui::Ui, state: &mut State) -> Vec<Action> {
             ui.weak(*about);
         }
     });
-    if state.engine.vqgan_model != before {
+    if *value != before {
         vec![Action::ApplyEngineSettings]
     } else {
         Vec::new()
