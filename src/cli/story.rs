@@ -83,12 +83,6 @@ pub struct StoryModel {
     pub location: PathBuf,
 }
 
-/// Lays GPT-2 out for writing with the `asked` weights (default f32, see
-/// [`Gpt2::pack_for_writing`]); a sentence when they cannot be had.
-pub fn pack_for_writing(model: &mut Gpt2, asked: Option<WeightFormat>) -> Option<String> {
-    model.pack_for_writing(asked)
-}
-
 pub fn load_story_model(
     global: &GlobalArgs,
     explicit: Option<&std::path::Path>,
@@ -118,7 +112,7 @@ pub fn run(global: &GlobalArgs, args: StoryArgs) -> anyhow::Result<()> {
         tokenizer,
         ..
     } = load_story_model(global, args.gpt2.as_deref())?;
-    let weights_warning = pack_for_writing(&mut model, args.weights);
+    let weights_warning = model.pack_for_writing(args.weights);
     // One candidate streams to the terminal as it is written; several are printed at the end.
     // The prompt is printed with the first new word, so an error before it prints nothing.
     let stream = !global.json && opts.num_sequences == 1;

@@ -126,7 +126,7 @@ pub fn run_poem(global: &GlobalArgs, args: PoemArgs) -> anyhow::Result<()> {
         args.lexicons.as_deref(),
     )?;
     let mut story = super::story::load_story_model(global, args.gpt2.as_deref())?;
-    super::story::pack_for_writing(&mut story.model, None);
+    story.model.pack_for_writing(None);
     let caption = caption_of(optional_captioner(global, &args.caption)?.as_ref(), &image)?;
     let embedding = image_embedding(&words.clip, &image)?;
     let opts = PoemOptions {

@@ -172,8 +172,7 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
         },
     )?;
     let mut story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
-    let weights_warning =
-        super::story::pack_for_writing(&mut story_model.model, args.story.weights);
+    let weights_warning = story_model.model.pack_for_writing(args.story.weights);
     let drawing = load_drawing(global, args)?;
     let mut warnings: Vec<String> = drawing.check(&request.illustration)?.into_iter().collect();
     warnings.extend(weights_warning);
