@@ -14,7 +14,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor}
 use rayon::prelude::*;
 
 use crate::ml::kernels::fast_math::sigmoid;
-use crate::ml::kernels::gemm_view::{matmul, parallel, View, ViewMut};
+use crate::ml::kernels::gemm_view::{linear_into, matmul, parallel, View, ViewMut};
 
 /// What follows the affine map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,13 +162,7 @@ impl FrozenLinear {
                 crate::ml::kernels::gemv::gemv_into(y, x, w, rows, accumulate);
                 return Ok(());
             }
-            matmul(
-                ViewMut::rows(y, rows, d_out, d_out),
-                View::rows(x, rows, d_in, d_in),
-                View::rows(w, d_out, d_in, d_in).t(),
-                accumulate,
-                parallel(),
-            );
+            linear_into(y, x, w, rows, accumulate);
             Ok(())
         })
     }

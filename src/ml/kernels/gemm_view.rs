@@ -75,6 +75,20 @@ pub fn parallel() -> Parallelism {
     }
 }
 
+/// `y = x Wᵀ` (or `y +=` when `accumulate`) for `x` `[rows, d_in]` and `w` `[d_out, d_in]`,
+/// PyTorch's `Linear` layout, all row-major: the product every frozen linear layer runs.
+pub fn linear_into(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, accumulate: bool) {
+    let d_in = x.len() / rows.max(1);
+    let d_out = y.len() / rows.max(1);
+    matmul(
+        ViewMut::rows(y, rows, d_out, d_out),
+        View::rows(x, rows, d_in, d_in),
+        View::rows(w, d_out, d_in, d_in).t(),
+        accumulate,
+        parallel(),
+    );
+}
+
 /// `dst = a · b`, or `dst += a · b` when `accumulate`.
 ///
 /// # Panics

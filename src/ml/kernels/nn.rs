@@ -70,14 +70,9 @@ impl Conv1D {
         };
         let (d_in, d_out) = w.dims2()?;
         let out_in = w.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        if !out_in.iter().all(|v| v.is_finite()) {
-            // q8 would turn such a value into zeros or a NaN block, bf16 and f32 keep it: say
-            // it instead of writing with it.
-            return Err(candle_core::Error::Msg(
-                "a weight is not a finite number; the model file is damaged".into(),
-            ));
-        }
-        self.weight = Weight::Packed(Arc::new(PackedWeight::pack(&out_in, d_out, d_in, format)));
+        let packed = PackedWeight::pack(&out_in, d_out, d_in, format)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        self.weight = Weight::Packed(Arc::new(packed));
         Ok(())
     }
 

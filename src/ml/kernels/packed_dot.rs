@@ -16,6 +16,9 @@ pub fn dot_f32(x: &[f32], w: &[f32]) -> f32 {
     dot(x, w)
 }
 
+/// Inputs per q8 block, each block with its own scale.
+pub const Q8_BLOCK: usize = 32;
+
 /// `x · w` with `w` in bf16 (the top half of an f32's bits); `buf` is scratch of `x.len()`.
 pub fn dot_bf16(x: &[f32], w: &[u16], buf: &mut [f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -28,40 +31,95 @@ pub fn dot_bf16(x: &[f32], w: &[u16], buf: &mut [f32]) -> f32 {
 
 /// [`dot_bf16`] without AVX-512: the row widened into `buf`, then dotted.
 fn dot_bf16_widened(x: &[f32], w: &[u16], buf: &mut [f32]) -> f32 {
-    for (d, &s) in buf.iter_mut().zip(w) {
-        *d = f32::from_bits((s as u32) << 16);
-    }
-    dot(x, &buf[..w.len()])
+    let buf = &mut buf[..w.len()];
+    widen_bf16(w, buf);
+    dot(x, buf)
 }
 
-/// `x · w` with `w` as q8 blocks of `block` values, each times its scale; the last block may
-/// be short. `buf` is scratch of `x.len()`.
+/// `x · w` with `w` as q8 blocks of [`Q8_BLOCK`] values, each times its scale; the last block
+/// may be short. `buf` is scratch of `x.len()`.
 ///
 /// # Panics
 /// When `scales` has fewer than one scale per block: a programming error.
-pub fn dot_q8(x: &[f32], q: &[i8], scales: &[f32], block: usize, buf: &mut [f32]) -> f32 {
+pub fn dot_q8(x: &[f32], q: &[i8], scales: &[f32], buf: &mut [f32]) -> f32 {
     let n = x.len().min(q.len());
     assert!(
-        block > 0 && scales.len() >= n.div_ceil(block),
+        scales.len() >= n.div_ceil(Q8_BLOCK),
         "q8 row without its scales"
     );
     #[cfg(target_arch = "x86_64")]
-    if block == 32 && std::is_x86_feature_detected!("avx512f") {
+    if std::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has just been checked for AVX-512F.
         return unsafe { avx512::dot_q8_32(x, q, scales) };
     }
-    dot_q8_widened(x, q, scales, block, buf)
+    dot_q8_widened(x, q, scales, buf)
 }
 
 /// [`dot_q8`] without AVX-512: the row widened into `buf`, then dotted.
-fn dot_q8_widened(x: &[f32], q: &[i8], scales: &[f32], block: usize, buf: &mut [f32]) -> f32 {
-    for ((d, s), &scale) in buf.chunks_mut(block).zip(q.chunks(block)).zip(scales) {
-        for (d, &s) in d.iter_mut().zip(s) {
+fn dot_q8_widened(x: &[f32], q: &[i8], scales: &[f32], buf: &mut [f32]) -> f32 {
+    let buf = &mut buf[..q.len()];
+    widen_q8(q, scales, buf);
+    dot(x, buf)
+}
+
+/// bf16 values back to f32, into `dst`.
+pub fn widen_bf16(src: &[u16], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has just been checked for AVX2.
+        return unsafe { widen_bf16_avx2(src, dst) };
+    }
+    widen_bf16_lanes(src, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn widen_bf16_avx2(src: &[u16], dst: &mut [f32]) {
+    widen_bf16_lanes(src, dst)
+}
+
+#[inline(always)]
+fn widen_bf16_lanes(src: &[u16], dst: &mut [f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f32::from_bits((s as u32) << 16);
+    }
+}
+
+/// A row of q8 blocks back to f32 into `dst`, `scales` one per block of [`Q8_BLOCK`].
+pub fn widen_q8(src: &[i8], scales: &[f32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has just been checked for AVX2.
+        return unsafe { widen_q8_avx2(src, scales, dst) };
+    }
+    widen_q8_lanes(src, scales, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn widen_q8_avx2(src: &[i8], scales: &[f32], dst: &mut [f32]) {
+    widen_q8_lanes(src, scales, dst)
+}
+
+#[inline(always)]
+fn widen_q8_lanes(src: &[i8], scales: &[f32], dst: &mut [f32]) {
+    let (blocks, rest) = src.as_chunks::<Q8_BLOCK>();
+    let (dst_blocks, dst_rest) = dst.as_chunks_mut::<Q8_BLOCK>();
+    // Fixed-size blocks, so the compiler unrolls and vectorises each one.
+    for ((d, s), &scale) in dst_blocks.iter_mut().zip(blocks).zip(scales) {
+        for i in 0..Q8_BLOCK {
+            d[i] = s[i] as f32 * scale;
+        }
+    }
+    if let Some(&scale) = scales.get(blocks.len()) {
+        for (d, &s) in dst_rest.iter_mut().zip(rest) {
             *d = s as f32 * scale;
         }
     }
-    dot(x, &buf[..q.len()])
 }
+
+// `avx512::dot_q8_32` is written for blocks of 32.
+const _: () = assert!(Q8_BLOCK == 32);
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
@@ -246,12 +304,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, &v)| v as f32 * scales[i / 32])
                 .collect();
-            check(dot_q8(&x, &q, &scales, 32, &mut buf), &wq, "q8");
-            check(
-                dot_q8_widened(&x, &q, &scales, 32, &mut buf),
-                &wq,
-                "q8 widened",
-            );
+            check(dot_q8(&x, &q, &scales, &mut buf), &wq, "q8");
+            check(dot_q8_widened(&x, &q, &scales, &mut buf), &wq, "q8 widened");
         }
     }
 }

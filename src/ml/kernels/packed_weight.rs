@@ -12,8 +12,9 @@ use std::str::FromStr;
 
 use rayon::prelude::*;
 
-use super::gemm_view::{matmul, parallel, View, ViewMut};
-use super::packed_dot::{dot_bf16, dot_f32, dot_q8};
+use super::gemm_view::linear_into;
+pub use super::packed_dot::Q8_BLOCK;
+use super::packed_dot::{dot_bf16, dot_f32, dot_q8, widen_bf16, widen_q8};
 
 /// How a frozen weight is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -54,9 +55,6 @@ impl FromStr for WeightFormat {
     }
 }
 
-/// Inputs per q8 block, each block with its own scale.
-pub const Q8_BLOCK: usize = 32;
-
 /// Rows one pass over the packed weight serves: a writing step has one row per sequence.
 pub const MAX_STREAMED_ROWS: usize = 8;
 
@@ -88,14 +86,28 @@ pub struct PackedWeight {
     data: Data,
 }
 
+/// A weight that is not a finite number: q8 would turn it into zeros or a block of NaN while
+/// bf16 and f32 keep it, so no format writes with it.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("a weight is not a finite number; the model file is damaged")]
+pub struct NotFinite;
+
 impl PackedWeight {
     /// Packs `w`, `[d_out, d_in]` row-major. F32 keeps the values as they are, in the layout
     /// the streamed product reads.
     ///
     /// # Panics
     /// When `w.len() != d_out * d_in`: a programming error.
-    pub fn pack(w: &[f32], d_out: usize, d_in: usize, format: WeightFormat) -> Self {
+    pub fn pack(
+        w: &[f32],
+        d_out: usize,
+        d_in: usize,
+        format: WeightFormat,
+    ) -> Result<Self, NotFinite> {
         assert_eq!(w.len(), d_out * d_in, "weight is not {d_out}×{d_in}");
+        if !w.iter().all(|v| v.is_finite()) {
+            return Err(NotFinite);
+        }
         let data = match format {
             WeightFormat::F32 => Data::F32(w.to_vec()),
             WeightFormat::Bf16 => Data::Bf16(w.iter().map(|&v| to_bf16(v)).collect()),
@@ -119,7 +131,7 @@ impl PackedWeight {
                 Data::Q8 { scales, q }
             }
         };
-        Self { d_out, d_in, data }
+        Ok(Self { d_out, d_in, data })
     }
 
     pub fn d_out(&self) -> usize {
@@ -152,10 +164,10 @@ impl PackedWeight {
         let d_in = self.d_in;
         match &self.data {
             Data::F32(v) => out.copy_from_slice(&v[o * d_in..(o + 1) * d_in]),
-            Data::Bf16(v) => unpack_bf16(&v[o * d_in..(o + 1) * d_in], out),
+            Data::Bf16(v) => widen_bf16(&v[o * d_in..(o + 1) * d_in], out),
             Data::Q8 { scales, q } => {
                 let blocks = d_in.div_ceil(Q8_BLOCK);
-                unpack_q8(
+                widen_q8(
                     &q[o * d_in..(o + 1) * d_in],
                     &scales[o * blocks..(o + 1) * blocks],
                     out,
@@ -205,19 +217,20 @@ impl PackedWeight {
                     unpacked.as_slice()
                 }
             };
-            matmul(
-                ViewMut::rows(y, rows, d_out, d_out),
-                View::rows(x, rows, d_in, d_in),
-                View::rows(w, d_out, d_in, d_in).t(),
-                false,
-                parallel(),
-            );
+            linear_into(y, x, w, rows, false);
             return;
         }
         // Each weight row is dotted with every input row while it is in L1, so the packed
-        // weight is read from memory once.
+        // weight is read from memory once. The results come output-major ([d_out, rows]);
+        // with one row, the common writing step, that is already `y`'s layout.
         let blocks = d_in.div_ceil(Q8_BLOCK);
-        let mut out = vec![0f32; d_out * rows];
+        let mut transposed = Vec::new();
+        let out: &mut [f32] = if rows == 1 {
+            &mut *y
+        } else {
+            transposed.resize(d_out * rows, 0f32);
+            &mut transposed
+        };
         out.par_chunks_mut(OUTPUTS_PER_TASK * rows)
             .enumerate()
             .for_each(|(task, ys)| {
@@ -234,15 +247,14 @@ impl PackedWeight {
                                 xr,
                                 &q[w.clone()],
                                 &scales[o * blocks..(o + 1) * blocks],
-                                Q8_BLOCK,
                                 &mut buf,
                             ),
                         };
                     }
                 }
             });
-        // `out` is output-major ([d_out, rows]); the caller wants rows first.
-        for (o, ys) in out.chunks_exact(rows).enumerate() {
+        // The caller wants rows first.
+        for (o, ys) in transposed.chunks_exact(rows).enumerate() {
             for (r, v) in ys.iter().enumerate() {
                 y[r * d_out + o] = *v;
             }
@@ -257,67 +269,6 @@ fn to_bf16(v: f32) -> u16 {
     }
     let b = v.to_bits();
     ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-}
-
-fn unpack_bf16(src: &[u16], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has just been checked for AVX2.
-        return unsafe { unpack_bf16_avx2(src, dst) };
-    }
-    unpack_bf16_lanes(src, dst)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn unpack_bf16_avx2(src: &[u16], dst: &mut [f32]) {
-    unpack_bf16_lanes(src, dst)
-}
-
-#[inline(always)]
-fn unpack_bf16_lanes(src: &[u16], dst: &mut [f32]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = f32::from_bits((s as u32) << 16);
-    }
-}
-
-/// One row of q8 blocks back to f32, `scales` one per block of [`Q8_BLOCK`].
-fn unpack_q8(src: &[i8], scales: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has just been checked for AVX2.
-        return unsafe { unpack_q8_avx2(src, scales, dst) };
-    }
-    unpack_q8_lanes(src, scales, dst)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn unpack_q8_avx2(src: &[i8], scales: &[f32], dst: &mut [f32]) {
-    unpack_q8_lanes(src, scales, dst)
-}
-
-#[inline(always)]
-fn unpack_q8_lanes(src: &[i8], scales: &[f32], dst: &mut [f32]) {
-    let (whole, rest) = src.split_at(src.len() / Q8_BLOCK * Q8_BLOCK);
-    let (dst_whole, dst_rest) = dst.split_at_mut(whole.len());
-    // Fixed-size blocks, so the compiler unrolls and vectorises each one.
-    for ((d, s), &scale) in dst_whole
-        .chunks_exact_mut(Q8_BLOCK)
-        .zip(whole.chunks_exact(Q8_BLOCK))
-        .zip(scales)
-    {
-        let d: &mut [f32; Q8_BLOCK] = d.try_into().expect("a whole block");
-        let s: &[i8; Q8_BLOCK] = s.try_into().expect("a whole block");
-        for i in 0..Q8_BLOCK {
-            d[i] = s[i] as f32 * scale;
-        }
-    }
-    if let Some(&scale) = scales.get(whole.len() / Q8_BLOCK) {
-        for (d, &s) in dst_rest.iter_mut().zip(rest) {
-            *d = s as f32 * scale;
-        }
-    }
 }
 
 #[cfg(test)]

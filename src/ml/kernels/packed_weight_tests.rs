@@ -44,7 +44,7 @@ fn q8_keeps_each_weight_within_half_a_step_of_its_block_scale_with_short_last_bl
     let mut w = values(d_out * d_in, 2);
     // A row of zeros has a zero scale and must come back as zeros, not NaN.
     w[2 * d_in..3 * d_in].fill(0.0);
-    let p = PackedWeight::pack(&w, d_out, d_in, WeightFormat::Q8);
+    let p = PackedWeight::pack(&w, d_out, d_in, WeightFormat::Q8).unwrap();
     assert_eq!(p.bytes(), d_out * d_in + d_out * 2 * 4);
     let back = p.unpack();
     for o in 0..d_out {
@@ -78,7 +78,7 @@ fn products_equal_the_unpacked_weight_times_x_streamed_or_unpacked_at_odd_sizes(
         ] {
             let w = values(d_out * d_in, rows + d_in);
             let x = values(rows * d_in, d_out);
-            let p = PackedWeight::pack(&w, d_out, d_in, format);
+            let p = PackedWeight::pack(&w, d_out, d_in, format).unwrap();
             let want = reference(&x, &p.unpack(), rows, d_in, d_out);
             let mut y = vec![f32::NAN; rows * d_out];
             p.matmul_t_into(&x, rows, &mut y);
@@ -105,7 +105,7 @@ fn products_equal_the_unpacked_weight_times_x_streamed_or_unpacked_at_odd_sizes(
 
 #[test]
 fn f32_keeps_its_values_and_names_parse_back() {
-    let p = PackedWeight::pack(&[1.0, 2.0], 1, 2, WeightFormat::F32);
+    let p = PackedWeight::pack(&[1.0, 2.0], 1, 2, WeightFormat::F32).unwrap();
     assert_eq!(
         (p.unpack(), p.bytes(), p.format()),
         (vec![1.0, 2.0], 8, WeightFormat::F32)
@@ -116,4 +116,17 @@ fn f32_keeps_its_values_and_names_parse_back() {
     }
     let err = "int4".parse::<WeightFormat>().unwrap_err();
     assert!(err.contains("q8, bf16 or f32"), "{err}");
+}
+
+#[test]
+fn a_weight_that_is_not_a_finite_number_is_refused_in_every_format() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for format in WeightFormat::ALL {
+            let err = PackedWeight::pack(&[1.0, bad], 1, 2, format).unwrap_err();
+            assert!(
+                err.to_string().contains("not a finite number"),
+                "{format}: {err}"
+            );
+        }
+    }
 }

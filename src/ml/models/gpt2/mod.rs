@@ -256,12 +256,9 @@ impl Gpt2 {
         }
         let (vocab, e) = self.lm_head.dims2()?;
         let head = self.lm_head.flatten_all()?.to_vec1::<f32>()?;
-        if !head.iter().all(|v| v.is_finite()) {
-            return Err(Error::Input(
-                "a weight is not a finite number; the model file is damaged".into(),
-            ));
-        }
-        self.lm_head_packed = Some(Arc::new(PackedWeight::pack(&head, vocab, e, format)));
+        let head =
+            PackedWeight::pack(&head, vocab, e, format).map_err(|e| Error::Input(e.to_string()))?;
+        self.lm_head_packed = Some(Arc::new(head));
         self.weights = format;
         Ok(())
     }
@@ -323,26 +320,18 @@ impl Gpt2 {
     /// Projects hidden states `[.., n_embd]` onto the vocabulary.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let e = self.cfg.n_embd;
-        if let Some(head) = &self.lm_head_packed {
-            let rows = hidden.elem_count() / e;
-            let mut dims = hidden.dims().to_vec();
-            let last = dims.len() - 1;
-            dims[last] = self.cfg.vocab_size;
-            return Ok(packed_product(head, hidden, rows)?.reshape(dims)?);
-        }
-        // Rows in, rows out, with no reshape: each reshape of vocabulary-sized logits costs two
-        // more vocabulary-sized buffers in a backward pass (fine-tuning's loss uses this).
-        if hidden.rank() == 2 {
-            return Ok(hidden.matmul(&self.lm_head.t()?)?);
-        }
         let rows = hidden.elem_count() / e;
+        let logits = match &self.lm_head_packed {
+            Some(head) => packed_product(head, hidden, rows)?,
+            // Rows in, rows out, with no reshape: each reshape of vocabulary-sized logits costs
+            // two more vocabulary-sized buffers in a backward pass (fine-tuning's loss uses it).
+            None if hidden.rank() == 2 => return Ok(hidden.matmul(&self.lm_head.t()?)?),
+            None => hidden.reshape((rows, e))?.matmul(&self.lm_head.t()?)?,
+        };
         let mut dims = hidden.dims().to_vec();
         let last = dims.len() - 1;
         dims[last] = self.cfg.vocab_size;
-        Ok(hidden
-            .reshape((rows, e))?
-            .matmul(&self.lm_head.t()?)?
-            .reshape(dims)?)
+        Ok(logits.reshape(dims)?)
     }
 
     /// Logits `[batch, seq, vocab]` for every position.
