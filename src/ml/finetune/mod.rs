@@ -7,7 +7,9 @@
 //! are written atomically in transformers' `save_pretrained` layout, which our loader and
 //! transformers both read.
 
+pub mod adamw;
 pub mod corpus;
+pub mod head_loss;
 pub mod loss;
 pub mod schedule;
 
@@ -17,12 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::ml::kernels::use_fused;
 use crate::ml::models::gpt2::{check_checkpoint, Config, Gpt2};
 use crate::ml::{Error, Result};
 pub use corpus::Corpus;
@@ -131,6 +134,11 @@ impl Trainable {
         })
     }
 
+    /// The weights training changes, in the order of their names.
+    pub fn variables(&self) -> &[Var] {
+        &self.trainable
+    }
+
     pub fn trainable_parameters(&self) -> usize {
         self.trainable.iter().map(|v| v.elem_count()).sum()
     }
@@ -197,9 +205,14 @@ pub fn lm_loss(model: &Gpt2, blocks: &Tensor) -> Result<Tensor> {
     let t = t1 - 1;
     let inputs = blocks.narrow(1, 0, t)?;
     let targets = blocks.narrow(1, 1, t)?.flatten_all()?;
-    let hidden = model.forward_hidden(&inputs, &mut model.new_cache())?;
+    let hidden = model.forward_hidden_whole(&inputs)?;
+    let rows = hidden.reshape((b * t, model.config().n_embd))?;
+    if let Some(head) = model.head_weight().filter(|_| use_fused(&rows)) {
+        let targets = targets.to_vec1::<u32>()?;
+        return Ok(head_loss::head_cross_entropy(&rows, head, &targets)?);
+    }
     // Logits straight as `[rows, vocab]`: a reshape of them would cost memory in the backward.
-    let logits = model.logits(&hidden.reshape((b * t, model.config().n_embd))?)?;
+    let logits = model.logits(&rows)?;
     Ok(loss::cross_entropy(&logits, &targets)?)
 }
 
@@ -207,30 +220,6 @@ fn batch_tensor(blocks: &[&Vec<u32>], device: &Device) -> Result<Tensor> {
     let width = blocks[0].len();
     let flat: Vec<u32> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
     Ok(Tensor::from_vec(flat, (blocks.len(), width), device)?)
-}
-
-fn clip_gradients(
-    grads: &mut candle_core::backprop::GradStore,
-    vars: &[Var],
-    max_norm: f64,
-) -> Result<f64> {
-    let mut total = 0f64;
-    for v in vars {
-        if let Some(g) = grads.get(v.as_tensor()) {
-            total += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
-        }
-    }
-    let norm = total.sqrt();
-    if max_norm > 0.0 && norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for v in vars {
-            if let Some(g) = grads.get(v.as_tensor()) {
-                let scaled = (g * scale)?;
-                grads.insert(v.as_tensor(), scaled);
-            }
-        }
-    }
-    Ok(norm)
 }
 
 /// Validation loss over `blocks`, in batches.
@@ -276,14 +265,7 @@ pub fn train(
     let steps_per_epoch = corpus.train.len().div_ceil(batch);
     let total_steps = steps_per_epoch * opts.epochs;
     let warmup = (total_steps as f64 * opts.warmup).round() as usize;
-    let mut adam = AdamW::new(
-        trainable.trainable.clone(),
-        ParamsAdamW {
-            lr: opts.lr,
-            weight_decay: opts.weight_decay,
-            ..Default::default()
-        },
-    )?;
+    let mut adam = adamw::Optimiser::new(trainable.trainable.clone(), opts.lr, opts.weight_decay)?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut reports = Vec::new();
     let mut best = f64::INFINITY;
@@ -308,7 +290,6 @@ pub fn train(
                 return Err(diverged("training loss", value, epoch, opts.lr, kept));
             }
             let mut grads = loss.backward()?;
-            clip_gradients(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
             adam.set_learning_rate(schedule::learning_rate(
                 opts.lr,
                 step,
@@ -316,7 +297,7 @@ pub fn train(
                 warmup,
                 opts.decay,
             ));
-            adam.step(&grads)?;
+            adam.step(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
             step += 1;
             tokens_seen += blocks.len() * (blocks[0].len() - 1);
             loss_sum += value;

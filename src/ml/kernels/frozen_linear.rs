@@ -44,6 +44,14 @@ pub(crate) fn quick_gelu_slope(v: f32) -> f32 {
 /// Rows per parallel chunk of an elementwise pass: large enough to amortise the scheduling.
 pub(crate) const ROWS_PER_TASK: usize = 16;
 
+/// The `f32` values a contiguous layout spans in CPU storage, or `what` cannot take them.
+pub(crate) fn f32_span<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("{what} needs contiguous f32 tensors"),
+    }
+}
+
 /// The `f32` CPU slice under a contiguous tensor, handed to `f`.
 pub(crate) fn with_slice<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<T>) -> Result<T> {
     let (storage, layout) = t.storage_and_layout();

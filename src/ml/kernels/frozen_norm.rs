@@ -281,7 +281,7 @@ impl FrozenLayerNorm {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !crate::ml::kernels::use_fused(x) {
-            return self.plain.forward(x);
+            return self.plain.forward_composed(x);
         }
         x.contiguous()?.apply_op1(FusedOp {
             norm: self.inner.clone(),

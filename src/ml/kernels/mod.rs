@@ -14,6 +14,7 @@ pub mod frozen;
 pub mod frozen_linear;
 pub mod frozen_mlp;
 pub mod frozen_norm;
+pub mod gelu;
 pub mod gemm_view;
 pub mod gemv;
 pub mod layer_norm_rows;
@@ -21,6 +22,8 @@ pub mod nn;
 pub mod norm_stats;
 pub mod packed_dot;
 pub mod packed_weight;
+pub mod trainable_linear;
+pub mod trainable_norm;
 pub mod winograd;
 pub mod winograd_tiles;
 
@@ -57,6 +60,21 @@ pub fn composed_forced() -> bool {
 /// Whether the hand-written CPU kernels may take `t`: f32 on the CPU, composed ops not forced.
 pub fn use_fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32 && !composed_forced()
+}
+
+/// The largest difference of `a` from `b`, relative to `b`'s largest magnitude: how the fused
+/// ops' tests compare them with their composed twins.
+#[cfg(test)]
+pub(crate) fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    let scale = b
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
 }
 
 #[cfg(test)]

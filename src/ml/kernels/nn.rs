@@ -1,12 +1,13 @@
-//! Small layers shared by our models, written from candle ops that all record a backward pass.
+//! Small layers shared by our models, each recording a backward pass.
 //!
 //! candle 0.11's fused `layer_norm` and `softmax_last_dim` silently cut the autograd graph
-//! (see `shared/notes/candle-gradients.md`), so the layers here are composed from plain ops.
-//! Fine-tuning and image optimisation both differentiate through them.
+//! (see `shared/notes/candle-gradients.md`), so the layers here are composed from plain ops,
+//! or, on the CPU, run as our own fused ops whose backward passes are tested against the
+//! composed ones. Fine-tuning and image optimisation both differentiate through them.
 
 use std::sync::Arc;
 
-use candle_core::{Result, Tensor, D};
+use candle_core::{DType, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::packed_weight::{PackedWeight, WeightFormat};
@@ -20,6 +21,10 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    pub fn new(weight: Tensor, bias: Tensor, eps: f64) -> Self {
+        Self { weight, bias, eps }
+    }
+
     pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
         Ok(Self {
             weight: vb.get(size, "weight")?,
@@ -28,7 +33,18 @@ impl LayerNorm {
         })
     }
 
+    /// The fused op on the CPU (with gradients for the input, the weight and the bias), the
+    /// composed form elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if super::use_fused(x) && self.weight.dtype() == DType::F32 {
+            let op = super::trainable_norm::LayerNormOp { eps: self.eps };
+            return op.forward(x, &self.weight, &self.bias);
+        }
+        self.forward_composed(x)
+    }
+
+    /// LayerNorm from candle ops: off the CPU, and the reference of the fused op's tests.
+    pub fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
@@ -80,14 +96,22 @@ impl Conv1D {
         // Flatten leading dims so one 2-D matmul does the work instead of a broadcast batch.
         let d_in = x.dim(D::Minus1)?;
         let rows = x.elem_count() / d_in.max(1);
+        let x2 = x.reshape((rows, d_in))?;
         let (y, d_out) = match &self.weight {
-            Weight::Dense(w) => (x.reshape((rows, d_in))?.matmul(w)?, w.dim(1)?),
-            Weight::Packed(p) => (packed_product(p, x, rows)?, p.d_out()),
+            Weight::Dense(w) if super::use_fused(x) && w.dtype() == DType::F32 => (
+                super::trainable_linear::Conv1dOp::forward(&x2, w, &self.bias)?,
+                w.dim(1)?,
+            ),
+            Weight::Dense(w) => (x2.matmul(w)?.broadcast_add(&self.bias)?, w.dim(1)?),
+            Weight::Packed(p) => (
+                packed_product(p, x, rows)?.broadcast_add(&self.bias)?,
+                p.d_out(),
+            ),
         };
         let mut out_dims = x.dims().to_vec();
         let last = out_dims.len() - 1;
         out_dims[last] = d_out;
-        y.broadcast_add(&self.bias)?.reshape(out_dims)
+        y.reshape(out_dims)
     }
 }
 

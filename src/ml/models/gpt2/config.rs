@@ -117,7 +117,7 @@ impl Activation {
 
     pub(super) fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Self::GeluTanh => x.gelu(),
+            Self::GeluTanh => crate::ml::kernels::gelu::gelu_tanh(x),
             Self::GeluErf => x.gelu_erf(),
             Self::Relu => x.relu(),
             Self::QuickGelu => x.broadcast_mul(&candle_nn::ops::sigmoid(&(x * 1.702)?)?),

@@ -5,6 +5,7 @@
 //! Hub id: `openai-community/gpt2` (124M). VarBuilder paths mirror the checkpoint's key names;
 //! both the hub file's layout (`wte.weight`, `h.0.…`) and save_pretrained's (`transformer.…`) load.
 
+mod attention;
 mod checkpoint;
 mod config;
 pub mod tokenizer;
@@ -15,9 +16,10 @@ use std::sync::Arc;
 use candle_core::{Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 
-use crate::ml::kernels::nn::{packed_product, softmax_last, Conv1D, LayerNorm};
+use crate::ml::kernels::nn::{packed_product, Conv1D, LayerNorm};
 use crate::ml::kernels::packed_weight::{PackedWeight, WeightFormat};
 use crate::ml::{Error, Result};
+use attention::Attention;
 pub use checkpoint::{check_checkpoint, expected_keys, KeyLayout};
 use config::Activation;
 pub use config::Config;
@@ -27,62 +29,6 @@ pub use config::Config;
 /// greedy text unchanged, but it changes the Chinese poem oracle's (104 of 120 greedy tokens
 /// kept, 55 of 120 with a repetition penalty; bf16 106 and 87), so it stays a choice.
 pub const WRITING_WEIGHTS: WeightFormat = WeightFormat::F32;
-
-#[derive(Debug, Clone)]
-struct Attention {
-    c_attn: Conv1D,
-    c_proj: Conv1D,
-    n_head: usize,
-    head_dim: usize,
-    scale: f64,
-}
-
-impl Attention {
-    fn load(vb: VarBuilder, cfg: &Config) -> candle_core::Result<Self> {
-        let e = cfg.n_embd;
-        let head_dim = cfg.head_dim();
-        Ok(Self {
-            c_attn: Conv1D::load(vb.pp("c_attn"), e, 3 * e)?,
-            c_proj: Conv1D::load(vb.pp("c_proj"), e, e)?,
-            n_head: cfg.n_head,
-            head_dim,
-            scale: if cfg.scale_attn_weights {
-                1.0 / (head_dim as f64).sqrt()
-            } else {
-                1.0
-            },
-        })
-    }
-
-    fn forward(
-        &self,
-        x: &Tensor,
-        mask: Option<&Tensor>,
-        cache: &mut Option<(Tensor, Tensor)>,
-    ) -> candle_core::Result<Tensor> {
-        let (b, t, e) = x.dims3()?;
-        let qkv = self.c_attn.forward(x)?;
-        let heads = |i: usize| -> candle_core::Result<Tensor> {
-            qkv.narrow(2, i * e, e)?
-                .reshape((b, t, self.n_head, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let (q, mut k, mut v) = (heads(0)?, heads(1)?, heads(2)?);
-        if let Some((pk, pv)) = cache.as_ref() {
-            k = Tensor::cat(&[pk, &k], 2)?;
-            v = Tensor::cat(&[pv, &v], 2)?;
-        }
-        *cache = Some((k.clone(), v.clone()));
-        let mut att = (q.matmul(&k.t()?)? * self.scale)?;
-        if let Some(mask) = mask {
-            att = att.broadcast_add(mask)?;
-        }
-        let y = softmax_last(&att)?.matmul(&v)?;
-        let y = y.transpose(1, 2)?.reshape((b, t, e))?;
-        self.c_proj.forward(&y)
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Mlp {
@@ -119,7 +65,7 @@ impl Block {
         &self,
         x: &Tensor,
         mask: Option<&Tensor>,
-        cache: &mut Option<(Tensor, Tensor)>,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
     ) -> candle_core::Result<Tensor> {
         let x = (x + self.attn.forward(&self.ln_1.forward(x)?, mask, cache)?)?;
         let h = self
@@ -273,6 +219,12 @@ impl Gpt2 {
         }
     }
 
+    /// The head's `[vocab, n_embd]` weight as a trainable tensor, unless it was packed for
+    /// writing.
+    pub fn head_weight(&self) -> Option<&Tensor> {
+        self.lm_head_packed.is_none().then_some(&self.lm_head)
+    }
+
     /// How the weights are kept: f32 unless [`Self::pack_weights`] changed it.
     pub fn weights(&self) -> WeightFormat {
         self.weights
@@ -288,8 +240,18 @@ impl Gpt2 {
 
     /// Hidden states after `ln_f` for `ids` `[batch, seq]`, continuing after what `cache` holds.
     pub fn forward_hidden(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        self.hidden(ids, Some(cache))
+    }
+
+    /// Hidden states after `ln_f` for whole texts `ids` `[batch, seq]`, keeping no keys and
+    /// values for later tokens: what training and scoring need, with the least memory.
+    pub fn forward_hidden_whole(&self, ids: &Tensor) -> Result<Tensor> {
+        self.hidden(ids, None)
+    }
+
+    fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (_b, t) = ids.dims2()?;
-        let offset = cache.len;
+        let offset = cache.as_ref().map_or(0, |c| c.len);
         if offset + t > self.cfg.n_positions {
             return Err(Error::Input(format!(
                 "the text is {} tokens long but this model reads at most {}",
@@ -307,13 +269,22 @@ impl Gpt2 {
         } else {
             None
         };
-        if cache.layers.len() != self.blocks.len() {
-            cache.layers = vec![None; self.blocks.len()];
+        match cache {
+            Some(cache) => {
+                if cache.layers.len() != self.blocks.len() {
+                    cache.layers = vec![None; self.blocks.len()];
+                }
+                for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+                    x = block.forward(&x, mask.as_ref(), Some(layer_cache))?;
+                }
+                cache.len = offset + t;
+            }
+            None => {
+                for block in &self.blocks {
+                    x = block.forward(&x, mask.as_ref(), None)?;
+                }
+            }
         }
-        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
-            x = block.forward(&x, mask.as_ref(), layer_cache)?;
-        }
-        cache.len = offset + t;
         Ok(self.ln_f.forward(&x)?)
     }
 

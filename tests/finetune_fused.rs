@@ -1,0 +1,159 @@
+//! The fused training path (Conv1D, LayerNorm, GELU, attention, head and loss as single ops,
+//! AdamW in place) against candle's autograd through the composed ops, on the tiny GPT-2
+//! oracle: the same loss, the same gradient for every weight, the same weights after steps.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+
+use candle_core::{Device, Tensor};
+use common::fixture;
+use storybook_studio::ml::finetune::{lm_loss, train, Corpus, FinetuneOptions, Trainable};
+use storybook_studio::ml::kernels::force_composed_on_this_thread;
+use storybook_studio::ml::models::gpt2::Config;
+
+fn load() -> Trainable {
+    let cfg = Config::from_file(&fixture("gpt2-tiny/config.json")).unwrap();
+    Trainable::load(
+        &fixture("gpt2-tiny/model.safetensors"),
+        &cfg,
+        0,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+/// Two blocks of 33 tokens spread over the vocabulary, so the embedding gradient has rows
+/// from both the input lookup and the tied head.
+fn blocks() -> Vec<Vec<u32>> {
+    (0..2u32)
+        .map(|b| {
+            (0..33u32)
+                .map(|i| (i * 7919 + b * 104_729) % 50_257)
+                .collect()
+        })
+        .collect()
+}
+
+fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    let scale = b
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
+}
+
+#[test]
+fn the_fused_step_gives_autograds_loss_and_gradient_for_every_weight() {
+    let model = load();
+    let flat: Vec<u32> = blocks().concat();
+    let ids = Tensor::from_vec(flat, (2, 33), &Device::Cpu).unwrap();
+    let mut runs = Vec::new();
+    for composed in [true, false] {
+        force_composed_on_this_thread(composed);
+        let loss = lm_loss(&model.model, &ids).unwrap();
+        let grads = loss.backward().unwrap();
+        let per_weight: Vec<Tensor> = model
+            .variables()
+            .iter()
+            .map(|v| {
+                grads
+                    .get(v.as_tensor())
+                    .expect("every weight gets a gradient")
+                    .clone()
+            })
+            .collect();
+        runs.push((loss.to_scalar::<f32>().unwrap(), per_weight));
+    }
+    force_composed_on_this_thread(false);
+    let ((l_ref, g_ref), (l_ours, g_ours)) = (&runs[0], &runs[1]);
+    assert!(
+        (l_ref - l_ours).abs() < 1e-5 * l_ref.abs(),
+        "loss {l_ours} vs {l_ref}"
+    );
+    assert_eq!(g_ref.len(), model.variables().len());
+    for (i, (ours, theirs)) in g_ours.iter().zip(g_ref).enumerate() {
+        assert_eq!(ours.dims(), theirs.dims(), "weight {i}");
+        let rel = max_rel(ours, theirs);
+        assert!(
+            rel < 1e-4,
+            "weight {i} ({:?}): gradients differ by {rel}",
+            theirs.dims()
+        );
+    }
+}
+
+#[test]
+fn three_fused_steps_move_the_weights_as_three_composed_steps_do() {
+    let corpus = Corpus {
+        train: [blocks(), blocks()].concat(),
+        val: Vec::new(),
+        tokens: 4 * 32,
+        warnings: Vec::new(),
+    };
+    let opts = FinetuneOptions {
+        epochs: 1,
+        batch_size: 2,
+        block_size: 32,
+        lr: 1e-3,
+        val_split: 0.0,
+        warmup: 0.0,
+        // Tight enough that clipping acts on every step.
+        max_grad_norm: 0.5,
+        ..FinetuneOptions::default()
+    };
+    let never = AtomicBool::new(false);
+    let mut weights = Vec::new();
+    for composed in [true, false] {
+        force_composed_on_this_thread(composed);
+        let model = load();
+        let out = tempfile::tempdir().unwrap();
+        let start: Vec<Tensor> = model
+            .variables()
+            .iter()
+            .map(|v| v.as_tensor().copy().unwrap())
+            .collect();
+        train(
+            &model,
+            &corpus,
+            &opts,
+            out.path(),
+            &Device::Cpu,
+            &never,
+            |_| {},
+        )
+        .unwrap();
+        let moved = model
+            .variables()
+            .iter()
+            .zip(&start)
+            .map(|(v, s)| (v.as_tensor() - s).unwrap())
+            .collect::<Vec<_>>();
+        weights.push(moved);
+    }
+    force_composed_on_this_thread(false);
+    // Adam's early steps are near ±lr for every element, whatever the gradient's size, so an
+    // element whose gradient is close to zero may step either way on a rounding difference.
+    // The steps are compared as whole vectors: the L2 norm of their difference against theirs.
+    let norm = |t: &Tensor| {
+        t.sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .sqrt()
+    };
+    for (i, (ours, theirs)) in weights[1].iter().zip(&weights[0]).enumerate() {
+        let rel = norm(&(ours - theirs).unwrap()) / norm(theirs).max(1e-12);
+        assert!(
+            rel < 1e-2,
+            "weight {i}: the steps differ by {rel} of their length"
+        );
+        assert!(norm(theirs) > 0.0, "weight {i} did not move");
+    }
+}
