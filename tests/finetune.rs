@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor};
 use common::{fixture, ids_of, load_tensors, read_json};
+use storybook_studio::ml::finetune::gpt2_step::FusedStep;
 use storybook_studio::ml::finetune::{lm_loss, train, Corpus, FinetuneOptions, Trainable};
 use storybook_studio::ml::generate::generate;
 use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -131,6 +132,15 @@ fn the_lm_loss_equals_cross_entropy_of_transformers_logits() {
         }
         let want = sum / (ids.len() - 1) as f64;
         assert!((ours - want).abs() < 1e-4, "prompt {i}: {ours} vs {want}");
+        // The training step's own forward pass measures the same loss.
+        let mut step = FusedStep::new(&model)
+            .unwrap()
+            .expect("the step covers the tiny GPT-2");
+        let own = step.run(&[&ids]).unwrap();
+        assert!(
+            (own - want).abs() < 1e-4,
+            "prompt {i}, own step: {own} vs {want}"
+        );
     }
 }
 

@@ -1,6 +1,7 @@
-//! The fused training path (Conv1D, LayerNorm, GELU, attention, head and loss as single ops,
-//! AdamW in place) against candle's autograd through the composed ops, on the tiny GPT-2
-//! oracle: the same loss, the same gradient for every weight, the same weights after steps.
+//! The fused training paths against candle's autograd through the composed ops, on the tiny
+//! GPT-2 oracle: our own whole training step (`FusedStep`), and autograd over the fused ops
+//! (Conv1D, LayerNorm, GELU, attention, head and loss as single ops) that other models use;
+//! the same loss, the same gradient for every weight, the same weights after three steps.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use candle_core::{Device, Tensor};
 use common::fixture;
+use storybook_studio::ml::finetune::gpt2_step::FusedStep;
 use storybook_studio::ml::finetune::{lm_loss, train, Corpus, FinetuneOptions, Trainable};
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::gpt2::Config;
@@ -156,4 +158,45 @@ fn three_fused_steps_move_the_weights_as_three_composed_steps_do() {
         );
         assert!(norm(theirs) > 0.0, "weight {i} did not move");
     }
+}
+
+#[test]
+fn our_own_step_gives_autograds_loss_and_gradient_for_every_weight() {
+    let model = load();
+    let blocks = blocks();
+    let ids = Tensor::from_vec(blocks.concat(), (2, 33), &Device::Cpu).unwrap();
+    force_composed_on_this_thread(true);
+    let loss = lm_loss(&model.model, &ids).unwrap();
+    let grads = loss.backward().unwrap();
+    force_composed_on_this_thread(false);
+    let mut step = FusedStep::new(&model)
+        .unwrap()
+        .expect("the step covers the tiny GPT-2");
+    let refs: Vec<&Vec<u32>> = blocks.iter().collect();
+    let ours = step.run(&refs).unwrap() as f32;
+    let theirs = loss.to_scalar::<f32>().unwrap();
+    assert!(
+        (ours - theirs).abs() < 1e-5 * theirs,
+        "loss {ours} vs {theirs}"
+    );
+    let all = model.all_variables().unwrap();
+    assert_eq!(all.len(), 2 + 12 * 2 + 2, "the tiny model's weights");
+    for (name, var) in &all {
+        let want = grads
+            .get(var.as_tensor())
+            .expect("autograd reaches every weight");
+        let got = step
+            .gradient(var)
+            .expect("the step has every weight's gradient");
+        let got = Tensor::from_slice(got, want.shape(), &Device::Cpu).unwrap();
+        let rel = max_rel(&got, want);
+        assert!(rel < 1e-4, "{name}: gradients differ by {rel}");
+    }
+    // Ids outside the vocabulary and ragged blocks are refused with a sentence.
+    let bad = [vec![0u32, 50_257, 3]];
+    let e = step.run(&bad.iter().collect::<Vec<_>>()).unwrap_err();
+    assert!(e.to_string().contains("outside the vocabulary"), "{e}");
+    let ragged = [vec![1u32, 2, 3], vec![1u32, 2]];
+    let e = step.run(&ragged.iter().collect::<Vec<_>>()).unwrap_err();
+    assert!(e.to_string().contains("same length"), "{e}");
 }

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, InplaceOp2, Layout, Var};
+use candle_core::{CpuStorage, InplaceOp1, Layout, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rayon::prelude::*;
 
@@ -23,6 +23,30 @@ use crate::ml::Result;
 
 /// Elements per parallel chunk: large enough that a chunk streams, small enough to balance.
 const CHUNK: usize = 1 << 16;
+
+/// Where the fused AdamW reads each weight's gradient: candle's `GradStore` after autograd, or
+/// the buffers of our own training step.
+pub trait Gradients {
+    /// Calls `f` with `var`'s gradient; `false` when `var` has none.
+    fn with_gradient(
+        &self,
+        var: &Var,
+        f: &mut dyn FnMut(&[f32]) -> candle_core::Result<()>,
+    ) -> candle_core::Result<bool>;
+}
+
+impl Gradients for GradStore {
+    fn with_gradient(
+        &self,
+        var: &Var,
+        f: &mut dyn FnMut(&[f32]) -> candle_core::Result<()>,
+    ) -> candle_core::Result<bool> {
+        match self.get(var.as_tensor()) {
+            Some(g) => with_slice(&g.contiguous()?, |g| f(g)).map(|()| true),
+            None => Ok(false),
+        }
+    }
+}
 
 /// The optimiser fine-tuning uses: fused on the CPU, candle-nn's elsewhere.
 pub enum Optimiser {
@@ -52,11 +76,22 @@ impl Optimiser {
         }
     }
 
+    /// [`Self::step`] from gradients that are not in a `GradStore` (our own training step's
+    /// buffers); only the fused optimiser reads those.
+    pub fn step_from(&mut self, grads: &dyn Gradients, max_norm: f64) -> Result<f64> {
+        match self {
+            Self::Fused(f) => f.step(grads, max_norm),
+            Self::Composed(_) => Err(crate::ml::Error::Input(
+                "the composed optimiser needs autograd's gradients".into(),
+            )),
+        }
+    }
+
     /// Clips the gradients to a global norm of `max_norm` (0 turns clipping off) and takes one
     /// step. Returns the norm before clipping.
     pub fn step(&mut self, grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
         match self {
-            Self::Fused(f) => f.step(grads, max_norm),
+            Self::Fused(f) => f.step(&*grads, max_norm),
             Self::Composed(c) => {
                 let norm = clip_composed(grads, vars, max_norm)?;
                 c.step(grads)?;
@@ -122,21 +157,21 @@ impl FusedAdamW {
     }
 
     /// Squared L2 norm of every gradient together, summed in f64.
-    fn squared_norm(&self, grads: &GradStore) -> Result<f64> {
+    fn squared_norm(&self, grads: &dyn Gradients) -> Result<f64> {
         let mut total = 0f64;
         for var in &self.vars {
-            if let Some(g) = grads.get(var.as_tensor()) {
-                total += with_slice(&g.contiguous()?, |g| {
-                    Ok(g.par_chunks(CHUNK)
-                        .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
-                        .sum::<f64>())
-                })?;
-            }
+            grads.with_gradient(var, &mut |g| {
+                total += g
+                    .par_chunks(CHUNK)
+                    .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+                    .sum::<f64>();
+                Ok(())
+            })?;
         }
         Ok(total)
     }
 
-    pub fn step(&mut self, grads: &GradStore, max_norm: f64) -> Result<f64> {
+    pub fn step(&mut self, grads: &dyn Gradients, max_norm: f64) -> Result<f64> {
         let norm = self.squared_norm(grads)?.sqrt();
         let clip = clip_factor(norm, max_norm) as f32;
         self.t += 1;
@@ -151,18 +186,18 @@ impl FusedAdamW {
             eps: p.eps as f32,
         };
         for (var, (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
-            };
-            if m.is_empty() {
-                *m = vec![0f32; var.elem_count()];
-                *v = vec![0f32; var.elem_count()];
-            }
-            let update = Update {
-                c: coeffs,
-                moments: RefCell::new((m.as_mut_slice(), v.as_mut_slice())),
-            };
-            var.as_tensor().inplace_op2(&g.contiguous()?, &update)?;
+            grads.with_gradient(var, &mut |g| {
+                if m.is_empty() {
+                    *m = vec![0f32; var.elem_count()];
+                    *v = vec![0f32; var.elem_count()];
+                }
+                let update = Update {
+                    c: coeffs,
+                    grad: g,
+                    moments: RefCell::new((m.as_mut_slice(), v.as_mut_slice())),
+                };
+                var.as_tensor().inplace_op1(&update)
+            })?;
         }
         Ok(norm)
     }
@@ -198,29 +233,23 @@ impl Coefficients {
 /// The in-place update of one weight from its gradient.
 struct Update<'a> {
     c: Coefficients,
+    grad: &'a [f32],
     moments: RefCell<(&'a mut [f32], &'a mut [f32])>,
 }
 
-impl InplaceOp2 for Update<'_> {
+impl InplaceOp1 for Update<'_> {
     fn name(&self) -> &'static str {
         "adamw-fused"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<()> {
-        let (Some((a, b)), Some((ga, gb))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
-        else {
-            candle_core::bail!("the fused AdamW needs contiguous weights and gradients")
+    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout) -> candle_core::Result<()> {
+        let Some((a, b)) = l1.contiguous_offsets() else {
+            candle_core::bail!("the fused AdamW needs contiguous weights")
         };
-        let (CpuStorage::F32(w), CpuStorage::F32(g)) = (s1, s2) else {
+        let CpuStorage::F32(w) = s1 else {
             candle_core::bail!("the fused AdamW updates f32 weights only")
         };
-        let (w, g) = (&mut w[a..b], &g[ga..gb]);
+        let (w, g) = (&mut w[a..b], self.grad);
         let mut moments = self.moments.borrow_mut();
         let (m, v) = &mut *moments;
         if g.len() != w.len() || m.len() != w.len() || v.len() != w.len() {

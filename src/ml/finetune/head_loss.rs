@@ -47,26 +47,39 @@ struct HeadLoss {
 }
 
 impl HeadLoss {
-    /// The logits of `h` `[rows, e]` under `w` `[vocab, e]`, turned into `softmax − one_hot` in
-    /// place, and the mean loss.
     fn run(&self, h: &[f32], w: &[f32], e: usize) -> (Vec<f32>, f64) {
-        let rows = self.targets.len();
-        let vocab = w.len() / e.max(1);
-        let mut g = vec![0f32; rows * vocab];
-        matmul(
-            ViewMut::rows(&mut g, rows, vocab, vocab),
-            View::rows(h, rows, e, e),
-            View::rows(w, vocab, e, e).t(),
-            false,
-            parallel(),
-        );
-        let total: f64 = g
-            .par_chunks_mut(vocab)
-            .zip(self.targets.par_iter())
-            .map(|(row, &t)| row_to_gradient(row, t as usize))
-            .sum();
-        (g, total / rows.max(1) as f64)
+        let mut g = Vec::new();
+        let loss = logits_to_gradient(h, w, e, &self.targets, &mut g);
+        (g, loss)
     }
+}
+
+/// The logits of `h` `[rows, e]` under `w` `[vocab, e]`, written into `g` (resized to
+/// `[rows, vocab]`) and turned into `softmax − one_hot(target)` in place; returns the mean
+/// loss. `g` may be a buffer kept from the last step.
+pub(crate) fn logits_to_gradient(
+    h: &[f32],
+    w: &[f32],
+    e: usize,
+    targets: &[u32],
+    g: &mut Vec<f32>,
+) -> f64 {
+    let rows = targets.len();
+    let vocab = w.len() / e.max(1);
+    g.resize(rows * vocab, 0.0);
+    matmul(
+        ViewMut::rows(g, rows, vocab, vocab),
+        View::rows(h, rows, e, e),
+        View::rows(w, vocab, e, e).t(),
+        false,
+        parallel(),
+    );
+    let total: f64 = g
+        .par_chunks_mut(vocab.max(1))
+        .zip(targets.par_iter())
+        .map(|(row, &t)| row_to_gradient(row, t as usize))
+        .sum();
+    total / rows.max(1) as f64
 }
 
 /// Replaces one row of logits by `softmax − one_hot(target)` and returns its loss,

@@ -9,27 +9,28 @@
 
 pub mod adamw;
 pub mod corpus;
+pub mod gpt2_step;
 pub mod head_loss;
 pub mod loss;
 pub mod schedule;
+mod trainable;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::ml::kernels::use_fused;
-use crate::ml::models::gpt2::{check_checkpoint, Config, Gpt2};
+use crate::ml::models::gpt2::Gpt2;
 use crate::ml::{Error, Result};
 pub use corpus::Corpus;
 pub use schedule::Decay;
+pub use trainable::Trainable;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -86,96 +87,6 @@ pub struct StepProgress {
     pub total_steps: usize,
     pub loss: f64,
     pub tokens_per_second: f64,
-}
-
-/// GPT-2 whose weights are variables, with the subset that training may change.
-pub struct Trainable {
-    pub model: Gpt2,
-    varmap: VarMap,
-    trainable: Vec<Var>,
-}
-
-impl Trainable {
-    /// Loads `weights` (either key layout) into trainable variables.
-    pub fn load(weights: &Path, cfg: &Config, freeze: usize, device: &Device) -> Result<Self> {
-        check_checkpoint(weights, cfg)?;
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
-        let model = Gpt2::load(vb, cfg)?;
-        let tensors = candle_core::safetensors::load(weights, device)?;
-        let mut data = varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::Input("the model's weights are locked".into()))?;
-        for (name, var) in data.iter_mut() {
-            let key = [name.clone(), format!("transformer.{name}")]
-                .into_iter()
-                .find(|k| tensors.contains_key(k))
-                .ok_or_else(|| Error::Checkpoint {
-                    path: weights.to_path_buf(),
-                    reason: format!("tensor '{name}' is missing"),
-                })?;
-            var.set(&tensors[&key].to_dtype(DType::F32)?)?;
-        }
-        let frozen = |name: &str| {
-            freeze > 0
-                && (name.starts_with("wte.")
-                    || name.starts_with("wpe.")
-                    || (0..freeze).any(|i| name.starts_with(&format!("h.{i}."))))
-        };
-        let mut names: Vec<&String> = data.keys().filter(|n| !frozen(n)).collect();
-        names.sort();
-        let trainable = names.into_iter().map(|n| data[n].clone()).collect();
-        drop(data);
-        Ok(Self {
-            model,
-            varmap,
-            trainable,
-        })
-    }
-
-    /// The weights training changes, in the order of their names.
-    pub fn variables(&self) -> &[Var] {
-        &self.trainable
-    }
-
-    pub fn trainable_parameters(&self) -> usize {
-        self.trainable.iter().map(|v| v.elem_count()).sum()
-    }
-
-    /// Writes the weights as `model.safetensors` in save_pretrained layout, via a temporary
-    /// file and a rename, so a crash leaves the previous checkpoint whole.
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let data = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::Input("the model's weights are locked".into()))?;
-        let tensors: HashMap<String, Tensor> = data
-            .iter()
-            .map(|(k, v)| (format!("transformer.{k}"), v.as_tensor().clone()))
-            .collect();
-        drop(data);
-        let tmp = dir.join("model.safetensors.partial");
-        let io = |source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        };
-        let mode = new_file_permissions(dir).map_err(io)?;
-        candle_core::safetensors::save(&tensors, &tmp)?;
-        std::fs::set_permissions(&tmp, mode).map_err(io)?;
-        std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(io)
-    }
-}
-
-/// The permissions a new file in `dir` gets (0666 less the umask on Unix). safetensors writes
-/// through a private temporary file (0600), which would hide the model from other users and
-/// from backups that run under another account.
-fn new_file_permissions(dir: &Path) -> std::io::Result<std::fs::Permissions> {
-    let probe = dir.join(".model.safetensors.mode");
-    let mode = std::fs::File::create(&probe)?.metadata()?.permissions();
-    std::fs::remove_file(&probe)?;
-    Ok(mode)
 }
 
 /// A loss that is not a number, or so large that its perplexity overflows (above ~709 nats per
@@ -266,6 +177,8 @@ pub fn train(
     let total_steps = steps_per_epoch * opts.epochs;
     let warmup = (total_steps as f64 * opts.warmup).round() as usize;
     let mut adam = adamw::Optimiser::new(trainable.trainable.clone(), opts.lr, opts.weight_decay)?;
+    // Our own training step where it covers the model; autograd otherwise.
+    let mut fused = gpt2_step::FusedStep::new(trainable)?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut reports = Vec::new();
     let mut best = f64::INFINITY;
@@ -284,12 +197,6 @@ pub fn train(
                 return Err(Error::Cancelled);
             }
             let blocks: Vec<&Vec<u32>> = chunk.iter().map(|&i| &corpus.train[i]).collect();
-            let loss = lm_loss(&trainable.model, &batch_tensor(&blocks, device)?)?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if is_diverged(value) {
-                return Err(diverged("training loss", value, epoch, opts.lr, kept));
-            }
-            let mut grads = loss.backward()?;
             adam.set_learning_rate(schedule::learning_rate(
                 opts.lr,
                 step,
@@ -297,7 +204,26 @@ pub fn train(
                 warmup,
                 opts.decay,
             ));
-            adam.step(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
+            let value = match fused.as_mut() {
+                Some(fused) => {
+                    let value = fused.run(&blocks)?;
+                    if is_diverged(value) {
+                        return Err(diverged("training loss", value, epoch, opts.lr, kept));
+                    }
+                    adam.step_from(&*fused, opts.max_grad_norm)?;
+                    value
+                }
+                None => {
+                    let loss = lm_loss(&trainable.model, &batch_tensor(&blocks, device)?)?;
+                    let value = loss.to_scalar::<f32>()? as f64;
+                    if is_diverged(value) {
+                        return Err(diverged("training loss", value, epoch, opts.lr, kept));
+                    }
+                    let mut grads = loss.backward()?;
+                    adam.step(&mut grads, &trainable.trainable, opts.max_grad_norm)?;
+                    value
+                }
+            };
             step += 1;
             tokens_seen += blocks.len() * (blocks[0].len() - 1);
             loss_sum += value;

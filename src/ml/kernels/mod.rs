@@ -30,6 +30,8 @@ pub mod winograd_tiles;
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+#[cfg(test)]
+use candle_core::Var;
 use candle_core::{DType, Tensor};
 
 thread_local! {
@@ -75,6 +77,30 @@ pub(crate) fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap();
     let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
     diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
+}
+
+/// Asserts that `sum(ours · r)` and `sum(theirs · r)`, for one random `r`, give every one of
+/// `vars` the same gradient (within `tol` of the largest), and that the gradient is not zero:
+/// the backward check of each fused op against its composed twin.
+#[cfg(test)]
+pub(crate) fn assert_same_gradients(ours: &Tensor, theirs: &Tensor, vars: &[&Var], tol: f32) {
+    let r = Tensor::randn(0f32, 1.0, theirs.shape(), theirs.device()).unwrap();
+    let grads = |y: &Tensor| (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let (ga, gb) = (grads(ours), grads(theirs));
+    for (i, v) in vars.iter().enumerate() {
+        let (p, q) = (
+            ga.get(v.as_tensor()).unwrap(),
+            gb.get(v.as_tensor()).unwrap(),
+        );
+        assert_eq!(p.dims(), q.dims(), "argument {i}");
+        let rel = max_rel(p, q);
+        assert!(rel < tol, "argument {i}: gradients differ by {rel}");
+        let largest = q.abs().unwrap().max_all().unwrap();
+        assert!(
+            largest.to_scalar::<f32>().unwrap() > 0.0,
+            "argument {i} got no gradient"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ impl LayerNormOp {
 }
 
 /// `(Σ dy·x̂, Σ dy)` over the rows of `x` and `dy`, per feature.
-fn weight_gradients(x: &[f32], dy: &[f32], d: usize, eps: f64) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn weight_gradients(x: &[f32], dy: &[f32], d: usize, eps: f64) -> (Vec<f32>, Vec<f32>) {
     let zero = || (vec![0f32; d], vec![0f32; d]);
     x.par_chunks(d * ROWS_PER_TASK)
         .zip(dy.par_chunks(d * ROWS_PER_TASK))
@@ -127,8 +127,8 @@ impl CustomOp3 for LayerNormOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::kernels::max_rel;
     use crate::ml::kernels::nn::LayerNorm;
+    use crate::ml::kernels::{assert_same_gradients, max_rel};
     use candle_core::{Device, Var};
 
     /// 37 rows (more than one task, and a short last one) of 19 features, read through a
@@ -142,7 +142,6 @@ mod tests {
         let w = Var::from_tensor(&Tensor::randn(1f32, 0.5, 19, &dev).unwrap()).unwrap();
         let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 19, &dev).unwrap()).unwrap();
         let x = raw.as_tensor().t().unwrap();
-        let r = Tensor::randn(0f32, 1.0, (37, 19), &dev).unwrap();
         let composed = LayerNorm::new(w.as_tensor().clone(), b.as_tensor().clone(), 1e-5);
         let ours = LayerNormOp { eps: 1e-5 }
             .forward(&x, w.as_tensor(), b.as_tensor())
@@ -153,25 +152,7 @@ mod tests {
             "forward {}",
             max_rel(&ours, &theirs)
         );
-        let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let gb = (theirs * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for v in [&raw, &w, &b] {
-            let (p, q) = (
-                ga.get(v.as_tensor()).unwrap(),
-                gb.get(v.as_tensor()).unwrap(),
-            );
-            assert_eq!(p.dims(), q.dims());
-            assert!(
-                max_rel(p, q) < 1e-4,
-                "gradient differs by {}",
-                max_rel(p, q)
-            );
-        }
+        assert_same_gradients(&ours, &theirs, &[&raw, &w, &b], 1e-4);
     }
 
     #[test]
