@@ -12,9 +12,10 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Mean cross-entropy of `logits` `[rows, vocab]` (f32 or f64) against `targets` `[rows]` (u32).
-/// Off the CPU it falls back to candle_nn's composed version, which every device supports.
+/// Off the CPU, or with composed ops forced, it falls back to candle_nn's composed version,
+/// which every device supports.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    if !logits.device().is_cpu() {
+    if !logits.device().is_cpu() || crate::ml::kernels::composed_forced() {
         return candle_nn::loss::cross_entropy(logits, targets);
     }
     let targets = targets.to_dtype(DType::U32)?.contiguous()?;

@@ -49,6 +49,8 @@ pub(super) struct Shape {
     /// Tokens per sequence.
     pub t: usize,
     pub e: usize,
+    /// The MLP's width (`n_inner`, 4e by default).
+    pub inner: usize,
     pub heads: usize,
     pub eps: f64,
 }
@@ -160,9 +162,9 @@ pub(super) fn forward(
     linear(x2, attn, p[PROJ_W], p[PROJ_B], n, true);
     let ln2 = sized(&mut saved.ln2, n * e);
     norm(p, LN2_W, LN2_B, s.eps).forward(x2, ln2);
-    let h = sized(&mut saved.h, n * 4 * e);
+    let h = sized(&mut saved.h, n * s.inner);
     linear(h, ln2, p[FC_W], p[FC_B], n, false);
-    let g = sized(&mut scratch.wide, n * 4 * e);
+    let g = sized(&mut scratch.wide, n * s.inner);
     gelu_into(h, g);
     out.copy_from_slice(x2);
     linear(out, g, p[MP_W], p[MP_B], n, true);
@@ -189,11 +191,11 @@ pub(super) fn backward(
     let (n, e) = (s.n, s.e);
     let Scratch { wide, narrow, dqkv } = scratch;
     // The MLP branch, out = x2 + gelu(h) W_mp + b_mp; gelu(h) is recomputed, not kept.
-    let g = sized(wide, n * 4 * e);
+    let g = sized(wide, n * s.inner);
     gelu_into(&saved.h, g);
     // One buffer serves as dh `[n, 4e]`, then as dqkv `[n, 3e]`.
     let mut dh = std::mem::take(dqkv);
-    dh.resize(n * 4 * e, 0.0);
+    dh.resize(n * s.inner, 0.0);
     linear_backward(g, p[MP_W], dx, n, pair(grads, MP_W), &mut dh);
     gelu_backward_in_place(&saved.h, &mut dh);
     let d_narrow = sized(narrow, n * e);

@@ -101,6 +101,7 @@ impl FusedStep {
                 n: 0,
                 t: 0,
                 e: cfg.n_embd,
+                inner: cfg.inner_dim(),
                 heads: cfg.n_head,
                 eps: cfg.layer_norm_epsilon,
             },
