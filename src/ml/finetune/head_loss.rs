@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::ml::finetune::loss::to_gradient_in_place;
 use crate::ml::kernels::frozen_linear::{f32_span, with_slice};
 use crate::ml::kernels::gemm_view::{matmul, parallel, View, ViewMut};
 
@@ -49,19 +50,21 @@ struct HeadLoss {
 impl HeadLoss {
     fn run(&self, h: &[f32], w: &[f32], e: usize) -> (Vec<f32>, f64) {
         let mut g = Vec::new();
-        let loss = logits_to_gradient(h, w, e, &self.targets, &mut g);
+        // The upstream factor is known only in the backward pass, which applies it.
+        let loss = logits_to_gradient(h, w, e, &self.targets, 1.0, &mut g);
         (g, loss)
     }
 }
 
 /// The logits of `h` `[rows, e]` under `w` `[vocab, e]`, written into `g` (resized to
-/// `[rows, vocab]`) and turned into `softmax − one_hot(target)` in place; returns the mean
-/// loss. `g` may be a buffer kept from the last step.
+/// `[rows, vocab]`) and turned into `scale · (softmax − one_hot(target))` in place; returns the
+/// mean loss. `g` may be a buffer kept from the last step.
 pub(crate) fn logits_to_gradient(
     h: &[f32],
     w: &[f32],
     e: usize,
     targets: &[u32],
+    scale: f64,
     g: &mut Vec<f32>,
 ) -> f64 {
     let rows = targets.len();
@@ -77,27 +80,9 @@ pub(crate) fn logits_to_gradient(
     let total: f64 = g
         .par_chunks_mut(vocab.max(1))
         .zip(targets.par_iter())
-        .map(|(row, &t)| row_to_gradient(row, t as usize))
+        .map(|(row, &t)| to_gradient_in_place(row, t as usize, scale))
         .sum();
     total / rows.max(1) as f64
-}
-
-/// Replaces one row of logits by `softmax − one_hot(target)` and returns its loss,
-/// `logsumexp − logit[target]`. A NaN anywhere gives a NaN loss, so divergence shows.
-fn row_to_gradient(row: &mut [f32], target: usize) -> f64 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let own = row[target];
-    const LANES: usize = 8;
-    let mut lanes = [0f64; LANES];
-    for (i, x) in row.iter_mut().enumerate() {
-        *x = crate::ml::kernels::fast_math::exp(*x - max);
-        lanes[i % LANES] += *x as f64;
-    }
-    let sum: f64 = lanes.iter().sum();
-    let k = (1.0 / sum) as f32;
-    row.iter_mut().for_each(|x| *x *= k);
-    row[target] -= 1.0;
-    (max as f64 - own as f64) + sum.ln()
 }
 
 impl CustomOp2 for HeadLoss {

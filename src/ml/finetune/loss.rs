@@ -85,20 +85,15 @@ impl Logit for f32 {
     }
     fn exp_sum(row: &[f32], max: f32, out: Option<&mut [f32]>) -> f64 {
         let mut lanes = [0f64; LANES];
-        let mut add = |i: usize, x: f32| {
-            let e = crate::ml::kernels::fast_math::exp(x - max);
-            lanes[i % LANES] += e as f64;
-            e
-        };
         match out {
             Some(out) => {
                 for (i, (o, &x)) in out.iter_mut().zip(row).enumerate() {
-                    *o = add(i, x);
+                    *o = lane_exp(&mut lanes, i, x, max);
                 }
             }
             None => {
                 for (i, &x) in row.iter().enumerate() {
-                    add(i, x);
+                    lane_exp(&mut lanes, i, x, max);
                 }
             }
         }
@@ -118,6 +113,32 @@ impl Logit for f32 {
             .chain(rest.iter().copied())
             .fold(f32::NEG_INFINITY, f32::max)
     }
+}
+
+/// `e^(x − max)`, its share added to lane `i % LANES` of the sum.
+#[inline(always)]
+fn lane_exp(lanes: &mut [f64; LANES], i: usize, x: f32, max: f32) -> f32 {
+    let e = crate::ml::kernels::fast_math::exp(x - max);
+    lanes[i % LANES] += e as f64;
+    e
+}
+
+/// Replaces one f32 row of logits by `scale · (softmax − one_hot(target))` in place, with one
+/// pass of `exp`, and returns the row's loss, `logsumexp − logit[target]`: what
+/// [`gradient`] writes to a new buffer, for callers that keep only the gradient (the fused
+/// head). A NaN anywhere gives a NaN loss, so divergence shows.
+pub(crate) fn to_gradient_in_place(row: &mut [f32], target: usize, scale: f64) -> f64 {
+    let max = <f32 as Logit>::max(row);
+    let own = row[target];
+    let mut lanes = [0f64; LANES];
+    for (i, x) in row.iter_mut().enumerate() {
+        *x = lane_exp(&mut lanes, i, *x, max);
+    }
+    let sum: f64 = lanes.iter().sum();
+    let k = (scale / sum) as f32;
+    row.iter_mut().for_each(|x| *x *= k);
+    row[target] -= scale as f32;
+    (max as f64 - own as f64) + sum.ln()
 }
 
 impl Logit for f64 {

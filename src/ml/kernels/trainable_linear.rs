@@ -35,6 +35,59 @@ impl Conv1dOp {
     }
 }
 
+/// `y = x W + b` for `x` `[rows, d_in]` and `w` `[d_in, d_out]`, or `y += x W + b` when `add`
+/// (a residual stream already in `y`): the bias goes into `y` first and the product is added
+/// onto it, so no pre-bias product exists.
+pub(crate) fn conv1d_into(y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], rows: usize, add: bool) {
+    let d_out = b.len();
+    let d_in = x.len() / rows.max(1);
+    y.par_chunks_mut(d_out.max(1)).for_each(|row| {
+        if add {
+            row.iter_mut().zip(b).for_each(|(y, b)| *y += b);
+        } else {
+            row.copy_from_slice(b);
+        }
+    });
+    matmul(
+        ViewMut::rows(y, rows, d_out, d_out),
+        View::rows(x, rows, d_in, d_in),
+        View::rows(w, d_in, d_out, d_out),
+        true,
+        parallel(),
+    );
+}
+
+/// The backward pass of [`conv1d_into`] for the gradient `dy` `[rows, d_out]` at its output:
+/// `dw = xᵀ dy` (the weight's own `[d_in, d_out]` layout) and `dx = dy Wᵀ` into the slices
+/// given, and the bias's `Σ dy` returned.
+pub(crate) fn conv1d_backward(
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    rows: usize,
+    dw: &mut [f32],
+    dx: &mut [f32],
+) -> Vec<f32> {
+    let d_in = x.len() / rows.max(1);
+    let d_out = dy.len() / rows.max(1);
+    let dy_view = View::rows(dy, rows, d_out, d_out);
+    matmul(
+        ViewMut::rows(dw, d_in, d_out, d_out),
+        View::rows(x, rows, d_in, d_in).t(),
+        dy_view,
+        false,
+        parallel(),
+    );
+    matmul(
+        ViewMut::rows(dx, rows, d_in, d_in),
+        dy_view,
+        View::rows(w, d_in, d_out, d_out).t(),
+        false,
+        parallel(),
+    );
+    column_sums(dy, d_out)
+}
+
 /// The sum of the rows of `g` (`[rows, d]`): a bias's gradient.
 pub(crate) fn column_sums(g: &[f32], d: usize) -> Vec<f32> {
     let zero = || vec![0f32; d];
@@ -71,19 +124,10 @@ impl CustomOp3 for Conv1dOp {
             f32_span(s2, l2, what)?,
             f32_span(s3, l3, what)?,
         );
-        let (rows, d_in) = l1.shape().dims2()?;
-        let d_out = b.len();
-        let mut y = vec![0f32; rows * d_out];
-        y.par_chunks_mut(d_out.max(1))
-            .for_each(|row| row.copy_from_slice(b));
-        matmul(
-            ViewMut::rows(&mut y, rows, d_out, d_out),
-            View::rows(x, rows, d_in, d_in),
-            View::rows(w, d_in, d_out, d_out),
-            true,
-            parallel(),
-        );
-        Ok((CpuStorage::F32(y), Shape::from((rows, d_out))))
+        let (rows, _) = l1.shape().dims2()?;
+        let mut y = vec![0f32; rows * b.len()];
+        conv1d_into(&mut y, x, w, b, rows, false);
+        Ok((CpuStorage::F32(y), Shape::from((rows, b.len()))))
     }
 
     fn bwd(
@@ -100,24 +144,9 @@ impl CustomOp3 for Conv1dOp {
         let (dx, dw, db) = with_slice(x, |xs| {
             with_slice(weight, |w| {
                 with_slice(&grad, |g| {
-                    let g_view = View::rows(g, rows, d_out, d_out);
-                    let mut dx = vec![0f32; rows * d_in];
-                    matmul(
-                        ViewMut::rows(&mut dx, rows, d_in, d_in),
-                        g_view,
-                        View::rows(w, d_in, d_out, d_out).t(),
-                        false,
-                        parallel(),
-                    );
-                    let mut dw = vec![0f32; d_in * d_out];
-                    matmul(
-                        ViewMut::rows(&mut dw, d_in, d_out, d_out),
-                        View::rows(xs, rows, d_in, d_in).t(),
-                        g_view,
-                        false,
-                        parallel(),
-                    );
-                    Ok((dx, dw, column_sums(g, d_out)))
+                    let (mut dx, mut dw) = (vec![0f32; rows * d_in], vec![0f32; d_in * d_out]);
+                    let db = conv1d_backward(xs, w, g, rows, &mut dw, &mut dx);
+                    Ok((dx, dw, db))
                 })
             })
         })?;

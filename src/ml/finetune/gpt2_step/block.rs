@@ -8,9 +8,8 @@
 
 use crate::ml::kernels::attention::Attention;
 use crate::ml::kernels::gelu::{gelu_backward_in_place, gelu_into};
-use crate::ml::kernels::gemm_view::{matmul, parallel, View, ViewMut};
 use crate::ml::kernels::layer_norm_rows::RowNorm;
-use crate::ml::kernels::trainable_linear::column_sums;
+use crate::ml::kernels::trainable_linear::{conv1d_backward, conv1d_into};
 use crate::ml::kernels::trainable_norm::weight_gradients;
 
 /// A block's parameters, in the order [`PARAMS`] names them.
@@ -79,28 +78,7 @@ fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v
 }
 
-/// `y = x W + b` for `x` `[n, d_in]`, `w` `[d_in, d_out]`, or `y += …` when `add` (the
-/// residual stream already in `y`).
-fn linear(y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], n: usize, add: bool) {
-    let d_out = b.len();
-    let d_in = x.len() / n.max(1);
-    for row in y.chunks_exact_mut(d_out) {
-        if add {
-            row.iter_mut().zip(b).for_each(|(y, b)| *y += b);
-        } else {
-            row.copy_from_slice(b);
-        }
-    }
-    matmul(
-        ViewMut::rows(y, n, d_out, d_out),
-        View::rows(x, n, d_in, d_in),
-        View::rows(w, d_in, d_out, d_out),
-        true,
-        parallel(),
-    );
-}
-
-/// `dW = xᵀ dy` and `db = Σ dy` into their buffers, and `dx = dy Wᵀ` into `dx`.
+/// [`conv1d_backward`] with the weight's gradient in its buffer and the bias's beside it.
 fn linear_backward(
     x: &[f32],
     w: &[f32],
@@ -109,24 +87,8 @@ fn linear_backward(
     grads: (&mut Vec<f32>, &mut Vec<f32>),
     dx: &mut [f32],
 ) {
-    let d_in = x.len() / n.max(1);
-    let d_out = dy.len() / n.max(1);
-    let dy_view = View::rows(dy, n, d_out, d_out);
-    matmul(
-        ViewMut::rows(sized(grads.0, d_in * d_out), d_in, d_out, d_out),
-        View::rows(x, n, d_in, d_in).t(),
-        dy_view,
-        false,
-        parallel(),
-    );
-    *grads.1 = column_sums(dy, d_out);
-    matmul(
-        ViewMut::rows(dx, n, d_in, d_in),
-        dy_view,
-        View::rows(w, d_in, d_out, d_out).t(),
-        false,
-        parallel(),
-    );
+    let dw = sized(grads.0, w.len());
+    *grads.1 = conv1d_backward(x, w, dy, n, dw, dx);
 }
 
 fn norm<'a>(p: &[&'a [f32]], w: usize, b: usize, eps: f64) -> RowNorm<'a> {
@@ -150,7 +112,7 @@ pub(super) fn forward(
     let ln1 = sized(&mut saved.ln1, n * e);
     norm(p, LN1_W, LN1_B, s.eps).forward(x, ln1);
     let qkv = sized(&mut saved.qkv, n * 3 * e);
-    linear(qkv, ln1, p[ATTN_W], p[ATTN_B], n, false);
+    conv1d_into(qkv, ln1, p[ATTN_W], p[ATTN_B], n, false);
     let attn = sized(&mut saved.attn, n * e);
     Attention {
         heads: s.heads,
@@ -159,15 +121,15 @@ pub(super) fn forward(
     .forward_rows(qkv, e, s.t, attn)?;
     let x2 = sized(&mut saved.x2, n * e);
     x2.copy_from_slice(x);
-    linear(x2, attn, p[PROJ_W], p[PROJ_B], n, true);
+    conv1d_into(x2, attn, p[PROJ_W], p[PROJ_B], n, true);
     let ln2 = sized(&mut saved.ln2, n * e);
     norm(p, LN2_W, LN2_B, s.eps).forward(x2, ln2);
     let h = sized(&mut saved.h, n * s.inner);
-    linear(h, ln2, p[FC_W], p[FC_B], n, false);
+    conv1d_into(h, ln2, p[FC_W], p[FC_B], n, false);
     let g = sized(&mut scratch.wide, n * s.inner);
     gelu_into(h, g);
     out.copy_from_slice(x2);
-    linear(out, g, p[MP_W], p[MP_B], n, true);
+    conv1d_into(out, g, p[MP_W], p[MP_B], n, true);
     Ok(())
 }
 

@@ -16,11 +16,12 @@ mod block;
 
 use std::collections::HashMap;
 
-use candle_core::{CpuStorage, Storage, TensorId, Var};
+use candle_core::{Storage, TensorId, Var};
 
 use crate::ml::finetune::adamw::Gradients;
 use crate::ml::finetune::head_loss::logits_to_gradient;
 use crate::ml::finetune::Trainable;
+use crate::ml::kernels::frozen_linear::f32_span;
 use crate::ml::kernels::gemm_view::{matmul, parallel, View, ViewMut};
 use crate::ml::kernels::layer_norm_rows::RowNorm;
 use crate::ml::kernels::trainable_norm::weight_gradients;
@@ -59,12 +60,12 @@ fn values<'a, G: std::ops::Deref<Target = Storage>>(
     guard: &'a (G, &candle_core::Layout),
 ) -> Result<&'a [f32]> {
     let (storage, layout) = guard;
-    match (&**storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(&v[a..b]),
-        _ => Err(Error::Input(
-            "the fused training step needs contiguous f32 weights on the CPU".into(),
-        )),
-    }
+    let Storage::Cpu(storage) = &**storage else {
+        return Err(Error::Input(
+            "the fused training step needs its weights on the CPU".into(),
+        ));
+    };
+    Ok(f32_span(storage, layout, "the fused training step")?)
 }
 
 impl FusedStep {
@@ -194,12 +195,10 @@ impl FusedStep {
         let last = &self.stream[self.layers];
         self.ln_f.resize(n * e, 0.0);
         lnf.forward(last, &mut self.ln_f);
-        let loss = logits_to_gradient(&self.ln_f, wte, e, targets, &mut self.head);
+        // G = (softmax − one_hot) / n, the loss's gradient at the logits, in place of them.
+        let loss = logits_to_gradient(&self.ln_f, wte, e, targets, 1.0 / n as f64, &mut self.head);
 
-        // The head, from G = (softmax − one_hot) / n: dwte = Gᵀ ln_f (the embedding's rows
-        // are added below), d ln_f = G wte.
-        let scale = 1.0 / n as f32;
-        self.head.iter_mut().for_each(|g| *g *= scale);
+        // The head: dwte = Gᵀ ln_f (the embedding's rows are added below), d ln_f = G wte.
         let g = View::rows(&self.head, n, vocab, vocab);
         self.grads[0].resize(vocab * e, 0.0);
         let dwte = ViewMut::rows(&mut self.grads[0], vocab, e, e);
