@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{Device, Tensor};
-use common::fixture;
+use common::{fixture, max_rel};
 use storybook_studio::ml::finetune::gpt2_step::FusedStep;
 use storybook_studio::ml::finetune::{lm_loss, train, Corpus, FinetuneOptions, Trainable};
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
@@ -50,18 +50,6 @@ fn l2_rel(a: &Tensor, b: &Tensor) -> f32 {
         s.to_scalar::<f32>().unwrap().sqrt()
     };
     norm(&(a - b).unwrap()) / norm(b).max(1e-30)
-}
-
-fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-    diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
 }
 
 #[test]

@@ -57,6 +57,12 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
 }
 
+/// [`max_abs_diff`] relative to `b`'s largest magnitude.
+pub fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    let scale = b.abs().unwrap().max_all().unwrap();
+    max_abs_diff(a, b) / scale.to_scalar::<f32>().unwrap()
+}
+
 pub fn ids_of(value: &serde_json::Value) -> Vec<u32> {
     value
         .as_array()

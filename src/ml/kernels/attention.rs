@@ -319,18 +319,8 @@ impl CustomOp1 for Attention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::kernels::max_diff;
     use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     /// Odd sizes (7 tokens, 3 heads of 5), fed through a transposed, non-contiguous view; `b`
     /// items (one item takes the heads-in-parallel path).

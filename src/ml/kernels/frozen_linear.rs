@@ -275,18 +275,8 @@ impl CustomOp1 for LinearOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::kernels::max_diff;
     use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     /// Forward and input gradient against the plain-op layer, on a transposed (strided) 3-D
     /// input with odd sizes.

@@ -112,18 +112,8 @@ impl CustomOp1 for MlpOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::kernels::max_diff;
     use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn the_fused_mlp_matches_two_layers_forward_and_gradient() {

@@ -1,18 +1,8 @@
 //! Tests of `frozen_norm`, kept apart so the module stays short.
 
 use super::*;
+use crate::ml::kernels::max_diff;
 use candle_core::{DType, Device, Var};
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
 
 fn check(n: usize, c: usize, h: usize, w: usize, groups: usize, transposed: bool) {
     let dev = Device::Cpu;

@@ -89,12 +89,8 @@ impl CustomOp1 for GeluTanh {
 mod tests {
     use super::*;
     use crate::ml::kernels::assert_same_gradients;
+    use crate::ml::kernels::max_diff;
     use candle_core::{Device, Var};
-
-    fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-        d.to_scalar::<f32>().unwrap()
-    }
 
     /// Values across the curve (far negative, near zero, far positive) at an odd size read
     /// through a transposed view, with a random upstream gradient.
@@ -107,9 +103,9 @@ mod tests {
         let ours = gelu_tanh(&x).unwrap();
         let theirs = x.gelu().unwrap();
         assert!(
-            max_abs(&ours, &theirs) < 2e-6,
+            max_diff(&ours, &theirs) < 2e-6,
             "forward {}",
-            max_abs(&ours, &theirs)
+            max_diff(&ours, &theirs)
         );
         // candle's backward rounds its constants to six digits; ours uses them in full.
         assert_same_gradients(&ours, &theirs, &[&raw], 2e-5);

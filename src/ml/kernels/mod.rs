@@ -64,19 +64,19 @@ pub fn use_fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32 && !composed_forced()
 }
 
-/// The largest difference of `a` from `b`, relative to `b`'s largest magnitude: how the fused
-/// ops' tests compare them with their composed twins.
+/// The largest absolute difference between `a` and `b`: how the fused ops' tests compare them
+/// with their composed twins.
+#[cfg(test)]
+pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    diff.to_scalar::<f32>().unwrap()
+}
+
+/// [`max_diff`] relative to `b`'s largest magnitude.
 #[cfg(test)]
 pub(crate) fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-    diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
+    let scale = b.abs().unwrap().max_all().unwrap();
+    max_diff(a, b) / scale.to_scalar::<f32>().unwrap().max(1e-12)
 }
 
 /// Asserts that `sum(ours · r)` and `sum(theirs · r)`, for one random `r`, give every one of

@@ -185,20 +185,10 @@ impl CustomOp1 for BlockOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ml::kernels::max_diff;
     use candle_core::{DType, Device, Var};
     use candle_nn::VarBuilder;
     use std::collections::HashMap;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn randn(shape: &[usize]) -> Tensor {
         Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap()

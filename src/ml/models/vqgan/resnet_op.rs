@@ -140,20 +140,10 @@ impl CustomOp1 for ResnetOp {
 #[cfg(test)]
 mod tests {
     use super::super::blocks::ResnetBlock;
+    use crate::ml::kernels::max_diff;
     use candle_core::{DType, Device, Tensor, Var};
     use candle_nn::VarBuilder;
     use std::collections::HashMap;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn randn(shape: &[usize], scale: f64) -> Tensor {
         (Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap() * scale).unwrap()
