@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use candle_core::Device;
 use common::fixture;
-use storybook_studio::ml::generate::{generate, Generation};
+use storybook_studio::ml::generate::{generate, generate_until, Generation};
 use storybook_studio::ml::models::gpt2::tokenizer::TextTokenizer;
 use storybook_studio::ml::models::gpt2::{Config, Gpt2};
 use storybook_studio::ml::sampling::SamplingOptions;
@@ -152,6 +152,29 @@ fn min_and_max_tokens_bound_every_sequence() {
     for seq in &g.sequences {
         assert_eq!(seq.generated_token_ids.len(), 12);
         assert!(!seq.generated_token_ids.contains(&50256));
+    }
+}
+
+#[test]
+fn a_sequence_ends_once_it_has_enough_with_the_same_draws() {
+    let (model, tok) = setup();
+    let opts = SamplingOptions {
+        stop_at_eos: false,
+        ..sampled(5)
+    };
+    let whole = run(&model, &tok, "Hello", &opts);
+    let enough = |text: &str| text.chars().count() >= 40;
+    let until = generate_until(&model, &tok, "Hello", &opts, enough, |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    for (short, long) in until.sequences.iter().zip(&whole.sequences) {
+        let ids = &short.generated_token_ids;
+        assert!(long.generated_token_ids.starts_with(ids));
+        // It ended at the first token that made the text long enough, and not before.
+        assert!(enough(&tok.decode(ids).unwrap()), "{:?}", short.text);
+        assert!(!enough(&tok.decode(&ids[..ids.len() - 1]).unwrap()));
+        assert!(ids.len() < long.generated_token_ids.len());
     }
 }
 

@@ -105,6 +105,20 @@ pub fn generate(
     tokenizer: &TextTokenizer,
     prompt: &str,
     opts: &SamplingOptions,
+    on_token: impl FnMut(StreamToken) -> ControlFlow<()>,
+) -> Result<Generation> {
+    generate_until(model, tokenizer, prompt, opts, |_| false, on_token)
+}
+
+/// [`generate`], where a sequence also ends as soon as `enough` says its continuation's text
+/// (without the prompt) holds all a caller will keep. Each step streams every weight once for
+/// the whole batch, so the steps saved are the ones after the last sequence has enough.
+pub fn generate_until(
+    model: &Gpt2,
+    tokenizer: &TextTokenizer,
+    prompt: &str,
+    opts: &SamplingOptions,
+    enough: impl Fn(&str) -> bool,
     mut on_token: impl FnMut(StreamToken) -> ControlFlow<()>,
 ) -> Result<Generation> {
     opts.validate().map_err(Error::Input)?;
@@ -189,6 +203,7 @@ pub fn generate(
                 if on_token(event).is_break() {
                     return Err(Error::Cancelled);
                 }
+                state.done = enough(&state.text);
             }
             next.push(token);
         }

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use super::label_cache::embed_texts;
 use super::rank::{dot, rank, Ranked};
 use super::Labels;
-use crate::ml::generate::generate;
+use crate::ml::generate::generate_until;
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::Clip;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -139,9 +139,17 @@ pub fn image_to_poem(
         banned_words: Vec::new(),
         trim_to_sentence: false,
     };
-    let generation = generate(gpt2, gpt2_tokenizer, &prompt, &sampling, |t| {
-        on_token(t.sequence, t.text)
-    })?;
+    // A candidate stops once the lines `shape_lines` keeps are written: what follows them was
+    // thrown away, and writing it took most of a poem's time.
+    let lines = opts.lines;
+    let generation = generate_until(
+        gpt2,
+        gpt2_tokenizer,
+        &prompt,
+        &sampling,
+        |text| has_lines(text, lines),
+        |t| on_token(t.sequence, t.text),
+    )?;
     let poems: Vec<String> = generation
         .sequences
         .iter()
@@ -186,27 +194,50 @@ pub fn shape_lines(text: &str, n: usize) -> String {
     let lines = if own.len() >= n {
         own
     } else {
-        rewrap(&own.join(" "))
+        let (mut lines, open) = rewrap(&own.join(" "));
+        lines.extend(open);
+        lines
     };
     lines.into_iter().take(n).collect::<Vec<_>>().join("\n")
 }
 
-fn rewrap(text: &str) -> Vec<String> {
+/// Whether more text could no longer change what [`shape_lines`] keeps of `text`: `n` of the
+/// model's own lines are ended by a line break, or, while it writes prose, `n` rewrapped lines
+/// are closed by words that are themselves finished. A word is finished once another has begun,
+/// since the next token may still add to it ("cat" becoming "cat," or "cats").
+pub fn has_lines(text: &str, n: usize) -> bool {
+    let segments: Vec<&str> = text.split('\n').collect();
+    let (open, closed) = segments.split_last().unwrap_or((&"", &[]));
+    let closed = closed.iter().filter(|l| !clean_line(l).is_empty()).count();
+    if closed >= n {
+        return true;
+    }
+    // With `n` own lines (the last still open) the poem waits for that line's break.
+    if closed + usize::from(!clean_line(open).is_empty()) >= n {
+        return false;
+    }
+    let finished = match text.rfind(char::is_whitespace) {
+        Some(i) => &text[..i],
+        None => "",
+    };
+    rewrap(finished).0.len() >= n
+}
+
+/// Prose as lines, each closed after `WORDS_PER_LINE` words or at a clause's end once it has
+/// three, and the words after the last closed line, if any.
+fn rewrap(text: &str) -> (Vec<String>, Option<String>) {
     let mut lines = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for word in text.split_whitespace() {
         current.push(word);
         let ends_clause = word.ends_with([',', '.', ';', ':', '!', '?']);
         if current.len() >= WORDS_PER_LINE || (ends_clause && current.len() >= 3) {
-            lines.push(clean_line(&current.join(" ")));
+            lines.push(current.join(" "));
             current.clear();
         }
     }
-    if !current.is_empty() {
-        lines.push(clean_line(&current.join(" ")));
-    }
-    lines.retain(|l| !l.is_empty());
-    lines
+    let open = (!current.is_empty()).then(|| current.join(" "));
+    (lines, open)
 }
 
 fn clean_line(line: &str) -> String {
@@ -272,6 +303,56 @@ mod tests {
         assert_eq!(
             poem,
             "one two three four five six seven\neight nine, ten eleven twelve"
+        );
+    }
+
+    #[test]
+    fn verse_has_its_lines_once_the_last_is_broken() {
+        assert!(!has_lines("The moon is low\n\nthe river sings", 2));
+        assert!(has_lines("The moon is low\n\nthe river sings\n", 2));
+        assert!(!has_lines("The moon is low\n\n\n", 2));
+        assert!(!has_lines("", 1));
+    }
+
+    /// Each prefix of `text` (cut at every character, as tokens may end anywhere) that
+    /// `has_lines` accepts keeps exactly the lines the whole text would give.
+    fn stops_where_more_text_changes_nothing(text: &str, n: usize) -> usize {
+        let whole = shape_lines(text, n);
+        let mut first = None;
+        for (i, _) in text.char_indices().skip(1) {
+            let prefix = &text[..i];
+            if has_lines(prefix, n) {
+                first.get_or_insert(i);
+                assert_eq!(shape_lines(prefix, n), whole, "{prefix:?}");
+            }
+        }
+        assert_eq!(whole.lines().count(), n);
+        first.expect("enough lines were written before the end")
+    }
+
+    #[test]
+    fn prose_has_its_lines_once_the_closing_word_is_finished() {
+        let text = "one two three four five six seven eight nine ten, eleven twelve";
+        let at = stops_where_more_text_changes_nothing(text, 2);
+        // The second line closes at "ten," (a clause of three words): it is finished when a
+        // space follows, not at "ten" (which a comma may still follow).
+        assert_eq!(
+            &text[..at],
+            "one two three four five six seven eight nine ten, "
+        );
+        assert!(!has_lines(
+            "one two three four five six seven eight nine ten",
+            2
+        ));
+    }
+
+    #[test]
+    fn verse_stops_after_its_last_kept_line() {
+        let text = "The moon is low\n\nthe river   sings\nand night comes\nsoftly home\nextra";
+        let at = stops_where_more_text_changes_nothing(text, 3);
+        assert_eq!(
+            &text[..at],
+            "The moon is low\n\nthe river   sings\nand night comes\n"
         );
     }
 }
