@@ -355,3 +355,38 @@ fn ctrl_c_pauses_and_resume_draws_the_same_picture() {
         "the finished run's state is removed"
     );
 }
+
+/// `bench conv` reports the measured FMA peak and, for the decoder's convolutions and CLIP's
+/// products, our rates and candle's. Speed itself is left to the benchmark; this checks that
+/// every figure is there and is a rate.
+#[test]
+fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = studio(&["bench", "conv", "--runs", "1", "--json"], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rate = |v: &serde_json::Value| {
+        let g = v.as_f64().unwrap_or(f64::NAN);
+        assert!(g.is_finite() && g > 0.0, "{v}");
+    };
+    rate(&doc["fma_peak_gflops"]);
+    assert!(doc["fma_instructions"].is_string());
+    assert_eq!(doc["cases"].as_array().unwrap().len(), 5);
+    for case in doc["cases"].as_array().unwrap() {
+        rate(&case["ours_gflops"]);
+        rate(&case["candle_gflops"]);
+    }
+    let gemm = doc["gemm"].as_array().unwrap();
+    let names: Vec<&str> = gemm.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["qkv", "out_proj", "fc1", "fc2"]);
+    for g in gemm {
+        assert_eq!(g["rows"], 1600);
+        for key in ["forward_gflops", "input_grad_gflops", "candle_gflops"] {
+            rate(&g[key]);
+        }
+    }
+}

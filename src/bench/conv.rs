@@ -3,11 +3,10 @@
 //! only. Winograd's figure is *effective*: the direct convolution's FLOP count over its time,
 //! so it can exceed the machine's FMA peak by up to the 2.25× it saves.
 
-use std::time::Instant;
-
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
+use super::best_of;
 use crate::ml::kernels::conv_gemm::{conv2d, Taps};
 use crate::ml::kernels::winograd::{conv3x3, Winograd};
 use crate::ml::Result;
@@ -32,16 +31,6 @@ const CASES: [(usize, usize, usize); 5] = [
     (128, 256, 3),
     (512, 16, 1),
 ];
-
-fn best_of(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    let mut best = f64::INFINITY;
-    for _ in 0..runs {
-        let t = Instant::now();
-        f()?;
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    Ok(best)
-}
 
 pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
     let dev = Device::Cpu;

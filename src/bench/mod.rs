@@ -5,10 +5,12 @@
 pub mod caption;
 pub mod conv;
 pub mod finetune;
+pub mod gemm;
 pub mod generation;
 pub mod illustrate;
 pub mod library;
 pub mod library_search;
+pub mod peak;
 pub mod story_quality;
 pub mod words;
 pub mod words_zh;
@@ -93,4 +95,16 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The shortest of `runs` timed calls of `f`, in seconds: the run least disturbed by the rest
+/// of the machine.
+pub fn best_of(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
 }

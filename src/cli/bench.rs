@@ -100,7 +100,8 @@ pub enum BenchWhat {
         #[arg(long, value_name = "DIR")]
         save_dir: Option<PathBuf>,
     },
-    /// Convolution GFLOP/s on the VQGAN decoder's shapes: our kernel against candle's conv2d.
+    /// The machine's measured FMA peak, then the GFLOP/s of our kernels against it and candle:
+    /// the VQGAN decoder's convolutions and CLIP's products at 32 cutouts.
     Conv {
         #[arg(long, default_value_t = 5)]
         runs: usize,
@@ -260,29 +261,7 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        BenchWhat::Conv { runs } => {
-            let cases = crate::bench::conv::bench_conv(runs.max(1))?;
-            if global.json {
-                return super::print_json(&serde_json::json!({
-                    "threads": candle_core::utils::get_num_threads(),
-                    "cases": cases,
-                }));
-            }
-            println!(
-                "{:>9}{:>6}{:>4}{:>9}{:>12}{:>16}{:>12}",
-                "channels", "side", "k", "GFLOP", "taps GF/s", "winograd eff.", "candle GF/s"
-            );
-            for c in &cases {
-                let winograd = c
-                    .winograd_effective_gflops
-                    .map_or("-".to_string(), |g| format!("{g:.1}"));
-                println!(
-                    "{:>9}{:>6}{:>4}{:>9.2}{:>12.1}{:>16}{:>12.1}",
-                    c.channels, c.side, c.kernel, c.gflop, c.ours_gflops, winograd, c.candle_gflops
-                );
-            }
-            Ok(())
-        }
+        BenchWhat::Conv { runs } => super::bench_kernels::conv(global, runs),
         BenchWhat::Library {
             books,
             runs,

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_illustrate;
+mod bench_kernels;
 mod bench_story;
 mod book;
 mod caption;

@@ -1,0 +1,67 @@
+//! `bench conv`: the rates of our kernels against the machine's measured FMA peak: the VQGAN
+//! decoder's convolutions and CLIP's products at 32 cutouts, each beside candle's.
+
+use super::GlobalArgs;
+use crate::bench::conv::bench_conv;
+use crate::bench::gemm::bench_gemm;
+use crate::bench::peak::fma_peak_gflops;
+
+/// Cutouts whose rows CLIP's products are timed at: the 128², cutn 32 setting.
+const CUTOUTS: usize = 32;
+
+pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
+    let runs = runs.max(1);
+    let (peak, instructions) = fma_peak_gflops(20_000_000, 3);
+    let convs = bench_conv(runs)?;
+    let gemms = bench_gemm(CUTOUTS, runs)?;
+    let threads = candle_core::utils::get_num_threads();
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "threads": threads,
+            "fma_peak_gflops": peak,
+            "fma_instructions": instructions,
+            "cases": convs,
+            "gemm": gemms,
+        }));
+    }
+    let share = |g: f64| format!("{g:.1} ({:.0}%)", 100.0 * g / peak);
+    println!("FMA peak, measured: {peak:.1} GF/s ({instructions}, {threads} threads)\n");
+    println!(
+        "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>12}",
+        "channels", "side", "k", "GFLOP", "taps GF/s", "winograd eff.", "candle GF/s"
+    );
+    for c in &convs {
+        let winograd = c.winograd_effective_gflops.map_or("-".to_string(), share);
+        println!(
+            "{:>9}{:>6}{:>4}{:>9.2}{:>16}{:>16}{:>12.1}",
+            c.channels,
+            c.side,
+            c.kernel,
+            c.gflop,
+            share(c.ours_gflops),
+            winograd,
+            c.candle_gflops
+        );
+    }
+    println!(
+        "\n{:>9}{:>6}{:>6}{:>6}{:>9}{:>16}{:>16}{:>12}",
+        "CLIP", "rows", "in", "out", "GFLOP", "forward GF/s", "input grad", "candle GF/s"
+    );
+    for g in &gemms {
+        println!(
+            "{:>9}{:>6}{:>6}{:>6}{:>9.2}{:>16}{:>16}{:>12.1}",
+            g.name,
+            g.rows,
+            g.d_in,
+            g.d_out,
+            g.gflop,
+            share(g.forward_gflops),
+            share(g.input_grad_gflops),
+            g.candle_gflops
+        );
+    }
+    println!(
+        "\n(percentages: of the FMA peak; Winograd's effective rate may pass it, by up to 2.25x)"
+    );
+    Ok(())
+}
