@@ -313,4 +313,23 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
     )
     .unwrap();
     assert_eq!(again.poem, r.poem, "the same seed gives the same poem");
+    // 40 lines do not fit the tiny model's 128-token budget: it writes what fits, not an error
+    // about token counts.
+    let long = PoemOptions { lines: 40, ..opts };
+    let r = image_to_poem(
+        &clip,
+        &tok,
+        &gpt2,
+        &gtok,
+        &labels,
+        &image,
+        None,
+        &long,
+        |_, _| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    for c in &r.candidates {
+        let n = c.poem.lines().count();
+        assert!((10..40).contains(&n), "{n} lines: {:?}", c.poem);
+    }
 }

@@ -131,7 +131,9 @@ pub fn image_to_poem(
         top_k: 50,
         top_p: 0.95,
         repetition_penalty: 1.2,
-        min_new_tokens: opts.lines * WORDS_PER_LINE,
+        // The end-of-text token is never drawn (`stop_at_eos` is off), so a minimum would only
+        // refuse line counts that a small window cannot promise; `has_lines` ends each poem.
+        min_new_tokens: 0,
         max_new_tokens: (opts.lines * 14 + 8).min(window / 2),
         stop_at_eos: false,
         num_sequences: opts.candidates,
