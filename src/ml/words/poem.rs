@@ -203,20 +203,22 @@ pub fn shape_lines(text: &str, n: usize) -> String {
     lines.into_iter().take(n).collect::<Vec<_>>().join("\n")
 }
 
-/// Whether more text could no longer change what [`shape_lines`] keeps of `text`: `n` of the
-/// model's own lines are ended by a line break, or, while it writes prose, `n` rewrapped lines
-/// are closed by words that are themselves finished. A word is finished once another has begun,
-/// since the next token may still add to it ("cat" becoming "cat," or "cats").
+/// Whether the lines [`shape_lines`] keeps of `text` are all written.
+///
+/// Once the model has broken a line it writes verse, whose own lines are kept: they are all
+/// written when `n` are ended by a break, and no later text changes them. Until its first
+/// break its text is prose, rewrapped: the lines are written when `n` rewrapped lines are
+/// closed by finished words. A word is finished once whitespace follows it, since the next
+/// token may still add to it ("cat" becoming "cat," or "cats"). Only a model whose first line
+/// runs to `n` clauses before it breaks would, left to write on, have had its own lines kept.
 pub fn has_lines(text: &str, n: usize) -> bool {
     let segments: Vec<&str> = text.split('\n').collect();
-    let (open, closed) = segments.split_last().unwrap_or((&"", &[]));
-    let closed = closed.iter().filter(|l| !clean_line(l).is_empty()).count();
-    if closed >= n {
-        return true;
-    }
-    // With `n` own lines (the last still open) the poem waits for that line's break.
-    if closed + usize::from(!clean_line(open).is_empty()) >= n {
-        return false;
+    let closed = segments.split_last().map_or(0, |(_, closed)| {
+        closed.iter().filter(|l| !clean_line(l).is_empty()).count()
+    });
+    // One line is the whole text until its break, however long.
+    if closed > 0 || n <= 1 {
+        return closed >= n;
     }
     let finished = match text.rfind(char::is_whitespace) {
         Some(i) => &text[..i],
@@ -346,6 +348,17 @@ mod tests {
             "one two three four five six seven eight nine ten",
             2
         ));
+    }
+
+    #[test]
+    fn verse_with_clauses_waits_for_its_own_lines() {
+        // Rewrapped at its clauses this is four lines after two breaks; the model's own four
+        // lines are what the poem keeps.
+        let text = "The moon is low, the river sings,\nand night comes home, the stars are \
+                    bright,\nthe wind is soft,\nand I am home\nmore";
+        assert!(!has_lines(&text[..text.find("the wind").unwrap()], 4));
+        let at = stops_where_more_text_changes_nothing(text, 4);
+        assert_eq!(&text[at..], "more");
     }
 
     #[test]
