@@ -4,28 +4,36 @@
 use super::GlobalArgs;
 use crate::bench::conv::bench_conv;
 use crate::bench::gemm::bench_gemm;
-use crate::bench::peak::fma_peak_gflops;
+use crate::bench::peak::fma_peak;
 
 /// Cutouts whose rows CLIP's products are timed at: the 128², cutn 32 setting.
 const CUTOUTS: usize = 32;
 
 pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
     let runs = runs.max(1);
-    let (peak, instructions) = fma_peak_gflops(20_000_000, 3);
+    let measured = fma_peak(20_000_000, 3);
+    let peak = measured.gflops;
     let convs = bench_conv(runs)?;
     let gemms = bench_gemm(CUTOUTS, runs)?;
-    let threads = candle_core::utils::get_num_threads();
     if global.json {
         return super::print_json(&serde_json::json!({
-            "threads": threads,
+            "threads": measured.threads,
             "fma_peak_gflops": peak,
-            "fma_instructions": instructions,
+            "fma_instructions": measured.instructions,
             "cases": convs,
             "gemm": gemms,
         }));
     }
     let share = |g: f64| format!("{g:.1} ({:.0}%)", 100.0 * g / peak);
-    println!("FMA peak, measured: {peak:.1} GF/s ({instructions}, {threads} threads)\n");
+    let floor = if measured.instructions == "scalar" {
+        ", no vector FMA path for this CPU: a floor, not the peak"
+    } else {
+        ""
+    };
+    println!(
+        "FMA peak, measured: {peak:.1} GF/s ({}, {} threads{floor})\n",
+        measured.instructions, measured.threads
+    );
     println!(
         "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>12}",
         "channels", "side", "k", "GFLOP", "taps GF/s", "winograd eff.", "candle GF/s"
