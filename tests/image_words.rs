@@ -272,22 +272,25 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
         seed: 7,
         temperature: 0.9,
     };
+    let write = |opts: &PoemOptions, streamed: &mut usize| {
+        image_to_poem(
+            &clip,
+            &tok,
+            &gpt2,
+            &gtok,
+            &labels,
+            &image,
+            None,
+            opts,
+            |_, _| {
+                *streamed += 1;
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap()
+    };
     let mut streamed = 0;
-    let r = image_to_poem(
-        &clip,
-        &tok,
-        &gpt2,
-        &gtok,
-        &labels,
-        &image,
-        None,
-        &opts,
-        |_, _| {
-            streamed += 1;
-            ControlFlow::Continue(())
-        },
-    )
-    .unwrap();
+    let r = write(&opts, &mut streamed);
     assert!(streamed > 0);
     assert_eq!(r.candidates.len(), 3);
     assert!(r.candidates.windows(2).all(|w| w[0].score >= w[1].score));
@@ -300,34 +303,11 @@ fn a_poem_has_the_asked_lines_and_candidates_ranked_by_clip() {
         assert!(!r.clues[clue].is_empty(), "{clue}");
     }
     assert!(r.prompt.contains(&r.clues["scene"][0].term));
-    let again = image_to_poem(
-        &clip,
-        &tok,
-        &gpt2,
-        &gtok,
-        &labels,
-        &image,
-        None,
-        &opts,
-        |_, _| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let again = write(&opts, &mut streamed);
     assert_eq!(again.poem, r.poem, "the same seed gives the same poem");
     // 40 lines do not fit the tiny model's 128-token budget: it writes what fits, not an error
     // about token counts.
-    let long = PoemOptions { lines: 40, ..opts };
-    let r = image_to_poem(
-        &clip,
-        &tok,
-        &gpt2,
-        &gtok,
-        &labels,
-        &image,
-        None,
-        &long,
-        |_, _| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let r = write(&PoemOptions { lines: 40, ..opts }, &mut streamed);
     for c in &r.candidates {
         let n = c.poem.lines().count();
         assert!((10..40).contains(&n), "{n} lines: {:?}", c.poem);
