@@ -44,6 +44,21 @@ pub(crate) fn quick_gelu_slope(v: f32) -> f32 {
 /// Rows per parallel chunk of an elementwise pass: large enough to amortise the scheduling.
 pub(crate) const ROWS_PER_TASK: usize = 16;
 
+/// Every `b.len()`-wide row of `y` set to the bias `b`, or `b` added to it when `accumulate`:
+/// the start of an affine map whose product then accumulates onto it.
+pub(crate) fn bias_into_rows(y: &mut [f32], b: &[f32], accumulate: bool) {
+    let d_out = b.len().max(1);
+    y.par_chunks_mut(d_out * ROWS_PER_TASK).for_each(|chunk| {
+        for row in chunk.chunks_exact_mut(d_out) {
+            if accumulate {
+                row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+            } else {
+                row.copy_from_slice(b);
+            }
+        }
+    });
+}
+
 /// The `f32` values a contiguous layout spans in CPU storage, or `what` cannot take them.
 pub(crate) fn f32_span<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
@@ -151,15 +166,7 @@ impl FrozenLinear {
         let mut accumulate = accumulate;
         if let Some(bias) = &self.bias {
             with_slice(bias, |b| {
-                y.par_chunks_mut(d_out * ROWS_PER_TASK).for_each(|chunk| {
-                    for row in chunk.chunks_exact_mut(d_out) {
-                        if accumulate {
-                            row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
-                        } else {
-                            row.copy_from_slice(b);
-                        }
-                    }
-                });
+                bias_into_rows(y, b, accumulate);
                 Ok(())
             })?;
             accumulate = true;

@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::frozen_linear::{f32_span, with_slice};
+use super::frozen_linear::{bias_into_rows, f32_span, with_slice};
 use super::gemm_view::{matmul, parallel, View, ViewMut};
 
 /// Rows per parallel task of the bias gradient.
@@ -41,13 +41,7 @@ impl Conv1dOp {
 pub(crate) fn conv1d_into(y: &mut [f32], x: &[f32], w: &[f32], b: &[f32], rows: usize, add: bool) {
     let d_out = b.len();
     let d_in = x.len() / rows.max(1);
-    y.par_chunks_mut(d_out.max(1)).for_each(|row| {
-        if add {
-            row.iter_mut().zip(b).for_each(|(y, b)| *y += b);
-        } else {
-            row.copy_from_slice(b);
-        }
-    });
+    bias_into_rows(y, b, add);
     matmul(
         ViewMut::rows(y, rows, d_out, d_out),
         View::rows(x, rows, d_in, d_in),
