@@ -143,6 +143,14 @@ fn run(m: &mut Machine, bytes: &[u8]) -> Option<Verdict> {
             }
             0x8a => {
                 let n = *take(bytes, &mut at, 1)?.first()? as usize;
+                // candle shifts each byte into an i64: a longer integer overflows the shift,
+                // which panics in a debug build and silently wraps in a release one.
+                if n > 8 {
+                    return Some(Err(format!(
+                        "its pickle is malformed: a {n}-byte integer, where a checkpoint's \
+                         are at most 8 bytes"
+                    )));
+                }
                 take(bytes, &mut at, n)?;
                 m.push(LEAF)
             }
