@@ -106,7 +106,7 @@ PY
     # alternate for ROUNDS rounds and each is summarised by its fastest and its median round.
     rounds="${ROUNDS:-3}"
     for r in $(seq 1 "$rounds"); do
-      ./target/release/storybook-studio bench illustrate --size "$size" --cutn "$cutn" --iterations "$iters" --json > "$work/candle-$r.json"
+      ./target/release/storybook-studio bench illustrate --size "$size" --cutn "$cutn" --iterations "$iters" --precision "${PRECISION:-f32}" --json > "$work/candle-$r.json"
       bench/.venv/bin/python bench/illustrate_torch.py --size "$size" --cutn "$cutn" --iterations "$iters" --threads "$threads" --json > "$work/torch-$r.json"
     done
     python3 - "$work" "$rounds" <<'PY'

@@ -383,10 +383,69 @@ fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
     let gemm = doc["gemm"].as_array().unwrap();
     let names: Vec<&str> = gemm.iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["qkv", "out_proj", "fc1", "fc2"]);
+    let amx = storybook_studio::ml::kernels::amx::available();
     for g in gemm {
         assert_eq!(g["rows"], 1600);
         for key in ["forward_gflops", "input_grad_gflops", "candle_gflops"] {
             rate(&g[key]);
         }
+        for key in ["bf16_forward_gflops", "bf16_input_grad_gflops"] {
+            if amx {
+                rate(&g[key]);
+            } else {
+                assert!(g[key].is_null(), "{g}");
+            }
+        }
     }
+}
+
+/// bf16 where AMX runs, and otherwise f32 with a sentence; the report and the picture's
+/// recipe both say what really ran. A precision that does not exist is refused by name.
+#[test]
+fn precision_bf16_runs_or_says_why_it_drew_in_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (clip, vqgan) = (fixture("clip-tiny"), fixture("vqgan-tiny/model.ckpt"));
+    let out = tmp.path().join("cat.png");
+    let mut args = base_args(
+        clip.to_str().unwrap(),
+        vqgan.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    args.extend(["--size", "32x32", "--cutn", "2", "--iterations", "2"]);
+    let mut wrong = args.clone();
+    wrong.extend(["--precision", "fp16"]);
+    let err = failure(&studio(&wrong, tmp.path()));
+    assert!(
+        err.contains("'fp16' is not a precision: choose f32 or bf16"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    args.extend(["--precision", "bf16", "--json"]);
+    let run = studio(&args, tmp.path());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let ran = if storybook_studio::ml::kernels::amx::available() {
+        assert!(report.get("warnings").is_none(), "{report}");
+        "bf16"
+    } else {
+        assert!(stderr.contains("bf16 needs a CPU with AMX"), "{stderr}");
+        assert!(
+            report["warnings"][0].as_str().unwrap().contains("AMX"),
+            "{report}"
+        );
+        "f32"
+    };
+    assert_eq!(report["precision"], ran);
+    let text = storybook_studio::ml::image_io::read_png_text(&out).unwrap();
+    let recipe: serde_json::Value = serde_json::from_str(
+        &text
+            .iter()
+            .find(|(k, _)| k == "storybook-recipe")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(recipe["options"]["precision"], ran);
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::Device;
 use common::fixture;
 use storybook_studio::ml::illustrate::{
-    rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs,
+    rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs, Precision,
 };
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
@@ -307,4 +307,61 @@ fn fused_and_composed_ops_take_the_same_step() {
         fused.final_similarity,
         composed.final_similarity
     );
+}
+
+/// bf16 on AMX: the same seed gives the same picture, and over three steps it follows f32's
+/// similarity and picture closely. (Over 50 steps the pictures drift apart as any change of
+/// arithmetic makes them; `bench precision` measures how far.) Without AMX, bf16 is not run:
+/// the comparison says f32 ran, why, and the pictures are identical.
+#[test]
+fn bf16_reproduces_its_seed_and_stays_near_f32() {
+    let reference = models();
+    let mut m = models();
+    let prompt = "a lighthouse in the rain";
+    let cost = storybook_studio::bench::precision::precision_cost(
+        &reference.clip,
+        &mut m.clip,
+        &m.tok,
+        &m.vq,
+        prompt,
+        &opts(3, 9),
+    )
+    .unwrap();
+    if !storybook_studio::ml::kernels::amx::available() {
+        assert_eq!(cost.compared, Precision::F32);
+        assert!(cost.warning.unwrap().contains("AMX"));
+        assert_eq!(cost.psnr_db, None);
+        assert_eq!(cost.max_gap, 0.0);
+        return;
+    }
+    assert_eq!(cost.compared, Precision::Bf16);
+    assert!(cost.max_gap < 0.005, "similarity gap {}", cost.max_gap);
+    // Not identical (bf16 really ran), and far closer to f32's than another seed's picture.
+    let psnr = cost.psnr_db.expect("bf16 changes the picture");
+    let next_seed = cost.next_seed_psnr_db.unwrap();
+    assert!(
+        psnr > 20.0 && psnr > next_seed + 5.0,
+        "{psnr} dB, next seed {next_seed} dB"
+    );
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: Some(&m.tok),
+        vqgan: &m.vq,
+    };
+    let bf16 = IllustrateOptions {
+        precision: Precision::Bf16,
+        ..opts(3, 9)
+    };
+    let never = AtomicBool::new(false);
+    let draw = || {
+        ill.run(prompt, &ImageInputs::default(), &bf16, &never, |_| {})
+            .unwrap()
+            .image
+    };
+    assert_eq!(draw().as_raw(), draw().as_raw());
+    // Options that do not say what the model runs in are refused: a page must not lie.
+    let err = ill
+        .run(prompt, &ImageInputs::default(), &opts(1, 9), &never, |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("runs in bf16"), "{err}");
 }

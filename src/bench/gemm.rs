@@ -1,7 +1,7 @@
 //! GEMM throughput on CLIP ViT-B/32's products during an illustration step: 32 cutouts of 50
 //! tokens make 1,600 rows through each frozen linear layer, forward and back to the input
 //! (the weights never train, so there is no weight gradient). Our `FrozenLinear` against
-//! candle's matmul, in GFLOP/s (2 × multiply-adds per second).
+//! candle's matmul, in GFLOP/s (2 × multiply-adds per second), and in bf16 where AMX runs.
 
 use candle_core::{Device, Tensor};
 use serde::Serialize;
@@ -20,6 +20,9 @@ pub struct GemmCase {
     pub forward_gflops: f64,
     pub input_grad_gflops: f64,
     pub candle_gflops: f64,
+    /// The same two products with the weight in bf16 on AMX; `None` without AMX.
+    pub bf16_forward_gflops: Option<f64>,
+    pub bf16_input_grad_gflops: Option<f64>,
 }
 
 /// ViT-B/32's layers: (name, in, out).
@@ -49,6 +52,16 @@ pub fn bench_gemm(cutouts: usize, runs: usize) -> Result<Vec<GemmCase>> {
         let backward = best_of(runs, || {
             Ok(layer.input_grad_into(&grad, rows, &mut dx, false)?)
         })?;
+        let mut bf16 = layer.clone();
+        let (bf16_forward_gflops, bf16_input_grad_gflops) = if bf16.switch_to_bf16()? {
+            let f = best_of(runs, || Ok(bf16.affine_into(&xs, rows, &mut y, false)?))?;
+            let b = best_of(runs, || {
+                Ok(bf16.input_grad_into(&grad, rows, &mut dx, false)?)
+            })?;
+            (Some(gflop / f), Some(gflop / b))
+        } else {
+            (None, None)
+        };
         let wt = w.t()?;
         let candle = best_of(runs, || {
             x.matmul(&wt)?;
@@ -63,6 +76,8 @@ pub fn bench_gemm(cutouts: usize, runs: usize) -> Result<Vec<GemmCase>> {
             forward_gflops: gflop / forward,
             input_grad_gflops: gflop / backward,
             candle_gflops: gflop / candle,
+            bf16_forward_gflops,
+            bf16_input_grad_gflops,
         });
     }
     Ok(out)

@@ -19,6 +19,10 @@ pub struct IllustrateBench {
     pub peak_rss_bytes: u64,
     pub stages: crate::ml::illustrate::StageTimes,
     pub threads: usize,
+    /// What really ran: bf16 asked without AMX runs f32.
+    pub precision: crate::ml::illustrate::Precision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// CLIP ViT-B/32 and VQGAN f16-16384 with random weights, and a random unit target.
@@ -86,15 +90,23 @@ impl RealShapes {
 
 /// Times VQGAN+CLIP steps with the real f16-16384 and ViT-B/32 shapes (random weights), after
 /// one untimed warm-up step.
-pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<IllustrateBench> {
+pub fn bench_illustrate(
+    size: usize,
+    cutn: usize,
+    iterations: usize,
+    precision: crate::ml::illustrate::Precision,
+) -> Result<IllustrateBench> {
     use crate::ml::illustrate::IllustrateOptions;
-    let models = RealShapes::load()?;
+    let mut models = RealShapes::load()?;
+    let (precision, warning) =
+        crate::ml::illustrate::precision::prepare(&mut models.clip, precision)?;
     let opts = IllustrateOptions {
         width: size,
         height: size,
         cutn,
         iterations: 1,
         preview_every: 0,
+        precision,
         ..IllustrateOptions::default()
     };
     models.run(&opts, |_| {})?;
@@ -114,6 +126,8 @@ pub fn bench_illustrate(size: usize, cutn: usize, iterations: usize) -> Result<I
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         stages: timed.stages,
         threads: candle_core::utils::get_num_threads(),
+        precision,
+        warning,
     })
 }
 

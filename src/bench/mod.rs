@@ -11,6 +11,7 @@ pub mod illustrate;
 pub mod library;
 pub mod library_search;
 pub mod peak;
+pub mod precision;
 pub mod story_quality;
 pub mod words;
 pub mod words_zh;

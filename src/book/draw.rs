@@ -149,7 +149,9 @@ pub fn draw_pages(
             position: page.position,
             sentence: &page.sentence,
         });
-        let opts = page_options(&recipe, page.position);
+        let mut opts = page_options(&recipe, page.position);
+        // The page records the precision that really runs (bf16 needs AMX).
+        opts.precision = models.illustrator.precision();
         let saved = match usable_checkpoint(lib, book_id, page.position, &page.sentence, &opts)? {
             Ok(c) => {
                 on_event(BookEvent::Resumed {
@@ -307,6 +309,7 @@ pub fn regenerate_page(
     if let Some(seed) = seed {
         opts.seed = seed;
     }
+    opts.precision = models.illustrator.precision();
     let (png, result) = match illustrate_page(
         models.illustrator,
         models.model_ids,

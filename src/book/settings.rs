@@ -69,6 +69,7 @@ pub struct Corrections {
     pub style_prefix: Option<String>,
     pub style_suffix: Option<String>,
     pub keep_frames: bool,
+    pub precision: Option<crate::ml::illustrate::Precision>,
 }
 
 impl Corrections {
@@ -102,6 +103,10 @@ impl Corrections {
                 changed.push(format!("{name} {old:?} → {new:?}"));
                 *old = new.clone();
             }
+        }
+        if let Some(p) = self.precision.filter(|p| *p != ill.precision) {
+            changed.push(format!("precision {} → {p}", ill.precision));
+            ill.precision = p;
         }
         if self.keep_frames && !recipe.keep_frames {
             changed.push("progress frames kept".into());

@@ -115,6 +115,29 @@ pub enum BenchWhat {
         cutn: usize,
         #[arg(long, default_value_t = 3)]
         iterations: usize,
+        /// f32, or bf16 (CLIP's image tower on AMX; f32 with a warning without it).
+        #[arg(long, default_value = "f32")]
+        precision: crate::ml::illustrate::Precision,
+    },
+    /// What bf16 costs in quality: one prompt and seed drawn in f32 and in bf16, the
+    /// similarity curves step by step and the final pictures' PSNR (tiny models by default).
+    Precision {
+        /// CLIP folder (default: the tiny oracle model in tests/fixtures).
+        #[arg(long, value_name = "DIR")]
+        clip: Option<PathBuf>,
+        /// VQGAN folder (default: the tiny oracle model in tests/fixtures).
+        #[arg(long, value_name = "DIR")]
+        vqgan: Option<PathBuf>,
+        #[arg(long, default_value = "a red barn in the snow")]
+        prompt: String,
+        #[arg(long, default_value = "64x64", value_parser = super::illustrate::parse_size)]
+        size: (usize, usize),
+        #[arg(long, default_value_t = 8)]
+        cutn: usize,
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// The time-left estimate against reality: a run at the real shapes, the estimate taken
     /// at one step, then the time the run really took from there.
@@ -326,11 +349,32 @@ pub fn run(global: &GlobalArgs, args: BenchArgs) -> anyhow::Result<()> {
             at_step,
             progressive,
         } => super::bench_illustrate::eta(global, size, cutn, iterations, at_step, progressive),
+        BenchWhat::Precision {
+            clip,
+            vqgan,
+            prompt,
+            size,
+            cutn,
+            iterations,
+            seed,
+        } => {
+            let opts = crate::ml::illustrate::IllustrateOptions {
+                width: size.0,
+                height: size.1,
+                cutn,
+                iterations,
+                seed,
+                preview_every: 0,
+                ..Default::default()
+            };
+            super::bench_illustrate::precision(global, clip, vqgan, &prompt, &opts)
+        }
         BenchWhat::Illustrate {
             size,
             cutn,
             iterations,
-        } => super::bench_illustrate::illustrate(global, size, cutn, iterations),
+            precision,
+        } => super::bench_illustrate::illustrate(global, size, cutn, iterations, precision),
         BenchWhat::StoryQuality {
             gpt2,
             prompts,

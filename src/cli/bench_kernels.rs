@@ -52,12 +52,24 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\n{:>9}{:>6}{:>6}{:>6}{:>9}{:>16}{:>16}{:>12}",
-        "CLIP", "rows", "in", "out", "GFLOP", "forward GF/s", "input grad", "candle GF/s"
+        "\n{:>9}{:>6}{:>6}{:>6}{:>9}{:>16}{:>16}{:>12}{:>18}",
+        "CLIP",
+        "rows",
+        "in",
+        "out",
+        "GFLOP",
+        "forward GF/s",
+        "input grad",
+        "candle GF/s",
+        "bf16 fwd/grad"
     );
     for g in &gemms {
+        let bf16 = match (g.bf16_forward_gflops, g.bf16_input_grad_gflops) {
+            (Some(f), Some(b)) => format!("{f:.0}/{b:.0}"),
+            _ => "no AMX".to_string(),
+        };
         println!(
-            "{:>9}{:>6}{:>6}{:>6}{:>9.2}{:>16}{:>16}{:>12.1}",
+            "{:>9}{:>6}{:>6}{:>6}{:>9.2}{:>16}{:>16}{:>12.1}{bf16:>18}",
             g.name,
             g.rows,
             g.d_in,

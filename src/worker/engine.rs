@@ -13,7 +13,7 @@ use candle_core::Device;
 use super::job_thread::{Jobs, Outbox};
 use super::pictures;
 use super::protocol::*;
-use crate::ml::illustrate::{Illustrator, ImageInputs, Outcome, Resume};
+use crate::ml::illustrate::{precision, Illustrator, ImageInputs, Outcome, Precision, Resume};
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::Clip;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -152,7 +152,17 @@ impl Engine {
         Ok(())
     }
 
-    fn ensure_clip(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+    /// CLIP, loaded once and kept; `bf16` asks for its image tower in bf16 (only drawing
+    /// does). Every other job reads f32, so a bf16 model is loaded again for them.
+    fn ensure_clip(&mut self, job: Job, out: &Outbox, bf16: bool) -> anyhow::Result<()> {
+        if !bf16
+            && self
+                .clip
+                .as_ref()
+                .is_some_and(|c| c.0.image_tower_is_bf16())
+        {
+            self.clip = None;
+        }
         if self.clip.is_none() {
             let files = self.find(ModelKind::Clip, out)?;
             status(out, job, "Loading CLIP…");
@@ -174,7 +184,7 @@ impl Engine {
     }
 
     pub(super) fn ensure_labels(&mut self, out: &Outbox) -> anyhow::Result<()> {
-        self.ensure_clip(Job::Words, out)?;
+        self.ensure_clip(Job::Words, out, false)?;
         if self.labels.is_none() {
             if let Some((clip, tok, id)) = &self.clip {
                 status(out, Job::Words, "Preparing the lexicons…");
@@ -245,12 +255,21 @@ impl Engine {
         out: &Outbox,
     ) -> anyhow::Result<()> {
         let job = Job::Illustrate { page };
-        self.ensure_clip(job, out)?;
+        let mut options = options;
+        self.ensure_clip(job, out, options.precision == Precision::Bf16)?;
         self.ensure_vqgan(job, out)?;
+        let mut said = "Illustrating…".to_string();
+        if let Some((clip, _, _)) = &mut self.clip {
+            let (precision, fallback) = precision::prepare(clip, options.precision)?;
+            options.precision = precision;
+            if let Some(w) = fallback {
+                said = format!("Illustrating… ({w})");
+            }
+        }
         let (Some((clip, tok, _)), Some(vqgan)) = (&self.clip, &self.vqgan) else {
             return Ok(());
         };
-        status(out, job, "Illustrating…");
+        status(out, job, &said);
         let illustrator = Illustrator {
             clip,
             tokenizer: Some(tok),

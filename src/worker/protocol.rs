@@ -4,7 +4,7 @@
 pub use crate::store::SearchMode;
 use std::path::PathBuf;
 
-pub use crate::ml::illustrate::IllustrateOptions;
+pub use crate::ml::illustrate::{IllustrateOptions, Precision};
 pub use crate::ml::sampling::SamplingOptions;
 pub use crate::ml::weights::ModelKind;
 pub use crate::ml::words::interrogate::{PromptMode, PromptResult};

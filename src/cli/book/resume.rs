@@ -34,6 +34,7 @@ pub(super) fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::R
         style_prefix: args.style_prefix.clone(),
         style_suffix: args.style_suffix.clone(),
         keep_frames: args.keep_frames,
+        precision: args.precision,
     };
     let mut lib = open_library(global, Need::Existing)?;
     let book = lib.book(id)?;
@@ -77,8 +78,10 @@ pub(super) fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::R
     }
     // Taken before the models load, so a second run is turned away at once.
     let mut lease = lib.lease_book(id)?;
-    let drawing = load_drawing(global, args)?;
-    warnings.extend(drawing.check(&recipe.illustration)?);
+    let mut drawing = load_drawing(global, args)?;
+    // What runs here is written into the pages; the book's recipe keeps the precision asked.
+    let mut drawn = recipe.clone();
+    warnings.extend(drawing.check(&mut drawn.illustration)?);
     let illustrator = drawing.illustrator();
     let mut ids = book.model_ids.clone();
     if !ids.is_object() {

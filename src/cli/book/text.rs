@@ -73,8 +73,8 @@ pub(super) fn create_from_text(
             create: args.create,
         },
     )?;
-    let drawing = load_drawing(global, args)?;
-    warnings.extend(drawing.check(&request.illustration)?);
+    let mut drawing = load_drawing(global, args)?;
+    warnings.extend(drawing.check(&mut request.illustration)?);
     for w in &warnings {
         eprintln!("warning: {w}");
     }

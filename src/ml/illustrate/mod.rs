@@ -10,6 +10,7 @@ mod adam;
 pub mod cutouts;
 mod options;
 mod pixels;
+pub mod precision;
 pub mod prompts;
 mod run;
 mod saved;
@@ -18,6 +19,7 @@ pub mod time_left;
 
 pub use options::*;
 pub use pixels::{rgb_to_tensor, tensor_to_rgb};
+pub use precision::Precision;
 pub use run::{saved_step, Outcome, Resume};
 
 use std::sync::atomic::AtomicBool;
@@ -63,6 +65,15 @@ impl Illustrator<'_> {
         self.clip.device()
     }
 
+    /// The precision CLIP's image tower runs in: what a run's options must say.
+    pub fn precision(&self) -> Precision {
+        if self.clip.image_tower_is_bf16() {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        }
+    }
+
     fn validate(&self, opts: &IllustrateOptions) -> Result<()> {
         let grid = self.vqgan.config().downscale();
         fit_size(opts.width, opts.height, grid)?;
@@ -88,6 +99,15 @@ impl Illustrator<'_> {
             return Err(Error::Input(format!(
                 "cut_pow must be positive (got {})",
                 opts.cut_pow
+            )));
+        }
+        // The options are saved with the page: they must say what really ran.
+        let running = self.precision();
+        if opts.precision != running {
+            return Err(Error::Input(format!(
+                "the options ask for {} but CLIP's image tower runs in {running}; \
+                 illustrate::precision::prepare sets the model up",
+                opts.precision
             )));
         }
         Ok(())

@@ -3,6 +3,7 @@
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::precision::Precision;
 use crate::ml::{Error, Result};
 
 /// The largest side we accept: beyond it the decoder's activations exceed a laptop's memory.
@@ -33,6 +34,9 @@ pub struct IllustrateOptions {
     /// upsampled 2× and refined at full size. Faster for the same step count; the picture
     /// differs from a full-size run with the same seed. Ignored with an init image.
     pub progressive: bool,
+    /// What CLIP's image tower computes its products in. A saved page keeps the precision it
+    /// really ran in: bf16 asked on a CPU without AMX runs, and is saved, as f32.
+    pub precision: Precision,
 }
 
 impl Default for IllustrateOptions {
@@ -52,6 +56,7 @@ impl Default for IllustrateOptions {
             noise: 0.1,
             jitter: 0.05,
             progressive: false,
+            precision: Precision::F32,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use crate::ml::kernels::bf16_gemm::{self, Bf16Linear};
 use crate::ml::kernels::fast_math::sigmoid;
 use crate::ml::kernels::gemm_view::{linear_into, matmul, parallel, View, ViewMut};
 
@@ -27,9 +28,17 @@ pub enum Epilogue {
 /// `y = act(x @ Wᵀ + b)` over the last dimension, with `W` frozen.
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
-    weight: Tensor,
+    weight: Weight,
     bias: Option<Tensor>,
     epilogue: Epilogue,
+}
+
+/// The weight in f32, or only in bf16 once [`FrozenLinear::switch_to_bf16`] has run: the f32 copy is
+/// dropped then, so bf16 costs no more memory than f32 for both packed orientations.
+#[derive(Debug, Clone)]
+enum Weight {
+    F32(Tensor),
+    Bf16(Arc<Bf16Linear>),
 }
 
 pub(crate) fn quick_gelu(v: f32) -> f32 {
@@ -83,7 +92,7 @@ impl FrozenLinear {
     /// `weight` is `[out, in]`, as PyTorch stores it.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Self> {
         Ok(Self {
-            weight: weight.contiguous()?,
+            weight: Weight::F32(weight.contiguous()?),
             bias: bias.map(|b| b.contiguous()).transpose()?,
             epilogue: Epilogue::None,
         })
@@ -103,12 +112,43 @@ impl FrozenLinear {
     }
 
     pub fn out_features(&self) -> Result<usize> {
-        self.weight.dim(0)
+        Ok(self.dims()?.0)
+    }
+
+    /// `(d_out, d_in)`.
+    fn dims(&self) -> Result<(usize, usize)> {
+        match &self.weight {
+            Weight::F32(w) => w.dims2(),
+            Weight::Bf16(b) => Ok(b.dims()),
+        }
+    }
+
+    /// Keeps the weight in bf16 only, packed for AMX, and runs both products there from now
+    /// on. `false`, and the layer unchanged, where AMX is not available (or already bf16).
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        let Weight::F32(w) = &self.weight else {
+            return Ok(false);
+        };
+        if !crate::ml::kernels::amx::available() || !w.device().is_cpu() {
+            return Ok(false);
+        }
+        let (d_out, d_in) = w.dims2()?;
+        let packed = with_slice(w, |w| Ok(Bf16Linear::new(w, d_out, d_in)))?;
+        self.weight = Weight::Bf16(Arc::new(packed));
+        Ok(true)
+    }
+
+    /// The weight as the products read it: f32, or the bf16 values widened.
+    fn weight_tensor(&self, device: &candle_core::Device) -> Result<Tensor> {
+        match &self.weight {
+            Weight::F32(w) => Ok(w.clone()),
+            Weight::Bf16(b) => Tensor::from_vec(b.unpack(), b.dims(), device),
+        }
     }
 
     /// The same layer from plain candle ops: off the CPU, and as the tests' reference.
     pub fn forward_plain(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.broadcast_matmul(&self.weight.t()?)?;
+        let y = x.broadcast_matmul(&self.weight_tensor(x.device())?.t()?)?;
         let y = match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -154,7 +194,7 @@ impl FrozenLinear {
         y: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.weight.dims2()?;
+        let (d_out, d_in) = self.dims()?;
         if x.len() != rows * d_in || y.len() != rows * d_out {
             candle_core::bail!(
                 "frozen linear: {} values in and {} out, not {rows}×{d_in} and {rows}×{d_out}",
@@ -171,7 +211,14 @@ impl FrozenLinear {
             })?;
             accumulate = true;
         }
-        with_slice(&self.weight, |w| {
+        let w = match &self.weight {
+            Weight::F32(w) => w,
+            Weight::Bf16(b) => {
+                bf16_gemm::matmul_into(y, x, rows, &b.forward, accumulate);
+                return Ok(());
+            }
+        };
+        with_slice(w, |w| {
             if rows <= crate::ml::kernels::gemv::MAX_ROWS {
                 // A decoder step: bandwidth-bound, and a packed GEMM would read W twice.
                 crate::ml::kernels::gemv::gemv_into(y, x, w, rows, accumulate);
@@ -184,7 +231,7 @@ impl FrozenLinear {
 
     /// `grad @ W`: `[rows, out]` to `[rows, in]`.
     pub(crate) fn input_grad(&self, grad: &[f32], rows: usize) -> Result<Vec<f32>> {
-        let (_, d_in) = self.weight.dims2()?;
+        let (_, d_in) = self.dims()?;
         let mut dx = vec![0f32; rows * d_in];
         self.input_grad_into(grad, rows, &mut dx, false)?;
         Ok(dx)
@@ -198,7 +245,7 @@ impl FrozenLinear {
         dx: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.weight.dims2()?;
+        let (d_out, d_in) = self.dims()?;
         if grad.len() != rows * d_out || dx.len() != rows * d_in {
             candle_core::bail!(
                 "frozen linear: gradient of {} values into {}, not {rows}×{d_out} into {rows}×{d_in}",
@@ -206,7 +253,14 @@ impl FrozenLinear {
                 dx.len()
             );
         }
-        with_slice(&self.weight, |w| {
+        let w = match &self.weight {
+            Weight::F32(w) => w,
+            Weight::Bf16(b) => {
+                bf16_gemm::matmul_into(dx, grad, rows, &b.backward, accumulate);
+                return Ok(());
+            }
+        };
+        with_slice(w, |w| {
             matmul(
                 ViewMut::rows(dx, rows, d_in, d_in),
                 View::rows(grad, rows, d_out, d_out),
@@ -257,7 +311,7 @@ impl CustomOp1 for LinearOp {
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let (rows, d_out) = grad.dims2()?;
-        let (_, d_in) = self.layer.weight.dims2()?;
+        let (_, d_in) = self.layer.dims()?;
         let mut g = with_slice(&grad, |g| Ok(g.to_vec()))?;
         if self.layer.epilogue == Epilogue::QuickGelu {
             let saved = self.pre_activation.lock().ok().and_then(|mut s| s.take());
@@ -286,19 +340,23 @@ mod tests {
     use candle_core::{Device, Var};
 
     /// Forward and input gradient against the plain-op layer, on a transposed (strided) 3-D
-    /// input with odd sizes.
-    fn check(epilogue: Epilogue, bias: bool) {
+    /// input with odd sizes. In bf16 the plain layer reads the same rounded weights, and the
+    /// tolerance allows for the product also rounding its input to bf16 (8 significant bits).
+    fn check(epilogue: Epilogue, bias: bool, bf16: bool) {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 1.0, (5, 7), &dev).unwrap();
         let b = bias.then(|| Tensor::randn(0f32, 1.0, 5, &dev).unwrap());
-        let layer = FrozenLinear::new(w, b).unwrap().with_epilogue(epilogue);
+        let mut layer = FrozenLinear::new(w, b).unwrap().with_epilogue(epilogue);
+        let switched = bf16 && layer.switch_to_bf16().unwrap();
+        assert_eq!(switched, bf16 && crate::ml::kernels::amx::available());
+        let tol = if switched { 3e-2 } else { 1e-5 };
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 7, 3), &dev).unwrap()).unwrap();
         let input = x.as_tensor().transpose(1, 2).unwrap();
         let r = Tensor::randn(0f32, 1.0, (2, 3, 5), &dev).unwrap();
         let ours = layer.forward(&input).unwrap();
         let theirs = layer.forward_plain(&input).unwrap();
         assert_eq!(ours.dims(), &[2, 3, 5]);
-        assert!(max_diff(&ours, &theirs) < 1e-5, "forward {epilogue:?}");
+        assert!(max_diff(&ours, &theirs) < tol, "forward {epilogue:?}");
         let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let gb = (theirs * &r)
             .unwrap()
@@ -310,18 +368,27 @@ mod tests {
             ga.get(x.as_tensor()).unwrap(),
             gb.get(x.as_tensor()).unwrap(),
         );
-        assert!(max_diff(ga, gb) < 1e-4, "gradient {epilogue:?}");
+        assert!(max_diff(ga, gb) < 10.0 * tol, "gradient {epilogue:?}");
     }
 
     #[test]
     fn a_plain_linear_matches_candle_forward_and_gradient() {
-        check(Epilogue::None, true);
-        check(Epilogue::None, false);
+        check(Epilogue::None, true, false);
+        check(Epilogue::None, false, false);
     }
 
     #[test]
     fn linear_with_quick_gelu_matches_candle_forward_and_gradient() {
-        check(Epilogue::QuickGelu, true);
+        check(Epilogue::QuickGelu, true, false);
+    }
+
+    /// Where AMX is missing, `to_bf16` says no and the layer stays f32 (checked at f32's
+    /// tolerance); `check` asserts which of the two happened.
+    #[test]
+    fn a_bf16_layer_matches_its_rounded_weights_forward_and_gradient() {
+        check(Epilogue::None, true, true);
+        check(Epilogue::None, false, true);
+        check(Epilogue::QuickGelu, true, true);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! path on the CPU for the whole process, and [`force_composed_on_this_thread`] does it for one
 //! thread, so the oracle tests can run both ways side by side.
 
+pub mod amx;
 pub mod attention;
+pub mod bf16_gemm;
 pub mod conv_gemm;
 pub mod fast_math;
 pub mod frozen;

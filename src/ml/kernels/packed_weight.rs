@@ -263,7 +263,7 @@ impl PackedWeight {
 }
 
 /// f32 to bf16, rounding to nearest, ties to even; NaN stays NaN.
-fn to_bf16(v: f32) -> u16 {
+pub(crate) fn to_bf16(v: f32) -> u16 {
     if v.is_nan() {
         return 0x7fc0;
     }

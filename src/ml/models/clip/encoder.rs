@@ -112,6 +112,20 @@ impl Encoder {
         Ok(Self { layers })
     }
 
+    /// Moves every block's products to bf16 (see `FrozenLinear::switch_to_bf16`); `false`, with
+    /// nothing changed, where AMX is not available.
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        for layer in &mut self.layers {
+            let b = &mut layer.block;
+            for linear in [&mut b.qkv_proj, &mut b.out_proj, &mut b.fc1, &mut b.fc2] {
+                if !linear.switch_to_bf16()? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Runs every block; `causal` hides later tokens from earlier ones (the text tower).
     pub fn forward(&self, x: &Tensor, causal: bool) -> crate::ml::Result<Tensor> {
         let mut x = x.clone();

@@ -44,6 +44,7 @@ pub struct Clip {
     pub logit_scale: f32,
     cfg: Config,
     device: Device,
+    image_bf16: bool,
 }
 
 /// The end-of-text id; text is pooled at its first occurrence.
@@ -91,6 +92,7 @@ impl Clip {
             logit_scale,
             cfg: cfg.clone(),
             device: vb.device().clone(),
+            image_bf16: false,
         })
     }
 
@@ -100,6 +102,20 @@ impl Clip {
         // SAFETY: the file is memory-mapped read-only; candle copies tensors out of the map.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device)? };
         Ok(Self::load(vb, cfg)?)
+    }
+
+    /// Runs the image tower's products in bf16 on AMX from now on (the text tower stays f32).
+    /// `false`, with the model unchanged, where the CPU or its system offers no AMX.
+    pub fn image_tower_to_bf16(&mut self) -> Result<bool> {
+        if !self.image_bf16 {
+            self.image_bf16 = self.device.is_cpu() && self.vision.switch_to_bf16()?;
+        }
+        Ok(self.image_bf16)
+    }
+
+    /// Whether the image tower runs in bf16.
+    pub fn image_tower_is_bf16(&self) -> bool {
+        self.image_bf16
     }
 
     pub fn config(&self) -> &Config {

@@ -71,6 +71,17 @@ impl VisionTower {
         })
     }
 
+    /// Moves the tower's products to bf16 on AMX; `false`, with nothing changed, where AMX is
+    /// not available.
+    pub fn switch_to_bf16(&mut self) -> candle_core::Result<bool> {
+        if !crate::ml::kernels::amx::available() {
+            return Ok(false);
+        }
+        Ok(self.patch_embedding.switch_to_bf16()?
+            && self.encoder.switch_to_bf16()?
+            && self.projection.switch_to_bf16()?)
+    }
+
     /// Encoder output before `post_layernorm`, `[n, positions, hidden]`.
     pub fn hidden(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let x = self.embeddings(pixel_values)?;

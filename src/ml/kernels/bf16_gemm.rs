@@ -1,0 +1,230 @@
+//! `y = x · B` with a frozen `B` kept in bf16, on AMX tiles: the `--precision bf16` product of
+//! CLIP's image tower.
+//!
+//! `B` is packed once, when the layer switches to bf16, in the layout AMX's `tdpbf16ps` reads
+//! (16-column panels of 32×16 k-pairs, one 1 KiB tile per 32 steps of the reduction), so a call
+//! only rounds its `x` to bf16. Products accumulate in f32, as PyTorch's bf16 autocast does.
+//! Work is split into blocks of up to 128 rows by 128 columns, so a task's rows of `x` and its
+//! panels of `B` stay in the core's L2 while it sweeps them.
+
+use rayon::prelude::*;
+
+use super::amx::{self, Block, TILE, TILE_K};
+use super::packed_weight::to_bf16;
+
+/// Rows (and columns) of one AMX block: two tiles each way.
+const BLOCK: usize = 2 * TILE;
+/// Blocks per task along each side.
+const TASK_BLOCKS: usize = 4;
+
+/// A frozen `[k, n]` right-hand side in AMX's bf16 tile layout, zero-padded to whole tiles.
+#[derive(Debug, Clone)]
+pub struct PackedBf16 {
+    k: usize,
+    n: usize,
+    k_tiles: usize,
+    /// 16-column panels, an even number so blocks are always two panels wide.
+    panels: usize,
+    data: Vec<u16>,
+}
+
+/// `v` rounded to the nearest bf16 and widened back, as the product reads it.
+pub fn round_bf16(v: f32) -> f32 {
+    f32::from_bits((to_bf16(v) as u32) << 16)
+}
+
+impl PackedBf16 {
+    /// Packs `B[k][n] = at(k, n)`.
+    pub fn pack(k: usize, n: usize, at: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+        let k_tiles = k.div_ceil(TILE_K);
+        let panels = n.div_ceil(BLOCK) * 2;
+        let tile = TILE * TILE_K;
+        let mut data = vec![0u16; panels * k_tiles * tile];
+        data.par_chunks_mut((k_tiles * tile).max(1))
+            .enumerate()
+            .for_each(|(p, panel)| {
+                for (kt, t) in panel.chunks_exact_mut(tile).enumerate() {
+                    // Row r holds k-pairs (2r, 2r+1) for each of the panel's 16 columns.
+                    for (i, v) in t.iter_mut().enumerate() {
+                        let (r, c, e) = (i / TILE_K, (i % TILE_K) / 2, i % 2);
+                        let (kk, nn) = (kt * TILE_K + 2 * r + e, p * TILE + c);
+                        if kk < k && nn < n {
+                            *v = to_bf16(at(kk, nn));
+                        }
+                    }
+                }
+            });
+        Self {
+            k,
+            n,
+            k_tiles,
+            panels,
+            data,
+        }
+    }
+
+    /// `Wᵀ` for a `[d_out, d_in]` weight: the forward product `x Wᵀ`.
+    pub fn transposed(w: &[f32], d_out: usize, d_in: usize) -> Self {
+        Self::pack(d_in, d_out, |k, n| w[n * d_in + k])
+    }
+
+    /// `W` itself: the input gradient `g W`.
+    pub fn plain(w: &[f32], d_out: usize, d_in: usize) -> Self {
+        Self::pack(d_out, d_in, |k, n| w[k * d_in + n])
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 2
+    }
+
+    /// `B[k][n]` as stored (bf16, widened).
+    pub fn at(&self, k: usize, n: usize) -> f32 {
+        let (p, c) = (n / TILE, n % TILE);
+        let (kt, kk) = (k / TILE_K, k % TILE_K);
+        let i = (p * self.k_tiles + kt) * TILE * TILE_K + (kk / 2) * TILE_K + c * 2 + kk % 2;
+        f32::from_bits((self.data[i] as u32) << 16)
+    }
+
+    fn panel(&self, p: usize) -> *const u16 {
+        self.data[p * self.k_tiles * TILE * TILE_K..].as_ptr()
+    }
+}
+
+/// A frozen `[d_out, d_in]` weight in bf16, packed for both products its layer runs.
+#[derive(Debug)]
+pub struct Bf16Linear {
+    /// `Wᵀ`, for `x Wᵀ`.
+    pub forward: PackedBf16,
+    /// `W`, for the input gradient `g W`.
+    pub backward: PackedBf16,
+}
+
+impl Bf16Linear {
+    pub fn new(w: &[f32], d_out: usize, d_in: usize) -> Self {
+        Self {
+            forward: PackedBf16::transposed(w, d_out, d_in),
+            backward: PackedBf16::plain(w, d_out, d_in),
+        }
+    }
+
+    /// `(d_out, d_in)`.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.backward.k, self.backward.n)
+    }
+
+    /// The weight as the products read it, `[d_out, d_in]` row-major in f32.
+    pub fn unpack(&self) -> Vec<f32> {
+        let (d_out, d_in) = self.dims();
+        (0..d_out * d_in)
+            .map(|i| self.backward.at(i / d_in, i % d_in))
+            .collect()
+    }
+}
+
+/// The output slice, shared by tasks that each write their own rows×columns block.
+struct Out(*mut f32);
+// SAFETY: tasks write disjoint blocks of the slice `Out` points into, which outlives them.
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+/// `y = x · B`, or `y += x · B` when `accumulate`; `x` is `[rows, B.k]`, `y` `[rows, B.n]`.
+///
+/// # Panics
+/// When AMX is not [`amx::available`] or the sizes disagree: both are the caller's checks.
+pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumulate: bool) {
+    assert_eq!(x.len(), rows * b.k, "bf16 product: x is not rows × k");
+    assert_eq!(y.len(), rows * b.n, "bf16 product: y is not rows × n");
+    if rows == 0 || b.n == 0 {
+        return;
+    }
+    if b.k == 0 {
+        if !accumulate {
+            y.fill(0.0);
+        }
+        return;
+    }
+    // x in bf16, rows padded to whole blocks and the reduction to whole tiles (zeros add
+    // nothing), so every tile load stays inside the buffer.
+    let k_pad = b.k_tiles * TILE_K;
+    let m_blocks = rows.div_ceil(BLOCK);
+    let mut a = vec![0u16; m_blocks * BLOCK * k_pad];
+    a.par_chunks_mut(k_pad * TILE)
+        .zip(x.par_chunks(b.k * TILE))
+        .for_each(|(dst, src)| {
+            for (d, s) in dst.chunks_exact_mut(k_pad).zip(src.chunks_exact(b.k)) {
+                d[..b.k]
+                    .iter_mut()
+                    .zip(s)
+                    .for_each(|(d, &s)| *d = to_bf16(s));
+            }
+        });
+    let n_blocks = b.panels / 2;
+    let (mt, nt) = (
+        m_blocks.div_ceil(TASK_BLOCKS),
+        n_blocks.div_ceil(TASK_BLOCKS),
+    );
+    let out = Out(y.as_mut_ptr());
+    let n = b.n;
+    (0..mt * nt).into_par_iter().for_each(|task| {
+        let out = &out;
+        let (tm, tn) = (task / nt, task % nt);
+        amx::with_tiles(|tiles| {
+            let mut c = [0f32; BLOCK * BLOCK];
+            for nb in tn * TASK_BLOCKS..((tn + 1) * TASK_BLOCKS).min(n_blocks) {
+                for mb in tm * TASK_BLOCKS..((tm + 1) * TASK_BLOCKS).min(m_blocks) {
+                    let blk = Block {
+                        a: a[mb * BLOCK * k_pad..].as_ptr(),
+                        a_stride: k_pad * 2,
+                        b0: b.panel(2 * nb),
+                        b1: b.panel(2 * nb + 1),
+                        k_tiles: b.k_tiles,
+                    };
+                    // SAFETY: `a` holds whole blocks of `k_pad` bf16 per row and each panel
+                    // `k_tiles` tiles, as `block` reads them.
+                    unsafe { tiles.block(&blk, &mut c) };
+                    let (r0, c0) = (mb * BLOCK, nb * BLOCK);
+                    let cols = BLOCK.min(n - c0);
+                    for r in 0..BLOCK.min(rows - r0) {
+                        let src = &c[r * BLOCK..r * BLOCK + cols];
+                        // SAFETY: row r0+r and columns c0..c0+cols lie inside `y`, and no
+                        // other task writes this block.
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(out.0.add((r0 + r) * n + c0), cols)
+                        };
+                        if accumulate {
+                            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                        } else {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                }
+            }
+        });
+    });
+}
+
+/// The same product computed plainly in f64 from the bf16-rounded inputs: the tests' reference.
+pub fn matmul_reference(x: &[f32], rows: usize, b: &PackedBf16) -> Vec<f32> {
+    let mut y = vec![0f32; rows * b.n];
+    for r in 0..rows {
+        for j in 0..b.n {
+            let s: f64 = (0..b.k)
+                .map(|k| round_bf16(x[r * b.k + k]) as f64 * b.at(k, j) as f64)
+                .sum();
+            y[r * b.n + j] = s as f32;
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+#[path = "bf16_gemm_tests.rs"]
+mod tests;

@@ -1,0 +1,82 @@
+use super::*;
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % 20001) as f32 / 10000.0 - 1.0
+        })
+        .collect()
+}
+
+#[test]
+fn packing_keeps_every_value_rounded_to_bf16_in_both_orientations() {
+    let (d_out, d_in) = (37, 70);
+    let w = values(d_out * d_in, 1);
+    let fwd = PackedBf16::transposed(&w, d_out, d_in);
+    let bwd = PackedBf16::plain(&w, d_out, d_in);
+    assert_eq!((fwd.k(), fwd.n()), (d_in, d_out));
+    assert_eq!((bwd.k(), bwd.n()), (d_out, d_in));
+    for o in 0..d_out {
+        for i in 0..d_in {
+            let v = round_bf16(w[o * d_in + i]);
+            assert_eq!(fwd.at(i, o), v, "forward ({i}, {o})");
+            assert_eq!(bwd.at(o, i), v, "backward ({o}, {i})");
+        }
+    }
+    // Whole tiles: 3 of 32 along k = 70, and 64 columns (4 panels) for n = 37.
+    assert_eq!(fwd.bytes(), 4 * 3 * 16 * 32 * 2);
+}
+
+/// The AMX product against the plain product of the same bf16 values, over sizes that leave
+/// partial tiles and blocks on every side, with and without accumulation.
+#[test]
+fn the_amx_product_matches_the_rounded_reference() {
+    if !amx::available() {
+        // Said in the output, so a CI log shows which machines ran the check.
+        eprintln!(
+            "AMX is not available here: the bf16 product is not run (bf16 falls back to f32)"
+        );
+        return;
+    }
+    for (rows, k, n) in [(1, 1, 1), (37, 45, 50), (130, 96, 161), (33, 768, 64)] {
+        let x = values(rows * k, 2);
+        let b = PackedBf16::pack(k, n, |kk, nn| ((kk * 7 + nn * 3) % 11) as f32 / 5.0 - 1.0);
+        let want = matmul_reference(&x, rows, &b);
+        let mut y = vec![f32::NAN; rows * n];
+        matmul_into(&mut y, &x, rows, &b, false);
+        let tol = 1e-5 * (k as f32).sqrt();
+        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= tol * (1.0 + w.abs()),
+                "{rows}×{k}×{n} [{i}]: {g} vs {w}"
+            );
+        }
+        let base = values(rows * n, 3);
+        let mut acc = base.clone();
+        matmul_into(&mut acc, &x, rows, &b, true);
+        for i in 0..acc.len() {
+            let w = base[i] + want[i];
+            assert!(
+                (acc[i] - w).abs() <= tol * (1.0 + w.abs()),
+                "accumulated [{i}]"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_empty_reduction_gives_zeros_or_leaves_the_sum() {
+    let b = PackedBf16::pack(0, 5, |_, _| 1.0);
+    let mut y = vec![3.0f32; 10];
+    if amx::available() {
+        matmul_into(&mut y, &[], 2, &b, true);
+        assert_eq!(y, vec![3.0; 10]);
+        matmul_into(&mut y, &[], 2, &b, false);
+        assert_eq!(y, vec![0.0; 10]);
+    }
+    assert_eq!(matmul_reference(&[], 2, &b), vec![0.0; 10]);
+}
