@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::Device;
 use common::fixture;
 use storybook_studio::ml::illustrate::{
-    rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs, Precision,
+    rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs, Outcome, Precision,
+    Resume,
 };
 use storybook_studio::ml::kernels::force_composed_on_this_thread;
 use storybook_studio::ml::models::clip::tokenize::ClipTokenizer;
@@ -327,6 +328,21 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         &opts(3, 9),
     )
     .unwrap();
+    let never = AtomicBool::new(false);
+    let bf16 = IllustrateOptions {
+        precision: Precision::Bf16,
+        ..opts(3, 9)
+    };
+    // An f32 model refuses options that say bf16: a page must not record what did not run.
+    let f32_ill = Illustrator {
+        clip: &reference.clip,
+        tokenizer: Some(&reference.tok),
+        vqgan: &reference.vq,
+    };
+    let err = f32_ill
+        .run(prompt, &ImageInputs::default(), &bf16, &never, |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("ask for bf16"), "{err}");
     if !storybook_studio::ml::kernels::amx::available() {
         assert_eq!(cost.compared, Precision::F32);
         assert!(cost.warning.unwrap().contains("AMX"));
@@ -348,11 +364,6 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         tokenizer: Some(&m.tok),
         vqgan: &m.vq,
     };
-    let bf16 = IllustrateOptions {
-        precision: Precision::Bf16,
-        ..opts(3, 9)
-    };
-    let never = AtomicBool::new(false);
     let draw = || {
         ill.run(prompt, &ImageInputs::default(), &bf16, &never, |_| {})
             .unwrap()
@@ -364,4 +375,42 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         .run(prompt, &ImageInputs::default(), &opts(1, 9), &never, |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("runs in bf16"), "{err}");
+
+    // A state paused in bf16 and continued in f32 (another machine) says why it cannot go on.
+    let targets = ill.prompt_targets(prompt, &bf16).unwrap();
+    let stop = AtomicBool::new(false);
+    let resume = Resume {
+        from: None,
+        save_every: Some(std::time::Duration::ZERO),
+        key: prompt,
+    };
+    let paused = ill
+        .run_resumable(
+            targets.clone(),
+            &ImageInputs::default(),
+            &bf16,
+            resume,
+            &stop,
+            |_| stop.store(true, Ordering::Relaxed),
+        )
+        .unwrap();
+    let Outcome::Paused { state, .. } = paused else {
+        panic!("the run did not pause")
+    };
+    let resume = Resume {
+        from: Some(&state),
+        save_every: None,
+        key: prompt,
+    };
+    let Err(err) = f32_ill.run_resumable(
+        targets,
+        &ImageInputs::default(),
+        &opts(3, 9),
+        resume,
+        &never,
+        |_| {},
+    ) else {
+        panic!("a bf16 state continued in f32")
+    };
+    assert!(err.to_string().contains("was drawn in bf16"), "{err}");
 }

@@ -159,7 +159,7 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
         ..IllustrateOptions::default()
     };
     check_illustration(&illustration, None).map_err(anyhow::Error::msg)?;
-    let mut request = BookRequest {
+    let request = BookRequest {
         prompt: args.story.prompt.clone(),
         sampling,
         illustration,
@@ -179,7 +179,8 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
     let mut story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
     let weights_warning = story_model.model.pack_for_writing(args.story.weights);
     let mut drawing = load_drawing(global, args)?;
-    let mut warnings = drawing.check(&mut request.illustration)?;
+    // The recipe keeps the precision asked; each page records the one that ran.
+    let mut warnings = drawing.check(&mut request.illustration.clone())?;
     warnings.extend(weights_warning);
     let illustrator = drawing.illustrator();
     let mut ids = drawing.ids.clone();

@@ -79,9 +79,8 @@ pub(super) fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::R
     // Taken before the models load, so a second run is turned away at once.
     let mut lease = lib.lease_book(id)?;
     let mut drawing = load_drawing(global, args)?;
-    // What runs here is written into the pages; the book's recipe keeps the precision asked.
-    let mut drawn = recipe.clone();
-    warnings.extend(drawing.check(&mut drawn.illustration)?);
+    // The recipe keeps the precision asked; each page records the one that ran.
+    warnings.extend(drawing.check(&mut recipe.illustration.clone())?);
     let illustrator = drawing.illustrator();
     let mut ids = book.model_ids.clone();
     if !ids.is_object() {

@@ -58,8 +58,8 @@ pub fn prepare(clip: &mut Clip, asked: Precision) -> Result<(Precision, Option<S
         Precision::Bf16 => Ok((
             Precision::F32,
             Some(
-                "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later) and a system \
-                 that allows it; drawing in f32 instead"
+                "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later), a system \
+                 that allows it, and the fused CPU ops; drawing in f32 instead"
                     .into(),
             ),
         )),

@@ -74,6 +74,20 @@ impl Illustrator<'_> {
             )));
         }
         if let Some(state) = saved.as_ref().filter(|s| !s.fits(opts)) {
+            let ran = state.options.precision;
+            if ran != opts.precision
+                && state.fits(&IllustrateOptions {
+                    precision: ran,
+                    ..opts.clone()
+                })
+            {
+                return Err(Error::Input(format!(
+                    "the saved state (step {}) was drawn in {ran} and this run is in {}; \
+                     bf16 needs a CPU with AMX: continue it on such a machine, or start the \
+                     picture again",
+                    state.step, opts.precision
+                )));
+            }
             return Err(Error::Input(format!(
                 "the saved state (step {}) belongs to other settings than these; start the \
                  picture again",

@@ -66,8 +66,9 @@ static CONFIG: TileConfig = {
     TileConfig(c)
 };
 
-/// Runs `f` with the tiles configured on this thread, and releases them after, so a thread
-/// that is done with AMX does not carry its state through every context switch.
+/// Runs `f` with the tiles configured on this thread, and releases them after (on a panic
+/// too), so a thread that is done with AMX does not carry its state through every context
+/// switch. Not to be nested: the inner call's release would end the outer one's tiles.
 ///
 /// # Panics
 /// When [`available`] is false: the caller must check first.
@@ -76,14 +77,20 @@ pub fn with_tiles<T>(f: impl FnOnce(&Tiles) -> T) -> T {
     assert!(available(), "AMX used without checking amx::available()");
     // SAFETY: AMX is present and permitted (checked above); the config is 64-byte aligned.
     unsafe {
-        std::arch::asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack));
+        std::arch::asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly));
     }
-    let out = f(&Tiles(()));
-    // SAFETY: the tiles were configured above on this thread.
-    unsafe {
-        std::arch::asm!("tilerelease", options(nostack, nomem));
+    let tiles = Tiles(std::marker::PhantomData);
+    f(&tiles)
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+impl Drop for Tiles {
+    fn drop(&mut self) {
+        // SAFETY: a `Tiles` exists only while its thread's tiles are configured.
+        unsafe {
+            std::arch::asm!("tilerelease", options(nostack, nomem));
+        }
     }
-    out
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -91,8 +98,9 @@ pub fn with_tiles<T>(_f: impl FnOnce(&Tiles) -> T) -> T {
     panic!("AMX used without checking amx::available()")
 }
 
-/// Proof that the tiles are configured on this thread.
-pub struct Tiles(());
+/// Proof that the tiles are configured on this thread; it cannot leave the thread (a raw
+/// pointer makes it neither `Send` nor `Sync`), and dropping it releases them.
+pub struct Tiles(std::marker::PhantomData<*const ()>);
 
 /// Where one 32×32 block of `C = A·B` reads its operands.
 pub struct Block {

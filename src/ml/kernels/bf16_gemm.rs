@@ -18,7 +18,7 @@ const BLOCK: usize = 2 * TILE;
 const TASK_BLOCKS: usize = 4;
 
 /// A frozen `[k, n]` right-hand side in AMX's bf16 tile layout, zero-padded to whole tiles.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PackedBf16 {
     k: usize,
     n: usize,
@@ -31,6 +31,19 @@ pub struct PackedBf16 {
 /// `v` rounded to the nearest bf16 and widened back, as the product reads it.
 pub fn round_bf16(v: f32) -> f32 {
     f32::from_bits((to_bf16(v) as u32) << 16)
+}
+
+impl std::fmt::Debug for PackedBf16 {
+    /// The shape, not the millions of values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PackedBf16 {{ k: {}, n: {}, bytes: {} }}",
+            self.k,
+            self.n,
+            self.bytes()
+        )
+    }
 }
 
 impl PackedBf16 {

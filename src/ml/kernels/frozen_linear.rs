@@ -382,7 +382,7 @@ mod tests {
         check(Epilogue::QuickGelu, true, false);
     }
 
-    /// Where AMX is missing, `to_bf16` says no and the layer stays f32 (checked at f32's
+    /// Where AMX is missing, `switch_to_bf16` says no and the layer stays f32 (checked at f32's
     /// tolerance); `check` asserts which of the two happened.
     #[test]
     fn a_bf16_layer_matches_its_rounded_weights_forward_and_gradient() {

@@ -107,8 +107,14 @@ impl Clip {
     /// Runs the image tower's products in bf16 on AMX from now on (the text tower stays f32).
     /// `false`, with the model unchanged, where the CPU or its system offers no AMX.
     pub fn image_tower_to_bf16(&mut self) -> Result<bool> {
-        if !self.image_bf16 {
-            self.image_bf16 = self.device.is_cpu() && self.vision.switch_to_bf16()?;
+        // Switched on a copy and swapped in whole, so a failure midway leaves no layer in bf16
+        // under a model that says f32. The fused CPU ops are the only ones that read bf16.
+        if !self.image_bf16 && self.device.is_cpu() && !crate::ml::kernels::composed_forced() {
+            let mut vision = self.vision.clone();
+            if vision.switch_to_bf16()? {
+                self.vision = vision;
+                self.image_bf16 = true;
+            }
         }
         Ok(self.image_bf16)
     }
