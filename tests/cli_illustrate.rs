@@ -399,6 +399,35 @@ fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
     }
 }
 
+/// The CLI frees the encoder only when there is no init image: with one, it is encoded.
+#[test]
+fn an_init_image_is_encoded_after_the_text_tower_is_freed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (clip, vqgan) = (fixture("clip-tiny"), fixture("vqgan-tiny/model.ckpt"));
+    let out = tmp.path().join("circle.png");
+    let init = fixture("clip-tiny/images/circle_256x256.png");
+    let mut args = base_args(
+        clip.to_str().unwrap(),
+        vqgan.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    args.extend(["--size", "32x32", "--iterations", "1", "--cutn", "2"]);
+    args.extend([
+        "--init-image",
+        init.to_str().unwrap(),
+        "--init-weight",
+        "0.5",
+    ]);
+    let run = studio(&args, tmp.path());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+}
+
 /// bf16 where AMX runs, and otherwise f32 with a sentence; the report and the picture's
 /// recipe both say what really ran. A precision that does not exist is refused by name.
 #[test]

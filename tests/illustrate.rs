@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use common::fixture;
 use storybook_studio::ml::illustrate::{
     rgb_to_tensor, tensor_to_rgb, IllustrateOptions, Illustrator, ImageInputs, Outcome, Precision,
@@ -413,4 +413,31 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         panic!("a bf16 state continued in f32")
     };
     assert!(err.to_string().contains("was drawn in bf16"), "{err}");
+}
+
+/// The CLI frees the text tower and, without an init image, the encoder before its steps;
+/// anything that asks for them afterwards gets a sentence, never a crash.
+#[test]
+fn freed_towers_say_so_when_asked_for() {
+    let mut m = models();
+    m.clip.free_text_tower();
+    m.vq.free_encoder();
+    let ill = Illustrator {
+        clip: &m.clip,
+        tokenizer: Some(&m.tok),
+        vqgan: &m.vq,
+    };
+    let err = ill
+        .run(
+            "a circle",
+            &ImageInputs::default(),
+            &opts(1, 0),
+            &AtomicBool::new(false),
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("text tower was freed"), "{err}");
+    let x = Tensor::zeros((1, 3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let err = m.vq.encode(&x).unwrap_err();
+    assert!(err.to_string().contains("encoder was freed"), "{err}");
 }

@@ -56,6 +56,12 @@ impl RealShapes {
             &vcfg,
         )?;
         // A random unit target stands in for a text embedding; the tokenizer is never used.
+        // Like `illustrate`, which frees them once its prompts are encoded, the steps run
+        // without the text tower and, with no init image, without the encoder.
+        let mut clip = clip;
+        clip.free_text_tower();
+        let mut vq = vq;
+        vq.free_encoder();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let target: Vec<f32> = (0..ccfg.projection_dim)
             .map(|_| rng.random::<f32>() - 0.5)

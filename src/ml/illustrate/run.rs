@@ -120,8 +120,9 @@ impl Illustrator<'_> {
                 z0 = self.initial_z(inputs, w, h, &mut rng)?;
                 z = Var::from_tensor(&z0)?;
                 adam = Adam::new(&z, opts.lr)?;
+                // Detached: no gradient flows here, so the decoder keeps nothing for one.
                 initial_similarity =
-                    self.whole_similarity(&self.render(z.as_tensor())?, &targets)?;
+                    self.whole_similarity(&self.render(&z.as_tensor().detach())?, &targets)?;
                 first_step = 1;
             }
         }
@@ -224,7 +225,9 @@ impl Illustrator<'_> {
         }
         let ran = done + 1 - first_step;
         let seconds = started.elapsed().as_secs_f64();
-        let final_image = self.render(z.as_tensor())?;
+        // Detached, as the first render: the decoder's saved activations would otherwise stay
+        // alive beside CLIP's forward pass for the final similarity.
+        let final_image = self.render(&z.as_tensor().detach())?;
         Ok(Outcome::Done(Illustration {
             image: tensor_to_rgb(&final_image)?,
             width,
