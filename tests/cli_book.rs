@@ -304,3 +304,89 @@ fn a_library_that_is_not_sqlite_is_refused_and_kept() {
         "not a database at all"
     );
 }
+
+/// `book --precision bf16` from the user's text: each page records the precision that ran
+/// (bf16 where AMX is, f32 elsewhere, said on stderr), the recipe the one asked; a redraw
+/// where bf16 cannot run (`STORYBOOK_NO_AMX=1`) says so and records f32.
+#[test]
+fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let (clip, vqgan) = (fixture("clip-tiny"), fixture("vqgan-tiny/model.ckpt"));
+    let (clip, vqgan) = (clip.to_str().unwrap(), vqgan.to_str().unwrap());
+    let library = cwd.join("lib.sqlite");
+    let lib_s = library.to_str().unwrap();
+    std::fs::write(cwd.join("story.txt"), "A fox ran home. The moon rose.\n").unwrap();
+    let out = studio(
+        &[
+            "book",
+            "--text",
+            "story.txt",
+            "--clip",
+            clip,
+            "--vqgan",
+            vqgan,
+            "--library",
+            lib_s,
+            "--create",
+            "--size",
+            "32x32",
+            "--iterations",
+            "2",
+            "--cutn",
+            "2",
+            "--precision",
+            "bf16",
+            "--json",
+        ],
+        cwd,
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out);
+    let amx = storybook_studio::ml::kernels::amx::available();
+    assert_eq!(
+        stderr.contains("bf16 needs a CPU with AMX"),
+        !amx,
+        "{stderr}"
+    );
+    let ran = if amx { "bf16" } else { "f32" };
+    let book = Library::open(&library).unwrap().book(1).unwrap();
+    assert_eq!(book.pages.len(), 2);
+    assert_eq!(book.story_settings["illustration"]["precision"], "bf16");
+    for page in &book.pages {
+        assert_eq!(page.settings["precision"], ran, "{}", page.settings);
+    }
+
+    let redraw = studio(
+        &[
+            "library",
+            "regenerate",
+            "1",
+            "1",
+            "--clip",
+            clip,
+            "--vqgan",
+            vqgan,
+            "--library",
+            lib_s,
+            "--json",
+        ],
+        cwd,
+    )
+    .env("STORYBOOK_NO_AMX", "1")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&redraw.stderr).into_owned();
+    ok(redraw);
+    // Only a page drawn in bf16 has a precision this run cannot give it.
+    assert_eq!(
+        stderr.contains("bf16 needs a CPU with AMX"),
+        amx,
+        "{stderr}"
+    );
+    let book = Library::open(&library).unwrap().book(1).unwrap();
+    assert_eq!(book.pages[0].settings["precision"], "f32");
+    assert_eq!(book.pages[1].settings["precision"], ran);
+}
