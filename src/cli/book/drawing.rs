@@ -95,14 +95,14 @@ impl Drawing {
     }
 
     /// Checks the settings against the model's grid, and sets CLIP up in the precision they
-    /// ask, writing back the one that will really run; a size that will be rounded, and bf16
-    /// on a CPU without AMX, are said once.
-    pub fn check(&mut self, opts: &mut IllustrateOptions) -> anyhow::Result<Vec<String>> {
+    /// ask; a size that will be rounded, and bf16 on a CPU without AMX, are said once. The
+    /// options stay as asked (a book's recipe keeps them): each page records the precision
+    /// that ran, which the illustrator knows.
+    pub fn check(&mut self, opts: &IllustrateOptions) -> anyhow::Result<Vec<String>> {
         let grid = self.vqgan.config().downscale();
         check_illustration(opts, Some(grid)).map_err(anyhow::Error::msg)?;
-        let (precision, fallback) =
+        let (_, fallback) =
             crate::ml::illustrate::precision::prepare(&mut self.clip, opts.precision)?;
-        opts.precision = precision;
         Ok(fit_size(opts.width, opts.height, grid)?
             .2
             .into_iter()

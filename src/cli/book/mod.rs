@@ -179,8 +179,7 @@ fn create(global: &GlobalArgs, args: &BookArgs) -> anyhow::Result<()> {
     let mut story_model = super::story::load_story_model(global, args.story.gpt2.as_deref())?;
     let weights_warning = story_model.model.pack_for_writing(args.story.weights);
     let mut drawing = load_drawing(global, args)?;
-    // The recipe keeps the precision asked; each page records the one that ran.
-    let mut warnings = drawing.check(&mut request.illustration.clone())?;
+    let mut warnings = drawing.check(&request.illustration)?;
     warnings.extend(weights_warning);
     let illustrator = drawing.illustrator();
     let mut ids = drawing.ids.clone();

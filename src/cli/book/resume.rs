@@ -79,8 +79,7 @@ pub(super) fn resume(global: &GlobalArgs, args: &BookArgs, id: i64) -> anyhow::R
     // Taken before the models load, so a second run is turned away at once.
     let mut lease = lib.lease_book(id)?;
     let mut drawing = load_drawing(global, args)?;
-    // The recipe keeps the precision asked; each page records the one that ran.
-    warnings.extend(drawing.check(&mut recipe.illustration.clone())?);
+    warnings.extend(drawing.check(&recipe.illustration)?);
     let illustrator = drawing.illustrator();
     let mut ids = book.model_ids.clone();
     if !ids.is_object() {

@@ -74,7 +74,7 @@ pub(super) fn create_from_text(
         },
     )?;
     let mut drawing = load_drawing(global, args)?;
-    warnings.extend(drawing.check(&mut request.illustration.clone())?);
+    warnings.extend(drawing.check(&request.illustration)?);
     for w in &warnings {
         eprintln!("warning: {w}");
     }

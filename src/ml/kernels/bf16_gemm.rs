@@ -28,11 +28,6 @@ pub struct PackedBf16 {
     data: Vec<u16>,
 }
 
-/// `v` rounded to the nearest bf16 and widened back, as the product reads it.
-pub fn round_bf16(v: f32) -> f32 {
-    f32::from_bits((to_bf16(v) as u32) << 16)
-}
-
 impl std::fmt::Debug for PackedBf16 {
     /// The shape, not the millions of values.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,20 +217,6 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
             }
         });
     });
-}
-
-/// The same product computed plainly in f64 from the bf16-rounded inputs: the tests' reference.
-pub fn matmul_reference(x: &[f32], rows: usize, b: &PackedBf16) -> Vec<f32> {
-    let mut y = vec![0f32; rows * b.n];
-    for r in 0..rows {
-        for j in 0..b.n {
-            let s: f64 = (0..b.k)
-                .map(|k| round_bf16(x[r * b.k + k]) as f64 * b.at(k, j) as f64)
-                .sum();
-            y[r * b.n + j] = s as f32;
-        }
-    }
-    y
 }
 
 #[cfg(test)]

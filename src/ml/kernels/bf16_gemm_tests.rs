@@ -1,5 +1,24 @@
 use super::*;
 
+/// `v` rounded to the nearest bf16 and widened back, as the product reads it.
+fn round_bf16(v: f32) -> f32 {
+    f32::from_bits((to_bf16(v) as u32) << 16)
+}
+
+/// The same product computed plainly in f64 from the bf16-rounded inputs: the tests' reference.
+fn matmul_reference(x: &[f32], rows: usize, b: &PackedBf16) -> Vec<f32> {
+    let mut y = vec![0f32; rows * b.n];
+    for r in 0..rows {
+        for j in 0..b.n {
+            let s: f64 = (0..b.k)
+                .map(|k| round_bf16(x[r * b.k + k]) as f64 * b.at(k, j) as f64)
+                .sum();
+            y[r * b.n + j] = s as f32;
+        }
+    }
+    y
+}
+
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..n)

@@ -71,12 +71,9 @@ impl VisionTower {
         })
     }
 
-    /// Moves the tower's products to bf16 on AMX; `false`, with nothing changed, where AMX is
-    /// not available.
+    /// Moves the tower's products to bf16 on AMX; `false` where AMX is not available (the
+    /// first layer says so, and nothing is changed).
     pub fn switch_to_bf16(&mut self) -> candle_core::Result<bool> {
-        if !crate::ml::kernels::amx::available() {
-            return Ok(false);
-        }
         Ok(self.patch_embedding.switch_to_bf16()?
             && self.encoder.switch_to_bf16()?
             && self.projection.switch_to_bf16()?)
