@@ -5,15 +5,12 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Context;
 use candle_core::Device;
 
 use super::job_thread::{Jobs, Outbox};
-use super::pictures;
 use super::protocol::*;
-use crate::ml::illustrate::{precision, Illustrator, ImageInputs, Outcome, Precision, Resume};
 use crate::ml::models::clip::tokenize::ClipTokenizer;
 use crate::ml::models::clip::Clip;
 use crate::ml::models::gpt2::tokenizer::TextTokenizer;
@@ -36,9 +33,9 @@ pub struct Engine {
     /// Chinese CLIP with the imagery keywords, and the Chinese poem GPT-2.
     pub(super) zh_words: Option<Box<crate::ml::words::zh_keywords::ChineseWords>>,
     pub(super) gpt2_zh: Option<(Gpt2, TextTokenizer)>,
-    vqgan: Option<VqModel>,
+    pub(super) vqgan: Option<VqModel>,
     /// CLIP embeddings of prompts already illustrated, so redoing a page skips the text encoder.
-    prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
+    pub(super) prompt_targets: HashMap<String, Vec<(candle_core::Tensor, f32)>>,
 }
 
 /// Signals "a model is missing" through `?` after the event has been sent.
@@ -154,7 +151,7 @@ impl Engine {
 
     /// CLIP, loaded once and kept; `bf16` asks for its image tower in bf16 (only drawing
     /// does). Every other job reads f32, so a bf16 model is loaded again for them.
-    fn ensure_clip(&mut self, job: Job, out: &Outbox, bf16: bool) -> anyhow::Result<()> {
+    pub(super) fn ensure_clip(&mut self, job: Job, out: &Outbox, bf16: bool) -> anyhow::Result<()> {
         if !bf16
             && self
                 .clip
@@ -196,16 +193,6 @@ impl Engine {
         Ok(())
     }
 
-    fn ensure_vqgan(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
-        if self.vqgan.is_none() {
-            let files = self.find(ModelKind::Vqgan, out)?;
-            status(out, job, "Loading VQGAN…");
-            let device = self.device()?;
-            self.vqgan = Some(crate::ml::models::load::vqgan(&files, &device)?);
-        }
-        Ok(())
-    }
-
     fn generate(
         &mut self,
         prompt: String,
@@ -242,122 +229,6 @@ impl Engine {
                 .into_iter()
                 .chain(self.gpt2_note.clone())
                 .collect(),
-        });
-        Ok(())
-    }
-
-    fn illustrate(
-        &mut self,
-        page: usize,
-        sentence: String,
-        options: IllustrateOptions,
-        resume: Option<std::sync::Arc<[u8]>>,
-        out: &Outbox,
-    ) -> anyhow::Result<()> {
-        let job = Job::Illustrate { page };
-        let mut options = options;
-        self.ensure_clip(job, out, options.precision == Precision::Bf16)?;
-        self.ensure_vqgan(job, out)?;
-        let mut said = "Illustrating…".to_string();
-        if let Some((clip, _, _)) = &mut self.clip {
-            let (precision, fallback) = precision::prepare(clip, options.precision)?;
-            options.precision = precision;
-            if let Some(w) = fallback {
-                said = format!("Illustrating… ({w})");
-            }
-        }
-        let (Some((clip, tok, _)), Some(vqgan)) = (&self.clip, &self.vqgan) else {
-            return Ok(());
-        };
-        status(out, job, &said);
-        let illustrator = Illustrator {
-            clip,
-            tokenizer: Some(tok),
-            vqgan,
-        };
-        let key = format!(
-            "{}\u{1}{sentence}\u{1}{}",
-            options.style_prefix, options.style_suffix
-        );
-        let targets = match self.prompt_targets.get(&key) {
-            Some(t) => t.clone(),
-            None => {
-                let t = illustrator.prompt_targets(&sentence, &options)?;
-                self.prompt_targets.insert(key, t.clone());
-                t
-            }
-        };
-        let started = Instant::now();
-        // Steps done before this run (a resumed page starts past 0): the time left is
-        // measured on this run's own steps.
-        let mut before: Option<usize> = None;
-        let checkpoint = |step: usize, state: &[u8]| Event::IllustrateCheckpoint {
-            page,
-            checkpoint: PageCheckpoint {
-                sentence: sentence.clone(),
-                options: options.clone(),
-                step,
-                state: state.into(),
-            },
-        };
-        let outcome = illustrator.run_resumable(
-            targets,
-            &ImageInputs::default(),
-            &options,
-            Resume {
-                from: resume.as_deref(),
-                save_every: Some(crate::book::CHECKPOINT_EVERY),
-                key: &sentence,
-            },
-            out.cancel_flag(),
-            |r| {
-                let before = *before.get_or_insert(r.step - 1);
-                if let Some(state) = r.state {
-                    out.send(checkpoint(r.step, state));
-                }
-                out.send(Event::IllustrateStep {
-                    page,
-                    step: r.step,
-                    iterations: r.iterations,
-                    similarity: r.similarity,
-                    loss: r.loss,
-                    seconds_per_step: started.elapsed().as_secs_f64()
-                        / (r.step - before).max(1) as f64,
-                    seconds_left: r.seconds_left,
-                    preview: r.frame.map(pictures::from_rgb),
-                });
-            },
-        );
-        let result = match outcome {
-            Ok(Outcome::Done(result)) => result,
-            // Stopped: the state goes to the studio, which keeps it for Resume; the stop itself
-            // is reported once, as a cancel.
-            Ok(Outcome::Paused { step, state }) => {
-                out.send(checkpoint(step, &state));
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if out.cancelled() {
-            return Ok(());
-        }
-        let recipe = serde_json::json!({ "prompt": &sentence, "options": options });
-        let png = crate::ml::image_io::encode_png_with_text(
-            &result.image,
-            &[(
-                "storybook-recipe",
-                &crate::ml::image_io::ascii_json(&recipe),
-            )],
-        )?;
-        out.send(Event::PageDone {
-            page,
-            sentence,
-            png,
-            picture: pictures::from_rgb(&result.image),
-            options,
-            similarity: result.final_similarity,
-            iterations: result.iterations,
-            seconds_per_step: result.seconds_per_iteration,
         });
         Ok(())
     }

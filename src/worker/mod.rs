@@ -4,6 +4,7 @@
 
 mod draft_jobs;
 pub mod engine;
+mod engine_illustrate;
 mod engine_models;
 mod engine_words;
 pub mod job_thread;
