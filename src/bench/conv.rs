@@ -1,14 +1,16 @@
 //! Convolution throughput on the decoder's shapes: our im2col-free GEMM kernel, our Winograd
-//! F(2×2, 3×3) kernel and candle's conv2d, in GFLOP/s (2 × multiply-adds per second), forward
-//! only. Winograd's figure is *effective*: the direct convolution's FLOP count over its time,
-//! so it can exceed the machine's FMA peak by up to the 2.25× it saves.
+//! kernels in both blocks (F(2×2, 3×3) and F(4×4, 3×3)) and candle's conv2d, in GFLOP/s
+//! (2 × multiply-adds per second), forward only. Winograd's figures are *effective*: the direct
+//! convolution's FLOP count over its time, so they can exceed the machine's FMA peak by up to
+//! the 2.25× (F2) or 4× (F4) fewer multiplies. The decoder picks a block per layer
+//! (`Block::for_layer`); both are shown so that choice can be checked.
 
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
 use super::best_of;
 use crate::ml::kernels::conv_gemm::{conv2d, Taps};
-use crate::ml::kernels::winograd::{conv3x3, Winograd};
+use crate::ml::kernels::winograd::{conv3x3, Block, Winograd};
 use crate::ml::Result;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,8 +20,12 @@ pub struct ConvCase {
     pub kernel: usize,
     pub gflop: f64,
     pub ours_gflops: f64,
-    /// Effective GFLOP/s of the Winograd kernel (3×3 only).
-    pub winograd_effective_gflops: Option<f64>,
+    /// Effective GFLOP/s of the Winograd kernel with 2×2 output tiles (3×3 only).
+    pub winograd_f2_effective_gflops: Option<f64>,
+    /// The same with 4×4 output tiles.
+    pub winograd_f4_effective_gflops: Option<f64>,
+    /// The block the decoder uses for this layer: "F2" or "F4" (3×3 only).
+    pub winograd_block_used: Option<&'static str>,
     pub candle_gflops: f64,
 }
 
@@ -46,18 +52,19 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
             conv2d(&xs, 1, side, side, taps.forward(), pad, None);
             Ok(())
         })?;
-        let winograd = if k == 3 {
-            let wg = Winograd::new(&w.flatten_all()?.to_vec1::<f32>()?, c, c);
-            Some(
-                gflop
-                    / best_of(runs, || {
-                        conv3x3(&xs, 1, side, side, wg.forward(), pad, None);
-                        Ok(())
-                    })?,
-            )
-        } else {
-            None
+        let winograd = |block: Block| -> Result<Option<f64>> {
+            if k != 3 {
+                return Ok(None);
+            }
+            let wg = Winograd::new(&w.flatten_all()?.to_vec1::<f32>()?, c, c, block);
+            let secs = best_of(runs, || {
+                conv3x3(&xs, 1, side, side, wg.forward(), pad, None);
+                Ok(())
+            })?;
+            Ok(Some(gflop / secs))
         };
+        let f2 = winograd(Block::Two)?;
+        let f4 = winograd(Block::Four)?;
         let theirs = best_of(runs, || {
             x.conv2d(&w, pad, 1, 1, 1)?;
             Ok(())
@@ -68,7 +75,12 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
             kernel: k,
             gflop,
             ours_gflops: gflop / ours,
-            winograd_effective_gflops: winograd,
+            winograd_f2_effective_gflops: f2,
+            winograd_f4_effective_gflops: f4,
+            winograd_block_used: (k == 3).then(|| match Block::for_layer(c, c) {
+                Block::Two => "F2",
+                Block::Four => "F4",
+            }),
             candle_gflops: gflop / theirs,
         });
     }

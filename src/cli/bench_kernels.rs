@@ -35,19 +35,34 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         measured.instructions, measured.threads
     );
     println!(
-        "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>12}",
-        "channels", "side", "k", "GFLOP", "taps GF/s", "winograd eff.", "candle GF/s"
+        "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>16}{:>6}{:>12}",
+        "channels",
+        "side",
+        "k",
+        "GFLOP",
+        "taps GF/s",
+        "F(2x2) eff.",
+        "F(4x4) eff.",
+        "used",
+        "candle GF/s"
     );
     for c in &convs {
-        let winograd = c.winograd_effective_gflops.map_or("-".to_string(), share);
+        let f2 = c
+            .winograd_f2_effective_gflops
+            .map_or("-".to_string(), share);
+        let f4 = c
+            .winograd_f4_effective_gflops
+            .map_or("-".to_string(), share);
         println!(
-            "{:>9}{:>6}{:>4}{:>9.2}{:>16}{:>16}{:>12.1}",
+            "{:>9}{:>6}{:>4}{:>9.2}{:>16}{:>16}{:>16}{:>6}{:>12.1}",
             c.channels,
             c.side,
             c.kernel,
             c.gflop,
             share(c.ours_gflops),
-            winograd,
+            f2,
+            f4,
+            c.winograd_block_used.unwrap_or("-"),
             c.candle_gflops
         );
     }
@@ -81,7 +96,7 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\n(percentages: of the FMA peak; Winograd's effective rate may pass it, by up to 2.25x)"
+        "\n(percentages: of the FMA peak; Winograd's effective rate may pass it, by up to 2.25x with 2x2 tiles, 4x with 4x4)"
     );
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use candle_nn::{Conv2d, Module};
 
 use crate::ml::kernels::conv_gemm::{self, Taps};
-use crate::ml::kernels::winograd::{self, Winograd};
+use crate::ml::kernels::winograd::{self, Block, Winograd};
 
 /// `(n, c, h, w)`.
 pub type Dims4 = (usize, usize, usize, usize);
@@ -75,7 +75,7 @@ impl CpuKernel {
             // Winograd's input tiles reach two pixels past the output on each side, so it
             // needs padding ≤ 2: `from_conv` keeps padding below the kernel size.
             if k == 3 {
-                KernelKind::Winograd(Winograd::new(&weight, co, ci))
+                KernelKind::Winograd(Winograd::new(&weight, co, ci, Block::for_layer(co, ci)))
             } else {
                 KernelKind::Taps(Taps::new(&weight, co, ci, k))
             }

@@ -53,7 +53,22 @@ fn check(
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
-    assert!(fwd < 1e-4, "forward differs by {fwd}");
+    // Relative to the largest output, as for the gradient below: these outputs reach ~100 and
+    // Winograd's rounding scales with them. F(4×4)'s larger constants reached 1.1e-5 forward and
+    // 6.6e-6 backward over 25 runs of these random cases (F(2×2): below 1e-6).
+    let out_scale = reference
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+        .max(1.0);
+    assert!(
+        fwd / out_scale < 3e-5,
+        "forward differs by {}",
+        fwd / out_scale
+    );
     let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
     let g_ref = (reference * &r)
         .unwrap()
@@ -79,7 +94,7 @@ fn check(
         .to_scalar::<f32>()
         .unwrap();
     assert!(
-        diff / scale < 1e-5,
+        diff / scale < 2e-5,
         "input gradient differs by {}",
         diff / scale
     );

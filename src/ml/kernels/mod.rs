@@ -28,6 +28,7 @@ pub mod trainable_linear;
 pub mod trainable_norm;
 pub mod winograd;
 pub mod winograd_tiles;
+pub mod winograd_transforms;
 
 use std::cell::Cell;
 use std::sync::OnceLock;
