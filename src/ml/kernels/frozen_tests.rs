@@ -45,30 +45,11 @@ fn check(
     .unwrap();
     let ours = frozen.forward(&input).unwrap();
     let reference = conv.forward(&input).unwrap();
-    let fwd = (&ours - &reference)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    // Relative to the largest output, as for the gradient below: these outputs reach ~100 and
-    // Winograd's rounding scales with them. F(4×4)'s larger constants reached 1.1e-5 forward and
-    // 6.6e-6 backward over 25 runs of these random cases (F(2×2): below 1e-6).
-    let out_scale = reference
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-        .max(1.0);
-    assert!(
-        fwd / out_scale < 3e-5,
-        "forward differs by {}",
-        fwd / out_scale
-    );
+    // Relative to the largest value, forward and back: these outputs reach ~100 and Winograd's
+    // rounding scales with them. F(4×4)'s larger constants reached 1.1e-5 forward and 6.6e-6
+    // backward over 25 runs of these random cases (F(2×2): below 1e-6).
+    let fwd = relative_difference(&ours, &reference);
+    assert!(fwd < 3e-5, "forward differs by {fwd}");
     let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
     let g_ref = (reference * &r)
         .unwrap()
@@ -78,26 +59,21 @@ fn check(
         .unwrap();
     let a = g_ours.get(x.as_tensor()).unwrap();
     let b = g_ref.get(x.as_tensor()).unwrap();
-    let scale = b
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let diff = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert!(
-        diff / scale < 2e-5,
-        "input gradient differs by {}",
-        diff / scale
-    );
+    let bwd = relative_difference(a, b);
+    assert!(bwd < 2e-5, "input gradient differs by {bwd}");
+}
+
+/// Largest difference over the largest magnitude of `want` (at least 1).
+fn relative_difference(got: &Tensor, want: &Tensor) -> f32 {
+    let max_abs = |t: &Tensor| {
+        t.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    max_abs(&(got - want).unwrap()) / max_abs(want).max(1.0)
 }
 
 #[test]
