@@ -357,7 +357,7 @@ fn ctrl_c_pauses_and_resume_draws_the_same_picture() {
 }
 
 /// `bench conv` reports the measured FMA peak and, for the decoder's convolutions and CLIP's
-/// products, our rates and candle's. Speed itself is left to the benchmark; this checks that
+/// products, our rates (both Winograd blocks for 3×3 layers) and candle's. Speed itself is left to the benchmark; this checks that
 /// every figure is there and is a rate.
 #[test]
 fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
@@ -379,6 +379,17 @@ fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
     for case in doc["cases"].as_array().unwrap() {
         rate(&case["ours_gflops"]);
         rate(&case["candle_gflops"]);
+        // Both Winograd blocks are timed for each 3×3 layer, with the one the decoder uses:
+        // F(4×4) for the narrow layers only.
+        if case["kernel"] == 3 {
+            rate(&case["winograd_f2_effective_gflops"]);
+            rate(&case["winograd_f4_effective_gflops"]);
+            let narrow = case["channels"].as_u64().unwrap() <= 128;
+            let used = if narrow { "F4" } else { "F2" };
+            assert_eq!(case["winograd_block_used"], used, "{case}");
+        } else {
+            assert!(case["winograd_block_used"].is_null(), "{case}");
+        }
     }
     let gemm = doc["gemm"].as_array().unwrap();
     let names: Vec<&str> = gemm.iter().map(|g| g["name"].as_str().unwrap()).collect();
