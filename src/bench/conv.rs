@@ -46,7 +46,8 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
         let x = Tensor::randn(0f32, 1.0, (1, c, side, side), &dev)?;
         let w = Tensor::randn(0f32, 0.05, (c, c, k, k), &dev)?;
         let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let taps = Taps::new(&w.flatten_all()?.to_vec1::<f32>()?, c, c, k);
+        let ws: Vec<f32> = w.flatten_all()?.to_vec1()?;
+        let taps = Taps::new(&ws, c, c, k);
         let gflop = 2.0 * (c * c * k * k * side * side) as f64 / 1e9;
         let ours = best_of(runs, || {
             conv2d(&xs, 1, side, side, taps.forward(), pad, None);
@@ -56,7 +57,7 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
             if k != 3 {
                 return Ok(None);
             }
-            let wg = Winograd::new(&w.flatten_all()?.to_vec1::<f32>()?, c, c, block);
+            let wg = Winograd::new(&ws, c, c, block);
             let secs = best_of(runs, || {
                 conv3x3(&xs, 1, side, side, wg.forward(), pad, None);
                 Ok(())
