@@ -271,6 +271,9 @@ pub fn run(global: &GlobalArgs, args: IllustrateArgs) -> anyhow::Result<()> {
     if inputs.init_image.is_none() {
         vqgan.free_encoder();
     }
+    // The allocator keeps freed blocks for reuse (see `memory`); these will not come back, so
+    // they are returned to the system now rather than counted in the run's peak.
+    crate::memory::release_memory();
     let illustrator = Illustrator {
         clip: &clip,
         tokenizer: Some(&tokenizer),
