@@ -202,6 +202,7 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
         }
         if rx.is_empty() {
             // Buffers kept for the next step's reuse are not needed by an idle engine.
+            crate::ml::kernels::winograd::release_scratch();
             crate::memory::release_memory();
         }
         if out.cancelled() && out.keep_queue.swap(false, Ordering::Relaxed) {

@@ -246,14 +246,87 @@ fn conv<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
     assert!(padding <= 2 && h + 2 * padding >= 3 && w + 2 * padding >= 3);
     assert!(x.len() >= n * ci * h * w);
     let (ho, wo) = (h + 2 * padding - 2, w + 2 * padding - 2);
+    let mut out = vec![0f32; n * co * ho * wo];
+    let ts_max = rows_per_chunk::<M>(ho, wo) * wo.div_ceil(M) + ROW_GAP;
+    with_scratch(|scratch| {
+        let v = scratch.v.at_least(ci * P * ts_max);
+        // The products are ξ-major, so they can run side by side, one per thread.
+        let m = scratch.m.at_least(P * (co * ts_max + ROW_GAP));
+        chunks::<V, M, T, P>(x, (n, h, w), kernel, padding, bias, (v, m), &mut out);
+    });
+    (out, ho, wo)
+}
+
+/// The transformed tiles (`v`) and their products (`m`) of one chunk, kept per thread from
+/// call to call. They are not cleared between calls: every value a call reads it has written
+/// first (the input pass writes every tile the products read, the products every tile the
+/// output pass keeps), and what the output pass reads past a row's last tile only makes lanes
+/// it throws away. Zeroing them afresh for each call was most of the convolutions' `memset`
+/// time, 1.5–2% of a drawing step in perf.
+#[derive(Default)]
+struct Scratch {
+    v: Grown,
+    m: Grown,
+}
+
+#[derive(Default)]
+struct Grown(Vec<f32>);
+
+impl Grown {
+    /// The first `len` values, growing the buffer (zeroed) when it is shorter.
+    fn at_least(&mut self, len: usize) -> &mut [f32] {
+        if self.0.len() < len {
+            // A fresh buffer: growing in place would copy values nobody reads.
+            self.0 = vec![0f32; len];
+        }
+        &mut self.0[..len]
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` on this thread's scratch, or on a fresh one when it is in use: a convolution
+/// called from a rayon task can run another, stolen while it waits, on the same thread.
+fn with_scratch(f: impl FnOnce(&mut Scratch)) {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Frees this thread's convolution scratch (a few tens of megabytes at the decoder's sizes),
+/// for a thread that is done drawing for a while.
+pub fn release_scratch() {
+    SCRATCH.with(|cell| {
+        if let Ok(mut scratch) = cell.try_borrow_mut() {
+            *scratch = Scratch::default();
+        }
+    });
+}
+
+/// Tile rows transformed and multiplied together: about `OUTPUTS_PER_CHUNK` outputs.
+fn rows_per_chunk<const M: usize>(ho: usize, wo: usize) -> usize {
+    (OUTPUTS_PER_CHUNK / (M * M) / wo.div_ceil(M)).clamp(1, ho.div_ceil(M))
+}
+
+/// The chunks of tile rows of every image, through `v` and `m`, into `out`.
+fn chunks<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
+    x: &[f32],
+    (n, h, w): (usize, usize, usize),
+    kernel: WinogradKernel,
+    padding: usize,
+    bias: Option<&[f32]>,
+    (v, m): (&mut [f32], &mut [f32]),
+    out: &mut [f32],
+) {
+    let ci = kernel.c_in();
+    let co = kernel.c_out();
+    let (ho, wo) = (h + 2 * padding - 2, w + 2 * padding - 2);
     let (th, tw) = (ho.div_ceil(M), wo.div_ceil(M));
     let points = kernel.points();
-    let mut out = vec![0f32; n * co * ho * wo];
-    let rows_per_chunk = (OUTPUTS_PER_CHUNK / (M * M) / tw).clamp(1, th);
-    let ts_max = rows_per_chunk * tw + ROW_GAP;
-    let mut v = vec![0f32; ci * P * ts_max];
-    // The products are ξ-major, so they can run side by side, one per thread.
-    let mut m = vec![0f32; P * (co * ts_max + ROW_GAP)];
+    let rows_per_chunk = rows_per_chunk::<M>(ho, wo);
     for img in 0..n {
         let x_img = &x[img * ci * h * w..(img + 1) * ci * h * w];
         let out_img = &mut out[img * co * ho * wo..(img + 1) * co * ho * wo];
@@ -296,94 +369,8 @@ fn conv<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
                 });
         }
     }
-    (out, ho, wo)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ml::kernels::conv_gemm::{self, Taps};
-
-    fn data(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let v = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
-                (v % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
-
-    /// Against the direct per-tap convolution, forward and flipped, both blocks, for odd sizes,
-    /// one-row images, every padding, rows wider than one group of lanes, and more tiles than
-    /// one chunk holds.
-    #[test]
-    fn winograd_matches_the_direct_convolution() {
-        for block in [Block::Two, Block::Four] {
-            for &(n, ci, co, h, w, pad) in &[
-                (2, 3, 5, 7, 9, 1),
-                (1, 4, 2, 1, 6, 1),
-                (1, 2, 3, 5, 5, 0),
-                (1, 3, 2, 4, 3, 2),
-                (1, 2, 2, 70, 130, 1),
-                (1, 2, 3, 9, 37, 0),
-                (2, 3, 2, 6, 35, 2),
-                (1, 3, 2, 3, 3, 0),
-                (1, 2, 2, 11, 13, 2),
-            ] {
-                check(block, n, ci, co, h, w, pad, 1e-4);
-            }
-            // A reduction as wide as the decoder's narrow levels, where F(4×4)'s larger
-            // constants round most.
-            check(block, 1, 128, 8, 19, 21, 1, 2e-4);
-        }
-    }
-
-    /// Largest difference from the direct convolution, relative to the largest output.
-    #[expect(clippy::too_many_arguments, reason = "one test case's sizes, named")]
-    fn check(
-        block: Block,
-        n: usize,
-        ci: usize,
-        co: usize,
-        h: usize,
-        w: usize,
-        pad: usize,
-        tol: f32,
-    ) {
-        let weight = data(co * ci * 9, 1)
-            .iter()
-            .map(|v| v / (ci as f32 * 9.0).sqrt())
-            .collect::<Vec<_>>();
-        let x = data(n * ci * h * w, 2);
-        let bias = data(co, 3);
-        let taps = Taps::new(&weight, co, ci, 3);
-        let wino = Winograd::new(&weight, co, ci, block);
-        let relative = |want: &[f32], got: &[f32]| {
-            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
-            let err = want
-                .iter()
-                .zip(got)
-                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            err / scale
-        };
-        let (want, ho, wo) = conv_gemm::conv2d(&x, n, h, w, taps.forward(), pad, Some(&bias));
-        let (got, gho, gwo) = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
-        assert_eq!((gho, gwo), (ho, wo));
-        let err = relative(&want, &got);
-        assert!(
-            err < tol,
-            "{block:?} forward {n} {ci} {co} {h}x{w} pad {pad}: {err}"
-        );
-
-        let g = data(n * co * ho * wo, 4);
-        let back = 2 - pad;
-        let (want, bh, bw) = conv_gemm::conv2d(&g, n, ho, wo, taps.flipped(), back, None);
-        let (got, gbh, gbw) = conv3x3(&g, n, ho, wo, wino.flipped(), back, None);
-        assert_eq!((gbh, gbw), (bh, bw));
-        let err = relative(&want, &got);
-        assert!(
-            err < tol,
-            "{block:?} flipped {n} {ci} {co} {h}x{w} pad {pad}: {err}"
-        );
-    }
-}
+#[path = "winograd_tests.rs"]
+mod tests;

@@ -1,0 +1,107 @@
+//! Tests of `winograd`, kept apart so the module stays short.
+
+use super::*;
+use crate::ml::kernels::conv_gemm::{self, Taps};
+
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let v = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
+            (v % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+/// Against the direct per-tap convolution, forward and flipped, both blocks, for odd sizes,
+/// one-row images, every padding, rows wider than one group of lanes, and more tiles than
+/// one chunk holds.
+#[test]
+fn winograd_matches_the_direct_convolution() {
+    for block in [Block::Two, Block::Four] {
+        for &(n, ci, co, h, w, pad) in &[
+            (2, 3, 5, 7, 9, 1),
+            (1, 4, 2, 1, 6, 1),
+            (1, 2, 3, 5, 5, 0),
+            (1, 3, 2, 4, 3, 2),
+            (1, 2, 2, 70, 130, 1),
+            (1, 2, 3, 9, 37, 0),
+            (2, 3, 2, 6, 35, 2),
+            (1, 3, 2, 3, 3, 0),
+            (1, 2, 2, 11, 13, 2),
+        ] {
+            check(block, n, ci, co, h, w, pad, 1e-4);
+        }
+        // A reduction as wide as the decoder's narrow levels, where F(4×4)'s larger
+        // constants round most.
+        check(block, 1, 128, 8, 19, 21, 1, 2e-4);
+    }
+}
+
+/// The scratch kept between calls is never cleared: a call must not read what an earlier
+/// one left. Poisoned with NaN, it must give the very bits a fresh thread's zeroed scratch
+/// gives, for rows that end inside a group of lanes (the output pass reads past them).
+#[test]
+fn leftover_scratch_never_reaches_the_output() {
+    for block in [Block::Two, Block::Four] {
+        for &(n, ci, co, h, w, pad) in &[(2, 5, 3, 13, 9, 1), (1, 3, 4, 70, 37, 2)] {
+            let weight = data(co * ci * 9, 5);
+            let x = data(n * ci * h * w, 6);
+            let wino = Winograd::new(&weight, co, ci, block);
+            let fresh = std::thread::scope(|s| {
+                s.spawn(|| conv3x3(&x, n, h, w, wino.forward(), pad, None))
+                    .join()
+                    .expect("the fresh thread's convolution")
+            });
+            SCRATCH.with_borrow_mut(|s| {
+                s.v.at_least(1 << 20).fill(f32::NAN);
+                s.m.at_least(1 << 20).fill(f32::NAN);
+            });
+            let reused = conv3x3(&x, n, h, w, wino.forward(), pad, None);
+            assert_eq!((reused.1, reused.2), (fresh.1, fresh.2));
+            assert!(
+                reused.0.iter().zip(&fresh.0).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{block:?} {n} {ci} {co} {h}x{w} pad {pad}: the leftover scratch changed the output"
+            );
+        }
+    }
+}
+
+/// Largest difference from the direct convolution, relative to the largest output.
+#[expect(clippy::too_many_arguments, reason = "one test case's sizes, named")]
+fn check(block: Block, n: usize, ci: usize, co: usize, h: usize, w: usize, pad: usize, tol: f32) {
+    let weight = data(co * ci * 9, 1)
+        .iter()
+        .map(|v| v / (ci as f32 * 9.0).sqrt())
+        .collect::<Vec<_>>();
+    let x = data(n * ci * h * w, 2);
+    let bias = data(co, 3);
+    let taps = Taps::new(&weight, co, ci, 3);
+    let wino = Winograd::new(&weight, co, ci, block);
+    let relative = |want: &[f32], got: &[f32]| {
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+        let err = want
+            .iter()
+            .zip(got)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        err / scale
+    };
+    let (want, ho, wo) = conv_gemm::conv2d(&x, n, h, w, taps.forward(), pad, Some(&bias));
+    let (got, gho, gwo) = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
+    assert_eq!((gho, gwo), (ho, wo));
+    let err = relative(&want, &got);
+    assert!(
+        err < tol,
+        "{block:?} forward {n} {ci} {co} {h}x{w} pad {pad}: {err}"
+    );
+
+    let g = data(n * co * ho * wo, 4);
+    let back = 2 - pad;
+    let (want, bh, bw) = conv_gemm::conv2d(&g, n, ho, wo, taps.flipped(), back, None);
+    let (got, gbh, gbw) = conv3x3(&g, n, ho, wo, wino.flipped(), back, None);
+    assert_eq!((gbh, gbw), (bh, bw));
+    let err = relative(&want, &got);
+    assert!(
+        err < tol,
+        "{block:?} flipped {n} {ci} {co} {h}x{w} pad {pad}: {err}"
+    );
+}
