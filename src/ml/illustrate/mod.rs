@@ -230,6 +230,7 @@ impl Illustrator<'_> {
     ) -> Result<StepOutput> {
         let t = Instant::now();
         let image = self.render(z.as_tensor())?;
+        release_scratch();
         stages.decode_forward += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -264,6 +265,7 @@ impl Illustrator<'_> {
             surrogate = (surrogate + pull)?;
         }
         let grads = surrogate.backward()?;
+        release_scratch();
         stages.decoder_backward += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -313,4 +315,11 @@ impl Illustrator<'_> {
             Outcome::Paused { .. } => Err(Error::Cancelled),
         }
     }
+}
+
+/// Frees the convolutions' per-thread scratch after each decoder pass. Within a pass it is
+/// reused from layer to layer (no zeroing); freed, its tens of megabytes can hold CLIP's
+/// activations, which are all alive at the step's peak.
+fn release_scratch() {
+    crate::ml::kernels::winograd::release_scratch();
 }
