@@ -3,7 +3,7 @@
 //! carries on, so the studio never dies with its engine.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -173,9 +173,40 @@ fn job_of(command: &Command) -> Job {
     }
 }
 
+/// Jobs running on any job thread. Memory is given back only when none is: the allocator's
+/// kept blocks and heap are the whole process's, so a library job that ends while a drawing step
+/// runs would otherwise empty the engine's reuse cache under it and fault its next step's
+/// buffers in afresh.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// One running job; dropping it says whether it was the last one running.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn start(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+
+    /// Ends the job; true when no other job is running.
+    fn end(self) -> bool {
+        let last = self.0.fetch_sub(1, Ordering::SeqCst) == 1;
+        std::mem::forget(self);
+        last
+    }
+}
+
+impl Drop for Running<'_> {
+    // Only reached when `end` was not called (an unwinding thread): keep the count right.
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
     let mut jobs = factory();
     while let Ok(command) = rx.recv() {
+        let running = Running::start(&RUNNING);
         out.cancel.store(false, Ordering::Relaxed);
         out.keep_queue.store(false, Ordering::Relaxed);
         let job = job_of(&command);
@@ -200,10 +231,13 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
                 jobs = factory();
             }
         }
+        let last = running.end();
         if rx.is_empty() {
             // Buffers kept for the next step's reuse are not needed by an idle engine.
             crate::ml::kernels::winograd::release_scratch();
-            crate::memory::release_memory();
+            if last {
+                crate::memory::release_memory();
+            }
         }
         if out.cancelled() && out.keep_queue.swap(false, Ordering::Relaxed) {
             // Only this job was cancelled: the next queued one runs as usual.
@@ -232,5 +266,23 @@ fn job_loop(rx: Receiver<Command>, factory: JobsFactory, out: Outbox) {
         } else {
             out.send(Event::Finished { job });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_last_of_overlapping_jobs_finds_the_threads_idle() {
+        let count = AtomicUsize::new(0);
+        let library = Running::start(&count);
+        let drawing = Running::start(&count);
+        assert!(!library.end(), "the drawing job still runs");
+        assert!(drawing.end());
+        // A job whose thread unwinds still leaves the count right.
+        drop(Running::start(&count));
+        assert!(Running::start(&count).end());
+        assert_eq!(count.load(Ordering::SeqCst), 0);
     }
 }
