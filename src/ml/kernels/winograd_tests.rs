@@ -39,28 +39,71 @@ fn winograd_matches_the_direct_convolution() {
 
 /// The scratch kept between calls is never cleared: a call must not read what an earlier
 /// one left. Poisoned with NaN, it must give the very bits a fresh thread's zeroed scratch
-/// gives, for rows that end inside a group of lanes (the output pass reads past them).
+/// gives: rows that end inside a group of lanes (the output pass reads past them), an image
+/// of several chunks (the last one shorter), two images, the flipped kernel and a bias.
 #[test]
 fn leftover_scratch_never_reaches_the_output() {
+    const POISONED: usize = 1 << 20;
     for block in [Block::Two, Block::Four] {
-        for &(n, ci, co, h, w, pad) in &[(2, 5, 3, 13, 9, 1), (1, 3, 4, 70, 37, 2)] {
+        for &(n, ci, co, h, w, pad) in &[
+            (2, 5, 3, 13, 9, 1),
+            (1, 3, 4, 70, 37, 2),
+            (1, 3, 2, 70, 130, 1),
+        ] {
+            assert!(n * h * w > OUTPUTS_PER_CHUNK || w % 16 != 0);
             let weight = data(co * ci * 9, 5);
             let x = data(n * ci * h * w, 6);
+            let g = data(n * co * (h + 2) * (w + 2), 7);
+            let bias = data(co, 8);
             let wino = Winograd::new(&weight, co, ci, block);
-            let fresh = std::thread::scope(|s| {
-                s.spawn(|| conv3x3(&x, n, h, w, wino.forward(), pad, None))
-                    .join()
-                    .expect("the fresh thread's convolution")
-            });
-            SCRATCH.with_borrow_mut(|s| {
-                s.v.at_least(1 << 20).fill(f32::NAN);
-                s.m.at_least(1 << 20).fill(f32::NAN);
-            });
-            let reused = conv3x3(&x, n, h, w, wino.forward(), pad, None);
-            assert_eq!((reused.1, reused.2), (fresh.1, fresh.2));
+            let run = || {
+                let forward = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
+                let (ho, wo) = (forward.1, forward.2);
+                let flipped = conv3x3(
+                    &g[..n * co * ho * wo],
+                    n,
+                    ho,
+                    wo,
+                    wino.flipped(),
+                    2 - pad,
+                    None,
+                );
+                (forward, flipped)
+            };
+            let fresh = std::thread::scope(|s| s.spawn(run).join().expect("a fresh thread"));
+            let poison = || {
+                SCRATCH.with_borrow_mut(|s| {
+                    s.v.at_least(POISONED).fill(f32::NAN);
+                    s.m.at_least(POISONED).fill(f32::NAN);
+                })
+            };
+            poison();
+            let forward = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
+            poison();
+            let (ho, wo) = (forward.1, forward.2);
+            let flipped = conv3x3(
+                &g[..n * co * ho * wo],
+                n,
+                ho,
+                wo,
+                wino.flipped(),
+                2 - pad,
+                None,
+            );
+            // Had a call needed more than the poisoned length, it would have grown a zeroed
+            // buffer and tested nothing.
+            SCRATCH.with_borrow(|s| assert_eq!((s.v.0.len(), s.m.0.len()), (POISONED, POISONED)));
+            let same =
+                |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+            let case = format!("{block:?} {n} {ci} {co} {h}x{w} pad {pad}");
+            assert_eq!((forward.1, forward.2), (fresh.0 .1, fresh.0 .2), "{case}");
             assert!(
-                reused.0.iter().zip(&fresh.0).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{block:?} {n} {ci} {co} {h}x{w} pad {pad}: the leftover scratch changed the output"
+                same(&forward.0, &fresh.0 .0),
+                "{case}: leftovers changed the output"
+            );
+            assert!(
+                same(&flipped.0, &fresh.1 .0),
+                "{case}: leftovers changed the gradient"
             );
         }
     }
