@@ -56,40 +56,24 @@ fn leftover_scratch_never_reaches_the_output() {
             let g = data(n * co * (h + 2) * (w + 2), 7);
             let bias = data(co, 8);
             let wino = Winograd::new(&weight, co, ci, block);
-            let run = || {
+            // The forward convolution, then the flipped one, `before` run ahead of each.
+            let run = |before: &dyn Fn()| {
+                before();
                 let forward = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
                 let (ho, wo) = (forward.1, forward.2);
-                let flipped = conv3x3(
-                    &g[..n * co * ho * wo],
-                    n,
-                    ho,
-                    wo,
-                    wino.flipped(),
-                    2 - pad,
-                    None,
-                );
+                before();
+                let g = &g[..n * co * ho * wo];
+                let flipped = conv3x3(g, n, ho, wo, wino.flipped(), 2 - pad, None);
                 (forward, flipped)
             };
-            let fresh = std::thread::scope(|s| s.spawn(run).join().expect("a fresh thread"));
-            let poison = || {
+            let fresh =
+                std::thread::scope(|s| s.spawn(|| run(&|| {})).join().expect("a fresh thread"));
+            let (forward, flipped) = run(&|| {
                 SCRATCH.with_borrow_mut(|s| {
                     s.v.at_least(POISONED).fill(f32::NAN);
                     s.m.at_least(POISONED).fill(f32::NAN);
                 })
-            };
-            poison();
-            let forward = conv3x3(&x, n, h, w, wino.forward(), pad, Some(&bias));
-            poison();
-            let (ho, wo) = (forward.1, forward.2);
-            let flipped = conv3x3(
-                &g[..n * co * ho * wo],
-                n,
-                ho,
-                wo,
-                wino.flipped(),
-                2 - pad,
-                None,
-            );
+            });
             // Had a call needed more than the poisoned length, it would have grown a zeroed
             // buffer and tested nothing.
             SCRATCH.with_borrow(|s| assert_eq!((s.v.0.len(), s.m.0.len()), (POISONED, POISONED)));
