@@ -179,7 +179,7 @@ fn job_of(command: &Command) -> Job {
 /// buffers in afresh.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
-/// One running job; dropping it says whether it was the last one running.
+/// One running job, counted from `start` until `end`, which says whether it was the last.
 struct Running<'a>(&'a AtomicUsize);
 
 impl<'a> Running<'a> {

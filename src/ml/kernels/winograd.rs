@@ -297,7 +297,7 @@ fn with_scratch(f: impl FnOnce(&mut Scratch)) {
 }
 
 /// Frees this thread's convolution scratch (a few tens of megabytes at the decoder's sizes),
-/// for a thread that is done drawing for a while.
+/// when other work has better use for the memory: after a decoder pass, or an idle engine.
 pub fn release_scratch() {
     SCRATCH.with(|cell| {
         if let Ok(mut scratch) = cell.try_borrow_mut() {
