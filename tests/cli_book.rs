@@ -306,8 +306,8 @@ fn a_library_that_is_not_sqlite_is_refused_and_kept() {
 }
 
 /// `book --precision bf16` from the user's text: each page records the precision that ran
-/// (bf16 where AMX is, f32 elsewhere, said on stderr), the recipe the one asked; a redraw
-/// where bf16 cannot run (`STORYBOOK_NO_AMX=1`) says so and records f32.
+/// (bf16 where a bf16 kernel runs, f32 elsewhere, said on stderr), the recipe the one asked; a
+/// redraw where bf16 cannot run (`STORYBOOK_BF16_KERNEL=none`) says so and records f32.
 #[test]
 fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     let tmp = tempfile::tempdir().unwrap();
@@ -345,13 +345,13 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     ok(out);
-    let amx = storybook_studio::ml::kernels::amx::available();
+    let bf16 = storybook_studio::ml::kernels::bf16_gemm::available();
     assert_eq!(
         stderr.contains("bf16 needs a CPU with AMX"),
-        !amx,
+        !bf16,
         "{stderr}"
     );
-    let ran = if amx { "bf16" } else { "f32" };
+    let ran = if bf16 { "bf16" } else { "f32" };
     let book = Library::open(&library).unwrap().book(1).unwrap();
     assert_eq!(book.pages.len(), 2);
     assert_eq!(book.story_settings["illustration"]["precision"], "bf16");
@@ -375,7 +375,7 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
         ],
         cwd,
     )
-    .env("STORYBOOK_NO_AMX", "1")
+    .env("STORYBOOK_BF16_KERNEL", "none")
     .output()
     .unwrap();
     let stderr = String::from_utf8_lossy(&redraw.stderr).into_owned();
@@ -383,7 +383,7 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     // Only a page drawn in bf16 has a precision this run cannot give it.
     assert_eq!(
         stderr.contains("bf16 needs a CPU with AMX"),
-        amx,
+        bf16,
         "{stderr}"
     );
     let book = Library::open(&library).unwrap().book(1).unwrap();

@@ -394,20 +394,34 @@ fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
     let gemm = doc["gemm"].as_array().unwrap();
     let names: Vec<&str> = gemm.iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["qkv", "out_proj", "fc1", "fc2"]);
-    let amx = storybook_studio::ml::kernels::amx::available();
+    let bf16 = storybook_studio::ml::kernels::bf16_gemm::available();
     for g in gemm {
         assert_eq!(g["rows"], 1600);
         for key in ["forward_gflops", "input_grad_gflops", "candle_gflops"] {
             rate(&g[key]);
         }
         for key in ["bf16_forward_gflops", "bf16_input_grad_gflops"] {
-            if amx {
+            if bf16 {
                 rate(&g[key]);
             } else {
                 assert!(g[key].is_null(), "{g}");
             }
         }
     }
+    // The kernel that ran is named, and where none did, the sentence says why.
+    let kernel = storybook_studio::ml::kernels::bf16_gemm::kernel().map(|k| k.name());
+    assert_eq!(
+        doc["bf16_kernel"].as_str(),
+        kernel,
+        "{}",
+        doc["bf16_kernel"]
+    );
+    assert_eq!(
+        doc["bf16_unavailable"].is_null(),
+        bf16,
+        "{}",
+        doc["bf16_unavailable"]
+    );
 }
 
 /// The CLI frees the encoder only when there is no init image: with one, it is encoded.
@@ -439,7 +453,7 @@ fn an_init_image_is_encoded_after_the_text_tower_is_freed() {
     assert_eq!((img.width(), img.height()), (32, 32));
 }
 
-/// bf16 where AMX runs, and otherwise f32 with a sentence; the report and the picture's
+/// bf16 where a bf16 kernel runs, and otherwise f32 with a sentence; the report and the picture's
 /// recipe both say what really ran. A precision that does not exist is refused by name.
 #[test]
 fn precision_bf16_runs_or_says_why_it_drew_in_f32() {
@@ -466,7 +480,7 @@ fn precision_bf16_runs_or_says_why_it_drew_in_f32() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let ran = if storybook_studio::ml::kernels::amx::available() {
+    let ran = if storybook_studio::ml::kernels::bf16_gemm::available() {
         assert!(report.get("warnings").is_none(), "{report}");
         "bf16"
     } else {

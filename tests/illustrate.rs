@@ -310,10 +310,11 @@ fn fused_and_composed_ops_take_the_same_step() {
     );
 }
 
-/// bf16 on AMX: the same seed gives the same picture, and over three steps it follows f32's
-/// similarity and picture closely. (Over 50 steps the pictures drift apart as any change of
-/// arithmetic makes them; `bench precision` measures how far.) Without AMX, bf16 is not run:
-/// the comparison says f32 ran, why, and the pictures are identical.
+/// bf16 (on AMX, or on AVX512-BF16 where `STORYBOOK_BF16_KERNEL` asks): the same seed gives
+/// the same picture, and over three steps it follows f32's similarity and picture closely.
+/// (Over 50 steps the pictures drift apart as any change of arithmetic makes them; `bench
+/// precision` measures how far.) Without a bf16 kernel, bf16 is not run: the comparison says
+/// f32 ran, why, and the pictures are identical.
 #[test]
 fn bf16_reproduces_its_seed_and_stays_near_f32() {
     let reference = models();
@@ -343,7 +344,7 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         .run(prompt, &ImageInputs::default(), &bf16, &never, |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("ask for bf16"), "{err}");
-    if !storybook_studio::ml::kernels::amx::available() {
+    if !storybook_studio::ml::kernels::bf16_gemm::available() {
         assert_eq!(cost.compared, Precision::F32);
         assert!(cost.warning.unwrap().contains("AMX"));
         assert_eq!(cost.psnr_db, None);

@@ -1,7 +1,8 @@
 //! GEMM throughput on CLIP ViT-B/32's products during an illustration step: 32 cutouts of 50
 //! tokens make 1,600 rows through each frozen linear layer, forward and back to the input
 //! (the weights never train, so there is no weight gradient). Our `FrozenLinear` against
-//! candle's matmul, in GFLOP/s (2 × multiply-adds per second), and in bf16 where AMX runs.
+//! candle's matmul, in GFLOP/s (2 × multiply-adds per second), and in bf16 where a bf16 kernel
+//! runs.
 
 use candle_core::{Device, Tensor};
 use serde::Serialize;
@@ -20,7 +21,8 @@ pub struct GemmCase {
     pub forward_gflops: f64,
     pub input_grad_gflops: f64,
     pub candle_gflops: f64,
-    /// The same two products with the weight in bf16 on AMX; `None` without AMX.
+    /// The same two products with the weight in bf16 (on AMX or AVX512-BF16); `None` where
+    /// neither runs.
     pub bf16_forward_gflops: Option<f64>,
     pub bf16_input_grad_gflops: Option<f64>,
 }

@@ -19,7 +19,7 @@ pub struct IllustrateBench {
     pub peak_rss_bytes: u64,
     pub stages: crate::ml::illustrate::StageTimes,
     pub threads: usize,
-    /// What really ran: bf16 asked without AMX runs f32.
+    /// What really ran: bf16 asked where no bf16 kernel runs is f32.
     pub precision: crate::ml::illustrate::Precision,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,

@@ -13,7 +13,7 @@ use crate::ml::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrecisionCost {
-    /// What the second run really ran in: f32 where there is no AMX.
+    /// What the second run really ran in: f32 where no bf16 kernel runs.
     pub compared: Precision,
     pub iterations: usize,
     /// The similarity each step reported, f32 then the compared precision.

@@ -150,7 +150,7 @@ pub fn draw_pages(
             sentence: &page.sentence,
         });
         let mut opts = page_options(&recipe, page.position);
-        // The page records the precision that really runs (bf16 needs AMX).
+        // The page records the precision that really runs (bf16 needs a bf16 kernel).
         opts.precision = models.illustrator.precision();
         let saved = match usable_checkpoint(lib, book_id, page.position, &page.sentence, &opts)? {
             Ok(c) => {

@@ -115,7 +115,8 @@ pub enum BenchWhat {
         cutn: usize,
         #[arg(long, default_value_t = 3)]
         iterations: usize,
-        /// f32, or bf16 (CLIP's image tower on AMX; f32 with a warning without it).
+        /// f32, or bf16 (CLIP's image tower on AMX or AVX512-BF16; f32 with a warning
+        /// where neither runs).
         #[arg(long, default_value = "f32")]
         precision: crate::ml::illustrate::Precision,
     },

@@ -5,6 +5,7 @@ use super::GlobalArgs;
 use crate::bench::conv::bench_conv;
 use crate::bench::gemm::bench_gemm;
 use crate::bench::peak::fma_peak;
+use crate::ml::kernels::{bf16_dot, bf16_gemm};
 
 /// Cutouts whose rows CLIP's products are timed at: the 128², cutn 32 setting.
 const CUTOUTS: usize = 32;
@@ -15,6 +16,9 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
     let peak = measured.gflops;
     let convs = bench_conv(runs)?;
     let gemms = bench_gemm(CUTOUTS, runs)?;
+    let bf16_kernel = bf16_gemm::kernel().map(|k| k.name());
+    // Where the CPU has it, vdpbf16ps's measured rate against f32's, chosen or not.
+    let dot_speedup = bf16_dot::available().then(bf16_dot::speedup_over_f32);
     if global.json {
         return super::print_json(&serde_json::json!({
             "threads": measured.threads,
@@ -22,6 +26,9 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
             "fma_instructions": measured.instructions,
             "cases": convs,
             "gemm": gemms,
+            "bf16_kernel": bf16_kernel,
+            "bf16_unavailable": bf16_gemm::unavailable_reason(),
+            "avx512bf16_speedup_over_f32": dot_speedup,
         }));
     }
     let share = |g: f64| format!("{g:.1} ({:.0}%)", 100.0 * g / peak);
@@ -81,7 +88,7 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
     for g in &gemms {
         let bf16 = match (g.bf16_forward_gflops, g.bf16_input_grad_gflops) {
             (Some(f), Some(b)) => format!("{f:.0}/{b:.0}"),
-            _ => "no AMX".to_string(),
+            _ => "no bf16".to_string(),
         };
         println!(
             "{:>9}{:>6}{:>6}{:>6}{:>9.2}{:>16}{:>16}{:>12.1}{bf16:>18}",
@@ -94,6 +101,13 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
             share(g.input_grad_gflops),
             g.candle_gflops
         );
+    }
+    match (bf16_kernel, bf16_gemm::unavailable_reason()) {
+        (Some(k), _) => println!("\nbf16 products on {k}"),
+        (None, why) => println!("\nno bf16 products: {}", why.unwrap_or_default()),
+    }
+    if let Some(r) = dot_speedup {
+        println!("AVX512-BF16's vdpbf16ps multiplies at {r:.2}x the f32 FMAs' rate on one thread");
     }
     println!(
         "\n(percentages: of the FMA peak; Winograd's effective rate may pass it, by up to 2.25x with 2x2 tiles, 4x with 4x4)"

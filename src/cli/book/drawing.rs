@@ -95,7 +95,7 @@ impl Drawing {
     }
 
     /// Checks the settings against the model's grid, and sets CLIP up in the precision they
-    /// ask; a size that will be rounded, and bf16 on a CPU without AMX, are said once. The
+    /// ask; a size that will be rounded, and bf16 on a CPU that cannot run it, are said once. The
     /// options stay as asked (a book's recipe keeps them): each page records the precision
     /// that ran, which the illustrator knows.
     pub fn check(&mut self, opts: &IllustrateOptions) -> anyhow::Result<Vec<String>> {

@@ -35,7 +35,7 @@ pub struct IllustrateOptions {
     /// differs from a full-size run with the same seed. Ignored with an init image.
     pub progressive: bool,
     /// What CLIP's image tower computes its products in. A saved page keeps the precision it
-    /// really ran in: bf16 asked on a CPU without AMX runs, and is saved, as f32.
+    /// really ran in: bf16 asked where no bf16 kernel runs, and is saved, as f32.
     pub precision: Precision,
 }
 

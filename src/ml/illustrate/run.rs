@@ -83,8 +83,8 @@ impl Illustrator<'_> {
             {
                 return Err(Error::Input(format!(
                     "the saved state (step {}) was drawn in {ran} and this run is in {}; \
-                     bf16 needs a CPU with AMX: continue it on such a machine, or start the \
-                     picture again",
+                     bf16 needs a CPU with AMX or a fast AVX512-BF16: continue it on such a \
+                     machine, or start the picture again",
                     state.step, opts.precision
                 )));
             }

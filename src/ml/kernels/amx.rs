@@ -14,14 +14,11 @@ pub const TILE: usize = 16;
 /// bf16 values along the reduction in one A tile row (64 bytes).
 pub const TILE_K: usize = 32;
 
-/// Whether AMX bf16 products can run in this process. `STORYBOOK_NO_AMX=1` says no, so the
-/// f32 fallback can be tried (and tested) on a machine that has AMX.
+/// Whether AMX bf16 products can run in this process (asked once). Which bf16 kernel runs, and
+/// the switch that leaves AMX out, are [`super::bf16_gemm::kernel`]'s.
 pub fn available() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        let refused = std::env::var("STORYBOOK_NO_AMX").is_ok_and(|v| !v.is_empty() && v != "0");
-        !refused && detect()
-    })
+    *OK.get_or_init(detect)
 }
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

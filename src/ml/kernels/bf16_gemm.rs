@@ -1,16 +1,126 @@
-//! `y = x · B` with a frozen `B` kept in bf16, on AMX tiles: the `--precision bf16` product of
-//! CLIP's image tower.
+//! `y = x · B` with a frozen `B` kept in bf16, on AMX tiles or, without AMX, on AVX512-BF16's
+//! `vdpbf16ps`: the `--precision bf16` product of CLIP's image tower.
 //!
 //! `B` is packed once, when the layer switches to bf16, in the layout AMX's `tdpbf16ps` reads
 //! (16-column panels of 32×16 k-pairs, one 1 KiB tile per 32 steps of the reduction), so a call
-//! only rounds its `x` to bf16. Products accumulate in f32, as PyTorch's bf16 autocast does.
-//! Work is split into blocks of up to 128 rows by 128 columns, so a task's rows of `x` and its
-//! panels of `B` stay in the core's L2 while it sweeps them.
+//! only rounds its `x` to bf16. `vdpbf16ps` reads the same layout, one row of pairs at a time.
+//! Products accumulate in f32, as PyTorch's bf16 autocast does. Work is split into blocks of up
+//! to 128 rows by 128 columns, so a task's rows of `x` and its panels of `B` stay in the core's
+//! L2 while it sweeps them.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use super::amx::{self, Block, TILE, TILE_K};
+use super::bf16_dot;
 use super::packed_weight::to_bf16;
+
+/// The instructions a bf16 product runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AMX tiles (Xeon Sapphire Rapids and later).
+    Amx,
+    /// AVX512-BF16's `vdpbf16ps` (Xeon Cooper Lake, AMD Zen 4 and later).
+    Dot,
+}
+
+impl Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Amx => "AMX",
+            Self::Dot => "AVX512-BF16",
+        }
+    }
+}
+
+/// `vdpbf16ps` is chosen only where it multiplies at least this many times faster than f32:
+/// a small gain would not pay for bf16's rounding.
+const DOT_MIN_SPEEDUP: f64 = 1.5;
+
+/// Which kernel bf16 products use in this process, or why none.
+#[derive(Debug, Clone)]
+struct Choice {
+    kernel: Option<Kernel>,
+    /// Said to the user when `kernel` is `None`, after "bf16 needs ...".
+    detail: String,
+}
+
+fn choice() -> &'static Choice {
+    static CHOICE: OnceLock<Choice> = OnceLock::new();
+    CHOICE.get_or_init(|| {
+        let asked = std::env::var("STORYBOOK_BF16_KERNEL").unwrap_or_default();
+        choose(
+            asked.trim(),
+            amx::available(),
+            bf16_dot::available(),
+            bf16_dot::speedup_over_f32,
+        )
+    })
+}
+
+/// The choice for the switch `asked` (empty: automatic) on a CPU with or without each kernel;
+/// `dot_speedup` is only measured when the automatic choice needs it.
+fn choose(asked: &str, amx: bool, dot: bool, dot_speedup: impl Fn() -> f64) -> Choice {
+    let none = |detail: String| Choice {
+        kernel: None,
+        detail,
+    };
+    let some = |kernel| Choice {
+        kernel: Some(kernel),
+        detail: String::new(),
+    };
+    match asked.to_ascii_lowercase().as_str() {
+        "" | "auto" if amx => some(Kernel::Amx),
+        "" | "auto" if dot => {
+            let speedup = dot_speedup();
+            if speedup >= DOT_MIN_SPEEDUP {
+                some(Kernel::Dot)
+            } else {
+                none(format!(
+                    " (this CPU's AVX512-BF16 multiplies at {speedup:.1}x its f32 rate, no faster)"
+                ))
+            }
+        }
+        "" | "auto" => none(String::new()),
+        "amx" if amx => some(Kernel::Amx),
+        "avx512bf16" if dot => some(Kernel::Dot),
+        "amx" | "avx512bf16" => none(format!(
+            " (STORYBOOK_BF16_KERNEL={asked} asks for a kernel this CPU or system does not run)"
+        )),
+        "none" => none(" (STORYBOOK_BF16_KERNEL=none turns both off)".into()),
+        _ => none(format!(
+            " (STORYBOOK_BF16_KERNEL={asked} is not a kernel: choose amx, avx512bf16, none or \
+             auto)"
+        )),
+    }
+}
+
+/// The kernel bf16 products use in this process: AMX where it runs, else `vdpbf16ps` where it
+/// is [`DOT_MIN_SPEEDUP`] times faster than f32, else none (bf16 then falls back to f32).
+/// `STORYBOOK_BF16_KERNEL` (`amx`, `avx512bf16`, `none`) forces one where the CPU has it, so
+/// each path can be tried, tested and timed on a machine that has both.
+pub fn kernel() -> Option<Kernel> {
+    choice().kernel
+}
+
+/// Whether bf16 products can run in this process, on either kernel.
+pub fn available() -> bool {
+    kernel().is_some()
+}
+
+/// Why bf16 does not run here, one sentence, or `None` where it does.
+pub fn unavailable_reason() -> Option<String> {
+    let c = choice();
+    c.kernel.is_none().then(|| {
+        format!(
+            "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later) or a fast \
+             AVX512-BF16 (AMD Zen 4 or later), a system that allows it, and the fused CPU \
+             ops{}",
+            c.detail
+        )
+    })
+}
 
 /// Rows (and columns) of one AMX block: two tiles each way.
 const BLOCK: usize = 2 * TILE;
@@ -143,11 +253,35 @@ struct Out(*mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `y = x · B`, or `y += x · B` when `accumulate`; `x` is `[rows, B.k]`, `y` `[rows, B.n]`.
+/// `y = x · B`, or `y += x · B` when `accumulate`; `x` is `[rows, B.k]`, `y` `[rows, B.n]`, on
+/// this process's [`kernel`].
 ///
 /// # Panics
-/// When AMX is not [`amx::available`] or the sizes disagree: both are the caller's checks.
+/// When bf16 is not [`available`] or the sizes disagree: both are the caller's checks.
 pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumulate: bool) {
+    let kernel = kernel().expect("bf16 product without checking bf16_gemm::available()");
+    matmul_on(kernel, y, x, rows, b, accumulate);
+}
+
+/// [`matmul_into`] on the kernel named, so tests can run both where the CPU has both.
+///
+/// # Panics
+/// When the CPU (or the system, for AMX) does not run `kernel`, or the sizes disagree.
+pub fn matmul_on(
+    kernel: Kernel,
+    y: &mut [f32],
+    x: &[f32],
+    rows: usize,
+    b: &PackedBf16,
+    accumulate: bool,
+) {
+    match kernel {
+        Kernel::Amx => assert!(
+            amx::available(),
+            "AMX used without checking amx::available()"
+        ),
+        Kernel::Dot => assert!(bf16_dot::available(), "this CPU has no AVX512-BF16"),
+    }
     assert_eq!(x.len(), rows * b.k, "bf16 product: x is not rows × k");
     assert_eq!(y.len(), rows * b.n, "bf16 product: y is not rows × n");
     if rows == 0 || b.n == 0 {
@@ -182,9 +316,10 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
     let out = Out(y.as_mut_ptr());
     let n = b.n;
     (0..mt * nt).into_par_iter().for_each(|task| {
+        // The whole `Out`, not its raw pointer field, which is neither `Send` nor `Sync`.
         let out = &out;
         let (tm, tn) = (task / nt, task % nt);
-        amx::with_tiles(|tiles| {
+        let sweep = |product: &dyn Fn(&Block, &mut [f32; BLOCK * BLOCK])| {
             let mut c = [0f32; BLOCK * BLOCK];
             for nb in tn * TASK_BLOCKS..((tn + 1) * TASK_BLOCKS).min(n_blocks) {
                 for mb in tm * TASK_BLOCKS..((tm + 1) * TASK_BLOCKS).min(m_blocks) {
@@ -195,9 +330,7 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
                         b1: b.panel(2 * nb + 1),
                         k_tiles: b.k_tiles,
                     };
-                    // SAFETY: `a` holds whole blocks of `k_pad` bf16 per row and each panel
-                    // `k_tiles` tiles, as `block` reads them.
-                    unsafe { tiles.block(&blk, &mut c) };
+                    product(&blk, &mut c);
                     let (r0, c0) = (mb * BLOCK, nb * BLOCK);
                     let cols = BLOCK.min(n - c0);
                     for r in 0..BLOCK.min(rows - r0) {
@@ -215,7 +348,13 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
                     }
                 }
             }
-        });
+        };
+        // SAFETY (both): `a` holds whole blocks of `k_pad` bf16 per row and each panel
+        // `k_tiles` tiles, as the block products read them; the kernel was checked above.
+        match kernel {
+            Kernel::Amx => amx::with_tiles(|tiles| sweep(&|blk, c| unsafe { tiles.block(blk, c) })),
+            Kernel::Dot => sweep(&|blk, c| unsafe { bf16_dot::block(blk, c) }),
+        }
     });
 }
 

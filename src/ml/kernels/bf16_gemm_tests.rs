@@ -50,52 +50,135 @@ fn packing_keeps_every_value_rounded_to_bf16_in_both_orientations() {
     assert_eq!(fwd.bytes(), 4 * 3 * 16 * 32 * 2);
 }
 
-/// The AMX product against the plain product of the same bf16 values, over sizes that leave
-/// partial tiles and blocks on every side, with and without accumulation.
-#[test]
-fn the_amx_product_matches_the_rounded_reference() {
-    if !amx::available() {
+/// The kernels this CPU runs, whatever `STORYBOOK_BF16_KERNEL` says: each is tested where it can be.
+fn kernels_here() -> Vec<Kernel> {
+    let mut here = Vec::new();
+    if amx::available() {
+        here.push(Kernel::Amx);
+    }
+    if bf16_dot::available() {
+        here.push(Kernel::Dot);
+    }
+    if here.is_empty() {
         // Said in the output, so a CI log shows which machines ran the check.
         eprintln!(
-            "AMX is not available here: the bf16 product is not run (bf16 falls back to f32)"
+            "neither AMX nor AVX512-BF16 is available here: the bf16 product is not run (bf16 \
+             falls back to f32)"
         );
+    }
+    here
+}
+
+/// Each kernel's product against the plain product of the same bf16 values, over sizes that
+/// leave partial tiles and blocks on every side, with and without accumulation.
+#[test]
+fn each_bf16_kernel_matches_the_rounded_reference() {
+    for kernel in kernels_here() {
+        for (rows, k, n) in [(1, 1, 1), (37, 45, 50), (130, 96, 161), (33, 768, 64)] {
+            let x = values(rows * k, 2);
+            let b = PackedBf16::pack(k, n, |kk, nn| ((kk * 7 + nn * 3) % 11) as f32 / 5.0 - 1.0);
+            let want = matmul_reference(&x, rows, &b);
+            let mut y = vec![f32::NAN; rows * n];
+            matmul_on(kernel, &mut y, &x, rows, &b, false);
+            let tol = 1e-5 * (k as f32).sqrt();
+            for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= tol * (1.0 + w.abs()),
+                    "{kernel:?} {rows}×{k}×{n} [{i}]: {g} vs {w}"
+                );
+            }
+            let base = values(rows * n, 3);
+            let mut acc = base.clone();
+            matmul_on(kernel, &mut acc, &x, rows, &b, true);
+            for i in 0..acc.len() {
+                let w = base[i] + want[i];
+                assert!(
+                    (acc[i] - w).abs() <= tol * (1.0 + w.abs()),
+                    "{kernel:?} accumulated [{i}]"
+                );
+            }
+        }
+    }
+}
+
+/// Where both kernels run, they agree to the last bits the order of their sums allows: the
+/// same rounded operands, the same f32 accumulation over pairs.
+#[test]
+fn amx_and_vdpbf16ps_give_the_same_product() {
+    if kernels_here().len() < 2 {
+        eprintln!("only one bf16 kernel runs here: they are not compared");
         return;
     }
-    for (rows, k, n) in [(1, 1, 1), (37, 45, 50), (130, 96, 161), (33, 768, 64)] {
-        let x = values(rows * k, 2);
-        let b = PackedBf16::pack(k, n, |kk, nn| ((kk * 7 + nn * 3) % 11) as f32 / 5.0 - 1.0);
-        let want = matmul_reference(&x, rows, &b);
-        let mut y = vec![f32::NAN; rows * n];
-        matmul_into(&mut y, &x, rows, &b, false);
-        let tol = 1e-5 * (k as f32).sqrt();
-        for (i, (g, w)) in y.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() <= tol * (1.0 + w.abs()),
-                "{rows}×{k}×{n} [{i}]: {g} vs {w}"
-            );
-        }
-        let base = values(rows * n, 3);
-        let mut acc = base.clone();
-        matmul_into(&mut acc, &x, rows, &b, true);
-        for i in 0..acc.len() {
-            let w = base[i] + want[i];
-            assert!(
-                (acc[i] - w).abs() <= tol * (1.0 + w.abs()),
-                "accumulated [{i}]"
-            );
-        }
-    }
+    let (rows, k, n) = (70, 768, 96);
+    let x = values(rows * k, 4);
+    let w = values(k * n, 5);
+    let b = PackedBf16::pack(k, n, |kk, nn| w[kk * n + nn]);
+    let (mut amx_y, mut dot_y) = (vec![0f32; rows * n], vec![0f32; rows * n]);
+    matmul_on(Kernel::Amx, &mut amx_y, &x, rows, &b, false);
+    matmul_on(Kernel::Dot, &mut dot_y, &x, rows, &b, false);
+    let worst = amx_y
+        .iter()
+        .zip(&dot_y)
+        .map(|(a, d)| (a - d).abs() / (1.0 + a.abs()))
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "AMX and vdpbf16ps differ by {worst}");
 }
 
 #[test]
 fn an_empty_reduction_gives_zeros_or_leaves_the_sum() {
     let b = PackedBf16::pack(0, 5, |_, _| 1.0);
-    let mut y = vec![3.0f32; 10];
-    if amx::available() {
-        matmul_into(&mut y, &[], 2, &b, true);
+    for kernel in kernels_here() {
+        let mut y = vec![3.0f32; 10];
+        matmul_on(kernel, &mut y, &[], 2, &b, true);
         assert_eq!(y, vec![3.0; 10]);
-        matmul_into(&mut y, &[], 2, &b, false);
+        matmul_on(kernel, &mut y, &[], 2, &b, false);
         assert_eq!(y, vec![0.0; 10]);
     }
     assert_eq!(matmul_reference(&[], 2, &b), vec![0.0; 10]);
+}
+
+/// The automatic choice prefers AMX, takes `vdpbf16ps` only where it is fast, and a forced
+/// kernel runs only where the CPU has it; every refusal says why in words.
+#[test]
+fn the_kernel_choice_prefers_amx_and_a_fast_vdpbf16ps() {
+    let never = || -> f64 { panic!("the speed of vdpbf16ps was measured when it did not matter") };
+    let fast = || 2.0;
+    let slow = || 0.5;
+    assert_eq!(choose("", true, true, never).kernel, Some(Kernel::Amx));
+    assert_eq!(choose("auto", false, true, fast).kernel, Some(Kernel::Dot));
+    let half = choose("", false, true, slow);
+    assert_eq!(half.kernel, None);
+    assert!(half.detail.contains("0.5x its f32 rate"), "{}", half.detail);
+    assert_eq!(choose("", false, false, never).kernel, None);
+    // Forced: the slow kernel too, so it can be tested and timed; never one the CPU lacks.
+    assert_eq!(
+        choose("avx512bf16", true, true, never).kernel,
+        Some(Kernel::Dot)
+    );
+    assert_eq!(choose("AMX", true, true, never).kernel, Some(Kernel::Amx));
+    let missing = choose("amx", false, true, never);
+    assert_eq!(missing.kernel, None);
+    assert!(
+        missing.detail.contains("does not run"),
+        "{}",
+        missing.detail
+    );
+    assert!(choose("none", true, true, never)
+        .detail
+        .contains("turns both off"));
+    let typo = choose("avx512", true, true, never);
+    assert_eq!(typo.kernel, None);
+    assert!(typo.detail.contains("is not a kernel"), "{}", typo.detail);
+}
+
+/// The measured ratio is a rate, not a verdict: positive wherever the instruction runs. (How
+/// fast it is belongs to `bench conv`, not to a test.)
+#[test]
+fn the_vdpbf16ps_speed_is_measured_where_it_runs() {
+    let ratio = bf16_dot::speedup_over_f32();
+    if bf16_dot::available() {
+        assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
+    } else {
+        assert_eq!(ratio, 0.0);
+    }
 }

@@ -123,13 +123,14 @@ impl FrozenLinear {
         }
     }
 
-    /// Keeps the weight in bf16 only, packed for AMX, and runs both products there from now
-    /// on. `false`, and the layer unchanged, where AMX is not available (or already bf16).
+    /// Keeps the weight in bf16 only, packed for the bf16 kernels, and runs both products there
+    /// from now on. `false`, and the layer unchanged, where no bf16 kernel runs (or already
+    /// bf16).
     pub fn switch_to_bf16(&mut self) -> Result<bool> {
         let Weight::F32(w) = &self.weight else {
             return Ok(false);
         };
-        if !crate::ml::kernels::amx::available() || !w.device().is_cpu() {
+        if !crate::ml::kernels::bf16_gemm::available() || !w.device().is_cpu() {
             return Ok(false);
         }
         let (d_out, d_in) = w.dims2()?;
@@ -348,7 +349,7 @@ mod tests {
         let b = bias.then(|| Tensor::randn(0f32, 1.0, 5, &dev).unwrap());
         let mut layer = FrozenLinear::new(w, b).unwrap().with_epilogue(epilogue);
         let switched = bf16 && layer.switch_to_bf16().unwrap();
-        assert_eq!(switched, bf16 && crate::ml::kernels::amx::available());
+        assert_eq!(switched, bf16 && crate::ml::kernels::bf16_gemm::available());
         let tol = if switched { 3e-2 } else { 1e-5 };
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 7, 3), &dev).unwrap()).unwrap();
         let input = x.as_tensor().transpose(1, 2).unwrap();
@@ -382,7 +383,7 @@ mod tests {
         check(Epilogue::QuickGelu, true, false);
     }
 
-    /// Where AMX is missing, `switch_to_bf16` says no and the layer stays f32 (checked at f32's
+    /// Where no bf16 kernel runs, `switch_to_bf16` says no and the layer stays f32 (checked at f32's
     /// tolerance); `check` asserts which of the two happened.
     #[test]
     fn a_bf16_layer_matches_its_rounded_weights_forward_and_gradient() {

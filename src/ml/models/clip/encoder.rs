@@ -113,7 +113,7 @@ impl Encoder {
     }
 
     /// Moves every block's products to bf16 (see `FrozenLinear::switch_to_bf16`); `false`, with
-    /// nothing changed, where AMX is not available.
+    /// nothing changed, where no bf16 kernel runs.
     pub fn switch_to_bf16(&mut self) -> Result<bool> {
         for layer in &mut self.layers {
             let b = &mut layer.block;

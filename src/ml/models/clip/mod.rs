@@ -105,8 +105,9 @@ impl Clip {
         Ok(Self::load(vb, cfg)?)
     }
 
-    /// Runs the image tower's products in bf16 on AMX from now on (the text tower stays f32).
-    /// `false`, with the model unchanged, where the CPU or its system offers no AMX.
+    /// Runs the image tower's products in bf16 (on AMX or AVX512-BF16) from now on; the text
+    /// tower stays f32.
+    /// `false`, with the model unchanged, where the CPU or its system runs no bf16 kernel.
     pub fn image_tower_to_bf16(&mut self) -> Result<bool> {
         // Switched layer by layer in place, each f32 weight freed as its bf16 copy is made (a
         // copy of the whole tower measured 80 MB more peak memory in the steps, from the
@@ -114,7 +115,7 @@ impl Clip {
         // it for an f32 one: the worker loads CLIP again. The fused CPU ops are the only ones
         // that read bf16.
         if !self.image_bf16 && self.device.is_cpu() && !crate::ml::kernels::composed_forced() {
-            if !crate::ml::kernels::amx::available() {
+            if !crate::ml::kernels::bf16_gemm::available() {
                 return Ok(false);
             }
             self.image_bf16 = true;

@@ -71,7 +71,7 @@ impl VisionTower {
         })
     }
 
-    /// Moves the tower's products to bf16 on AMX; `false` where AMX is not available (the
+    /// Moves the tower's products to bf16; `false` where no bf16 kernel runs (the
     /// first layer says so, and nothing is changed).
     pub fn switch_to_bf16(&mut self) -> candle_core::Result<bool> {
         Ok(self.patch_embedding.switch_to_bf16()?
