@@ -345,12 +345,12 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     ok(out);
-    let bf16 = storybook_studio::ml::kernels::bf16_gemm::available();
-    assert_eq!(
-        stderr.contains("bf16 needs a CPU with AMX"),
-        !bf16,
-        "{stderr}"
-    );
+    let why = storybook_studio::ml::kernels::bf16_gemm::unavailable_reason();
+    let bf16 = why.is_none();
+    assert_eq!(stderr.contains("drawing in f32 instead"), !bf16, "{stderr}");
+    if let Some(why) = &why {
+        assert!(stderr.contains(why.as_str()), "{stderr}");
+    }
     let ran = if bf16 { "bf16" } else { "f32" };
     let book = Library::open(&library).unwrap().book(1).unwrap();
     assert_eq!(book.pages.len(), 2);
@@ -382,7 +382,7 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     ok(redraw);
     // Only a page drawn in bf16 has a precision this run cannot give it.
     assert_eq!(
-        stderr.contains("bf16 needs a CPU with AMX"),
+        stderr.contains("STORYBOOK_BF16_KERNEL=none turns bf16 off; drawing in f32 instead"),
         bf16,
         "{stderr}"
     );

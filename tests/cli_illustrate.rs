@@ -480,16 +480,17 @@ fn precision_bf16_runs_or_says_why_it_drew_in_f32() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let ran = if storybook_studio::ml::kernels::bf16_gemm::available() {
-        assert!(report.get("warnings").is_none(), "{report}");
-        "bf16"
-    } else {
-        assert!(stderr.contains("bf16 needs a CPU with AMX"), "{stderr}");
-        assert!(
-            report["warnings"][0].as_str().unwrap().contains("AMX"),
-            "{report}"
-        );
-        "f32"
+    let ran = match storybook_studio::ml::kernels::bf16_gemm::unavailable_reason() {
+        None => {
+            assert!(report.get("warnings").is_none(), "{report}");
+            "bf16"
+        }
+        Some(why) => {
+            let said = format!("{why}; drawing in f32 instead");
+            assert!(stderr.contains(&said), "{stderr}");
+            assert_eq!(report["warnings"][0].as_str().unwrap(), said, "{report}");
+            "f32"
+        }
     };
     assert_eq!(report["precision"], ran);
     let text = storybook_studio::ml::image_io::read_png_text(&out).unwrap();

@@ -42,9 +42,14 @@ const DOT_MIN_SPEEDUP: f64 = 1.5;
 #[derive(Debug, Clone)]
 struct Choice {
     kernel: Option<Kernel>,
-    /// Said to the user when `kernel` is `None`, after "bf16 needs ...".
-    detail: String,
+    /// Why `kernel` is `None`, one sentence for the user.
+    why_none: String,
 }
+
+/// What bf16 needs, said wherever the automatic choice finds nothing.
+const NEEDS: &str = "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later) or a fast \
+                     AVX512-BF16 (AMD Zen 4 or later), a system that allows it, and the fused \
+                     CPU ops";
 
 fn choice() -> &'static Choice {
     static CHOICE: OnceLock<Choice> = OnceLock::new();
@@ -62,13 +67,13 @@ fn choice() -> &'static Choice {
 /// The choice for the switch `asked` (empty: automatic) on a CPU with or without each kernel;
 /// `dot_speedup` is only measured when the automatic choice needs it.
 fn choose(asked: &str, amx: bool, dot: bool, dot_speedup: impl Fn() -> f64) -> Choice {
-    let none = |detail: String| Choice {
+    let none = |why_none: String| Choice {
         kernel: None,
-        detail,
+        why_none,
     };
     let some = |kernel| Choice {
         kernel: Some(kernel),
-        detail: String::new(),
+        why_none: String::new(),
     };
     match asked.to_ascii_lowercase().as_str() {
         "" | "auto" if amx => some(Kernel::Amx),
@@ -78,20 +83,21 @@ fn choose(asked: &str, amx: bool, dot: bool, dot_speedup: impl Fn() -> f64) -> C
                 some(Kernel::Dot)
             } else {
                 none(format!(
-                    " (this CPU's AVX512-BF16 multiplies at {speedup:.1}x its f32 rate, no faster)"
+                    "{NEEDS}: this CPU's AVX512-BF16 multiplies at {speedup:.1}x its f32 rate, \
+                     no faster"
                 ))
             }
         }
-        "" | "auto" => none(String::new()),
+        "" | "auto" => none(NEEDS.into()),
         "amx" if amx => some(Kernel::Amx),
         "avx512bf16" if dot => some(Kernel::Dot),
         "amx" | "avx512bf16" => none(format!(
-            " (STORYBOOK_BF16_KERNEL={asked} asks for a kernel this CPU or system does not run)"
+            "STORYBOOK_BF16_KERNEL={asked} asks for a bf16 kernel this CPU or system does not run"
         )),
-        "none" => none(" (STORYBOOK_BF16_KERNEL=none turns both off)".into()),
+        "none" => none("STORYBOOK_BF16_KERNEL=none turns bf16 off".into()),
         _ => none(format!(
-            " (STORYBOOK_BF16_KERNEL={asked} is not a kernel: choose amx, avx512bf16, none or \
-             auto)"
+            "STORYBOOK_BF16_KERNEL={asked} is not a bf16 kernel: choose amx, avx512bf16, none \
+             or auto"
         )),
     }
 }
@@ -112,14 +118,7 @@ pub fn available() -> bool {
 /// Why bf16 does not run here, one sentence, or `None` where it does.
 pub fn unavailable_reason() -> Option<String> {
     let c = choice();
-    c.kernel.is_none().then(|| {
-        format!(
-            "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later) or a fast \
-             AVX512-BF16 (AMD Zen 4 or later), a system that allows it, and the fused CPU \
-             ops{}",
-            c.detail
-        )
-    })
+    c.kernel.is_none().then(|| c.why_none.clone())
 }
 
 /// Rows (and columns) of one AMX block: two tiles each way.

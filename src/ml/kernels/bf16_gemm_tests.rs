@@ -148,8 +148,14 @@ fn the_kernel_choice_prefers_amx_and_a_fast_vdpbf16ps() {
     assert_eq!(choose("auto", false, true, fast).kernel, Some(Kernel::Dot));
     let half = choose("", false, true, slow);
     assert_eq!(half.kernel, None);
-    assert!(half.detail.contains("0.5x its f32 rate"), "{}", half.detail);
-    assert_eq!(choose("", false, false, never).kernel, None);
+    assert!(half.why_none.starts_with(NEEDS), "{}", half.why_none);
+    assert!(
+        half.why_none.contains("0.5x its f32 rate"),
+        "{}",
+        half.why_none
+    );
+    let neither = choose("", false, false, never);
+    assert_eq!((neither.kernel, neither.why_none.as_str()), (None, NEEDS));
     // Forced: the slow kernel too, so it can be tested and timed; never one the CPU lacks.
     assert_eq!(
         choose("avx512bf16", true, true, never).kernel,
@@ -159,16 +165,20 @@ fn the_kernel_choice_prefers_amx_and_a_fast_vdpbf16ps() {
     let missing = choose("amx", false, true, never);
     assert_eq!(missing.kernel, None);
     assert!(
-        missing.detail.contains("does not run"),
+        missing.why_none.contains("does not run"),
         "{}",
-        missing.detail
+        missing.why_none
     );
     assert!(choose("none", true, true, never)
-        .detail
-        .contains("turns both off"));
+        .why_none
+        .contains("turns bf16 off"));
     let typo = choose("avx512", true, true, never);
     assert_eq!(typo.kernel, None);
-    assert!(typo.detail.contains("is not a kernel"), "{}", typo.detail);
+    assert!(
+        typo.why_none.contains("is not a bf16 kernel"),
+        "{}",
+        typo.why_none
+    );
 }
 
 /// The measured ratio is a rate, not a verdict: positive wherever the instruction runs. (How
