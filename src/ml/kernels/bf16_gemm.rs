@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::amx::{self, Block, TILE, TILE_K};
 use super::bf16_dot;
-use super::packed_weight::to_bf16;
+pub(crate) use super::packed_weight::to_bf16;
 
 /// The instructions a bf16 product runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +262,23 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
     matmul_on(kernel, y, x, rows, b, accumulate);
 }
 
+/// [`matmul_into`] with `x` made row by row in bf16: `row(r, out)` writes row `r`'s `B.k`
+/// values, rounded with [`to_bf16`]. An elementwise step before a product (CLIP's quick-GELU
+/// and its slope) done here costs no pass over memory and no f32 buffer of its own.
+///
+/// # Panics
+/// When bf16 is not [`available`] or the sizes disagree.
+pub fn matmul_rows_into(
+    y: &mut [f32],
+    rows: usize,
+    b: &PackedBf16,
+    accumulate: bool,
+    row: impl Fn(usize, &mut [u16]) + Sync,
+) {
+    let kernel = kernel().expect("bf16 product without checking bf16_gemm::available()");
+    product(kernel, y, rows, b, accumulate, row);
+}
+
 /// [`matmul_into`] on the kernel named, so tests can run both where the CPU has both.
 ///
 /// # Panics
@@ -274,6 +291,22 @@ pub fn matmul_on(
     b: &PackedBf16,
     accumulate: bool,
 ) {
+    assert_eq!(x.len(), rows * b.k, "bf16 product: x is not rows × k");
+    product(kernel, y, rows, b, accumulate, |r, dst| {
+        let src = &x[r * b.k..(r + 1) * b.k];
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
+    });
+}
+
+/// The product, with row `r` of `x` written in bf16 by `fill(r, out)`.
+fn product(
+    kernel: Kernel,
+    y: &mut [f32],
+    rows: usize,
+    b: &PackedBf16,
+    accumulate: bool,
+    fill: impl Fn(usize, &mut [u16]) + Sync,
+) {
     match kernel {
         Kernel::Amx => assert!(
             amx::available(),
@@ -281,7 +314,6 @@ pub fn matmul_on(
         ),
         Kernel::Dot => assert!(bf16_dot::available(), "this CPU has no AVX512-BF16"),
     }
-    assert_eq!(x.len(), rows * b.k, "bf16 product: x is not rows × k");
     assert_eq!(y.len(), rows * b.n, "bf16 product: y is not rows × n");
     if rows == 0 || b.n == 0 {
         return;
@@ -298,13 +330,13 @@ pub fn matmul_on(
     let m_blocks = rows.div_ceil(BLOCK);
     let mut a = vec![0u16; m_blocks * BLOCK * k_pad];
     a.par_chunks_mut(k_pad * TILE)
-        .zip(x.par_chunks(b.k * TILE))
-        .for_each(|(dst, src)| {
-            for (d, s) in dst.chunks_exact_mut(k_pad).zip(src.chunks_exact(b.k)) {
-                d[..b.k]
-                    .iter_mut()
-                    .zip(s)
-                    .for_each(|(d, &s)| *d = to_bf16(s));
+        .enumerate()
+        .for_each(|(chunk, dst)| {
+            for (i, d) in dst.chunks_exact_mut(k_pad).enumerate() {
+                let r = chunk * TILE + i;
+                if r < rows {
+                    fill(r, &mut d[..b.k]);
+                }
             }
         });
     let n_blocks = b.panels / 2;

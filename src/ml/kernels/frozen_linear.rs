@@ -17,6 +17,9 @@ use crate::ml::kernels::bf16_gemm::{self, Bf16Linear};
 use crate::ml::kernels::fast_math::sigmoid;
 use crate::ml::kernels::gemm_view::{linear_into, matmul, parallel, View, ViewMut};
 
+#[path = "frozen_linear_gelu.rs"]
+mod gelu_input;
+
 /// What follows the affine map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Epilogue {
@@ -203,15 +206,7 @@ impl FrozenLinear {
                 y.len()
             );
         }
-        // The bias goes in first, so the product can always accumulate onto it.
-        let mut accumulate = accumulate;
-        if let Some(bias) = &self.bias {
-            with_slice(bias, |b| {
-                bias_into_rows(y, b, accumulate);
-                Ok(())
-            })?;
-            accumulate = true;
-        }
+        let accumulate = self.bias_first(y, accumulate)?;
         let w = match &self.weight {
             Weight::F32(w) => w,
             Weight::Bf16(b) => {
@@ -228,6 +223,19 @@ impl FrozenLinear {
             linear_into(y, x, w, rows, accumulate);
             Ok(())
         })
+    }
+
+    /// Writes (or adds) the bias to every row of `y` first, so the product can always
+    /// accumulate onto it; returns whether it must.
+    fn bias_first(&self, y: &mut [f32], accumulate: bool) -> Result<bool> {
+        let Some(bias) = &self.bias else {
+            return Ok(accumulate);
+        };
+        with_slice(bias, |b| {
+            bias_into_rows(y, b, accumulate);
+            Ok(())
+        })?;
+        Ok(true)
     }
 
     /// `grad @ W`: `[rows, out]` to `[rows, in]`.

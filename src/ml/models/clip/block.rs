@@ -7,17 +7,16 @@
 //! With 32 cutouts of 50 tokens that traffic was a tenth of CLIP's step. This op keeps three
 //! buffers (the packed QKV for the attention's backward, the residual stream `m` for LN2's, and
 //! the MLP's pre-activation for quick-GELU's), writes each residual branch straight onto its
-//! stream by accumulating the product, and returns one input gradient per block.
+//! stream by accumulating the product, and returns one input gradient per block. In bf16,
+//! quick-GELU and its slope are applied as the MLP's products round their inputs
+//! (`frozen_linear_gelu.rs`).
 
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor};
-use rayon::prelude::*;
 
 use crate::ml::kernels::attention::Attention;
-use crate::ml::kernels::frozen_linear::{
-    quick_gelu, quick_gelu_slope, FrozenLinear, ROWS_PER_TASK,
-};
+use crate::ml::kernels::frozen_linear::FrozenLinear;
 use crate::ml::kernels::frozen_norm::FrozenLayerNorm;
 
 /// The weights of one quick-GELU block.
@@ -68,12 +67,8 @@ impl Block {
         let mut pre = vec![0f32; rows * inner];
         self.fc1.affine_into(&a, rows, &mut pre, false)?;
         drop(a);
-        let mut h = vec![0f32; rows * inner];
-        h.par_chunks_mut(inner * ROWS_PER_TASK)
-            .zip(pre.par_chunks(inner * ROWS_PER_TASK))
-            .for_each(|(h, p)| h.iter_mut().zip(p).for_each(|(h, &p)| *h = quick_gelu(p)));
         let mut y = mid.clone();
-        self.fc2.affine_into(&h, rows, &mut y, true)?;
+        self.fc2.affine_gelu_into(&pre, rows, &mut y, true)?;
         Ok((y, Saved { qkv, mid, pre }))
     }
 
@@ -85,16 +80,10 @@ impl Block {
         let inner = self.fc1.out_features()?;
         let mut dh = vec![0f32; rows * inner];
         self.fc2.input_grad_into(dy, rows, &mut dh, false)?;
-        dh.par_chunks_mut(inner * ROWS_PER_TASK)
-            .zip(pre.par_chunks(inner * ROWS_PER_TASK))
-            .for_each(|(g, p)| {
-                g.iter_mut()
-                    .zip(p)
-                    .for_each(|(g, &p)| *g *= quick_gelu_slope(p))
-            });
-        drop(pre);
         let mut da = vec![0f32; rows * e];
-        self.fc1.input_grad_into(&dh, rows, &mut da, false)?;
+        self.fc1
+            .input_grad_gelu_into(&mut dh, &pre, rows, &mut da, false)?;
+        drop(pre);
         drop(dh);
         // The residual stream's gradient: straight through, plus LN2's branch.
         let mut dmid = dy.to_vec();
