@@ -8,118 +8,12 @@
 //! to 128 rows by 128 columns, so a task's rows of `x` and its panels of `B` stay in the core's
 //! L2 while it sweeps them.
 
-use std::sync::OnceLock;
-
 use rayon::prelude::*;
 
 use super::amx::{self, Block, TILE, TILE_K};
 use super::bf16_dot;
+pub use super::bf16_kernel::{available, kernel, unavailable_reason, Kernel};
 pub(crate) use super::packed_weight::to_bf16;
-
-/// The instructions a bf16 product runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernel {
-    /// AMX tiles (Xeon Sapphire Rapids and later).
-    Amx,
-    /// AVX512-BF16's `vdpbf16ps` (Xeon Cooper Lake, AMD Zen 4 and later).
-    Dot,
-}
-
-impl Kernel {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Amx => "AMX",
-            Self::Dot => "AVX512-BF16",
-        }
-    }
-}
-
-/// `vdpbf16ps` is chosen only where it multiplies at least this many times faster than f32:
-/// a small gain would not pay for bf16's rounding.
-const DOT_MIN_SPEEDUP: f64 = 1.5;
-
-/// Which kernel bf16 products use in this process, or why none.
-#[derive(Debug, Clone)]
-struct Choice {
-    kernel: Option<Kernel>,
-    /// Why `kernel` is `None`, one sentence for the user.
-    why_none: String,
-}
-
-/// What bf16 needs, said wherever the automatic choice finds nothing.
-const NEEDS: &str = "bf16 needs a CPU with AMX (Intel Xeon, Sapphire Rapids or later) or a fast \
-                     AVX512-BF16 (AMD Zen 4 or later), a system that allows it, and the fused \
-                     CPU ops";
-
-fn choice() -> &'static Choice {
-    static CHOICE: OnceLock<Choice> = OnceLock::new();
-    CHOICE.get_or_init(|| {
-        let asked = std::env::var("STORYBOOK_BF16_KERNEL").unwrap_or_default();
-        choose(
-            asked.trim(),
-            amx::available(),
-            bf16_dot::available(),
-            bf16_dot::speedup_over_f32,
-        )
-    })
-}
-
-/// The choice for the switch `asked` (empty: automatic) on a CPU with or without each kernel;
-/// `dot_speedup` is only measured when the automatic choice needs it.
-fn choose(asked: &str, amx: bool, dot: bool, dot_speedup: impl Fn() -> f64) -> Choice {
-    let none = |why_none: String| Choice {
-        kernel: None,
-        why_none,
-    };
-    let some = |kernel| Choice {
-        kernel: Some(kernel),
-        why_none: String::new(),
-    };
-    match asked.to_ascii_lowercase().as_str() {
-        "" | "auto" if amx => some(Kernel::Amx),
-        "" | "auto" if dot => {
-            let speedup = dot_speedup();
-            if speedup >= DOT_MIN_SPEEDUP {
-                some(Kernel::Dot)
-            } else {
-                none(format!(
-                    "{NEEDS}: this CPU's AVX512-BF16 multiplies at {speedup:.1}x its f32 rate, \
-                     no faster"
-                ))
-            }
-        }
-        "" | "auto" => none(NEEDS.into()),
-        "amx" if amx => some(Kernel::Amx),
-        "avx512bf16" if dot => some(Kernel::Dot),
-        "amx" | "avx512bf16" => none(format!(
-            "STORYBOOK_BF16_KERNEL={asked} asks for a bf16 kernel this CPU or system does not run"
-        )),
-        "none" => none("STORYBOOK_BF16_KERNEL=none turns bf16 off".into()),
-        _ => none(format!(
-            "STORYBOOK_BF16_KERNEL={asked} is not a bf16 kernel: choose amx, avx512bf16, none \
-             or auto"
-        )),
-    }
-}
-
-/// The kernel bf16 products use in this process: AMX where it runs, else `vdpbf16ps` where it
-/// is [`DOT_MIN_SPEEDUP`] times faster than f32, else none (bf16 then falls back to f32).
-/// `STORYBOOK_BF16_KERNEL` (`amx`, `avx512bf16`, `none`) forces one where the CPU has it, so
-/// each path can be tried, tested and timed on a machine that has both.
-pub fn kernel() -> Option<Kernel> {
-    choice().kernel
-}
-
-/// Whether bf16 products can run in this process, on either kernel.
-pub fn available() -> bool {
-    kernel().is_some()
-}
-
-/// Why bf16 does not run here, one sentence, or `None` where it does.
-pub fn unavailable_reason() -> Option<String> {
-    let c = choice();
-    c.kernel.is_none().then(|| c.why_none.clone())
-}
 
 /// Rows (and columns) of one AMX block: two tiles each way.
 const BLOCK: usize = 2 * TILE;

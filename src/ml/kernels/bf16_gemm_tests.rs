@@ -137,50 +137,6 @@ fn an_empty_reduction_gives_zeros_or_leaves_the_sum() {
     assert_eq!(matmul_reference(&[], 2, &b), vec![0.0; 10]);
 }
 
-/// The automatic choice prefers AMX, takes `vdpbf16ps` only where it is fast, and a forced
-/// kernel runs only where the CPU has it; every refusal says why in words.
-#[test]
-fn the_kernel_choice_prefers_amx_and_a_fast_vdpbf16ps() {
-    let never = || -> f64 { panic!("the speed of vdpbf16ps was measured when it did not matter") };
-    let fast = || 2.0;
-    let slow = || 0.5;
-    assert_eq!(choose("", true, true, never).kernel, Some(Kernel::Amx));
-    assert_eq!(choose("auto", false, true, fast).kernel, Some(Kernel::Dot));
-    let half = choose("", false, true, slow);
-    assert_eq!(half.kernel, None);
-    assert!(half.why_none.starts_with(NEEDS), "{}", half.why_none);
-    assert!(
-        half.why_none.contains("0.5x its f32 rate"),
-        "{}",
-        half.why_none
-    );
-    let neither = choose("", false, false, never);
-    assert_eq!((neither.kernel, neither.why_none.as_str()), (None, NEEDS));
-    // Forced: the slow kernel too, so it can be tested and timed; never one the CPU lacks.
-    assert_eq!(
-        choose("avx512bf16", true, true, never).kernel,
-        Some(Kernel::Dot)
-    );
-    assert_eq!(choose("AMX", true, true, never).kernel, Some(Kernel::Amx));
-    let missing = choose("amx", false, true, never);
-    assert_eq!(missing.kernel, None);
-    assert!(
-        missing.why_none.contains("does not run"),
-        "{}",
-        missing.why_none
-    );
-    assert!(choose("none", true, true, never)
-        .why_none
-        .contains("turns bf16 off"));
-    let typo = choose("avx512", true, true, never);
-    assert_eq!(typo.kernel, None);
-    assert!(
-        typo.why_none.contains("is not a bf16 kernel"),
-        "{}",
-        typo.why_none
-    );
-}
-
 /// The measured ratio is a rate, not a verdict: positive wherever the instruction runs. (How
 /// fast it is belongs to `bench conv`, not to a test.)
 #[test]

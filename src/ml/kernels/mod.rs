@@ -11,6 +11,7 @@ pub mod amx;
 pub mod attention;
 pub mod bf16_dot;
 pub mod bf16_gemm;
+pub mod bf16_kernel;
 pub mod conv_gemm;
 pub mod fast_math;
 pub mod frozen;
