@@ -198,14 +198,7 @@ impl FrozenLinear {
         y: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.dims()?;
-        if x.len() != rows * d_in || y.len() != rows * d_out {
-            candle_core::bail!(
-                "frozen linear: {} values in and {} out, not {rows}×{d_in} and {rows}×{d_out}",
-                x.len(),
-                y.len()
-            );
-        }
+        self.check_affine(x.len(), rows, y.len())?;
         let accumulate = self.bias_first(y, accumulate)?;
         let w = match &self.weight {
             Weight::F32(w) => w,
@@ -223,6 +216,31 @@ impl FrozenLinear {
             linear_into(y, x, w, rows, accumulate);
             Ok(())
         })
+    }
+
+    /// `(d_out, d_in)`, once `x_len` values in and `y_len` out are checked to be `rows` of each.
+    fn check_affine(&self, x_len: usize, rows: usize, y_len: usize) -> Result<(usize, usize)> {
+        let (d_out, d_in) = self.dims()?;
+        if x_len != rows * d_in || y_len != rows * d_out {
+            candle_core::bail!(
+                "frozen linear: {x_len} values in and {y_len} out, not {rows}×{d_in} and \
+                 {rows}×{d_out}"
+            );
+        }
+        Ok((d_out, d_in))
+    }
+
+    /// `(d_out, d_in)`, once a gradient of `g_len` values and `dx_len` for the input's are
+    /// checked to be `rows` of each.
+    fn check_input_grad(&self, g_len: usize, rows: usize, dx_len: usize) -> Result<(usize, usize)> {
+        let (d_out, d_in) = self.dims()?;
+        if g_len != rows * d_out || dx_len != rows * d_in {
+            candle_core::bail!(
+                "frozen linear: gradient of {g_len} values into {dx_len}, not {rows}×{d_out} \
+                 into {rows}×{d_in}"
+            );
+        }
+        Ok((d_out, d_in))
     }
 
     /// Writes (or adds) the bias to every row of `y` first, so the product can always
@@ -254,14 +272,7 @@ impl FrozenLinear {
         dx: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.dims()?;
-        if grad.len() != rows * d_out || dx.len() != rows * d_in {
-            candle_core::bail!(
-                "frozen linear: gradient of {} values into {}, not {rows}×{d_out} into {rows}×{d_in}",
-                grad.len(),
-                dx.len()
-            );
-        }
+        let (d_out, d_in) = self.check_input_grad(grad.len(), rows, dx.len())?;
         let w = match &self.weight {
             Weight::F32(w) => w,
             Weight::Bf16(b) => {

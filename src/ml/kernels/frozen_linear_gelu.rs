@@ -21,7 +21,7 @@ impl FrozenLinear {
         y: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.dims()?;
+        let (_, d_in) = self.dims()?;
         let Weight::Bf16(b) = &self.weight else {
             let mut h = vec![0f32; pre.len()];
             h.par_chunks_mut(d_in.max(1) * ROWS_PER_TASK)
@@ -29,13 +29,7 @@ impl FrozenLinear {
                 .for_each(|(h, p)| h.iter_mut().zip(p).for_each(|(h, &p)| *h = quick_gelu(p)));
             return self.affine_into(&h, rows, y, accumulate);
         };
-        if pre.len() != rows * d_in || y.len() != rows * d_out {
-            candle_core::bail!(
-                "frozen linear: {} values in and {} out, not {rows}×{d_in} and {rows}×{d_out}",
-                pre.len(),
-                y.len()
-            );
-        }
+        self.check_affine(pre.len(), rows, y.len())?;
         let accumulate = self.bias_first(y, accumulate)?;
         bf16_gemm::matmul_rows_into(y, rows, &b.forward, accumulate, |r, dst| {
             let p = &pre[r * d_in..(r + 1) * d_in];
@@ -56,7 +50,7 @@ impl FrozenLinear {
         dx: &mut [f32],
         accumulate: bool,
     ) -> Result<()> {
-        let (d_out, d_in) = self.dims()?;
+        let (d_out, _) = self.dims()?;
         if pre.len() != grad.len() {
             candle_core::bail!(
                 "frozen linear: a gradient of {} values for {} pre-activations",
@@ -74,13 +68,7 @@ impl FrozenLinear {
                 });
             return self.input_grad_into(grad, rows, dx, accumulate);
         };
-        if grad.len() != rows * d_out || dx.len() != rows * d_in {
-            candle_core::bail!(
-                "frozen linear: gradient of {} values into {}, not {rows}×{d_out} into {rows}×{d_in}",
-                grad.len(),
-                dx.len()
-            );
-        }
+        self.check_input_grad(grad.len(), rows, dx.len())?;
         let grad = &*grad;
         bf16_gemm::matmul_rows_into(dx, rows, &b.backward, accumulate, |r, dst| {
             let (g, p) = (
