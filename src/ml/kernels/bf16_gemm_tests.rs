@@ -148,3 +148,40 @@ fn the_vdpbf16ps_speed_is_measured_where_it_runs() {
         assert_eq!(ratio, 0.0);
     }
 }
+
+/// The input buffer is kept between products and never cleared: poisoned with NaN before each
+/// product, it must give, bit for bit, what a fresh thread's zeroed one gives, with reductions
+/// that leave padding and rows that end inside a block.
+#[test]
+fn a_leftover_input_buffer_never_reaches_the_output() {
+    for kernel in kernels_here() {
+        let run = move |poison: bool| {
+            let mut out = Vec::new();
+            for (rows, k, n) in [(70, 3 * 32, 40), (37, 45, 50), (5, 1, 33)] {
+                let x = values(rows * k, 6);
+                let b = PackedBf16::pack(k, n, |kk, nn| ((kk * 5 + nn) % 13) as f32 / 6.0 - 1.0);
+                if poison {
+                    INPUT.with(|a| *a.borrow_mut() = vec![0x7fc0; 1 << 16]);
+                }
+                let mut y = vec![0f32; rows * n];
+                matmul_on(kernel, &mut y, &x, rows, &b, false);
+                if poison {
+                    assert_eq!(
+                        INPUT.with(|a| a.borrow().len()),
+                        1 << 16,
+                        "a product outgrew the poisoned buffer, which then tested nothing"
+                    );
+                }
+                out.push(y);
+            }
+            out
+        };
+        let fresh = std::thread::spawn(move || run(false)).join().unwrap();
+        let poisoned = run(true);
+        for (f, p) in fresh.iter().zip(&poisoned) {
+            assert!(f.iter().all(|v| v.is_finite()));
+            let same = f.iter().zip(p).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{kernel:?}: the leftover buffer changed a product");
+        }
+    }
+}
