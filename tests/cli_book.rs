@@ -349,7 +349,8 @@ fn a_bf16_book_records_what_ran_and_a_redraw_says_when_it_cannot() {
     let bf16 = why.is_none();
     assert_eq!(stderr.contains("drawing in f32 instead"), !bf16, "{stderr}");
     if let Some(why) = &why {
-        assert!(stderr.contains(why.as_str()), "{stderr}");
+        // Up to the first colon: what follows may quote a speed the CLI measured afresh.
+        assert!(stderr.contains(why.split(':').next().unwrap()), "{stderr}");
     }
     let ran = if bf16 { "bf16" } else { "f32" };
     let book = Library::open(&library).unwrap().book(1).unwrap();

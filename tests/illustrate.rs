@@ -310,7 +310,7 @@ fn fused_and_composed_ops_take_the_same_step() {
     );
 }
 
-/// bf16 (on AMX, or on AVX512-BF16 where `STORYBOOK_BF16_KERNEL` asks): the same seed gives
+/// bf16 (on whichever kernel runs here, or the one `STORYBOOK_BF16_KERNEL` asks): the same seed gives
 /// the same picture, and over three steps it follows f32's similarity and picture closely.
 /// (Over 50 steps the pictures drift apart as any change of arithmetic makes them; `bench
 /// precision` measures how far.) Without a bf16 kernel, bf16 is not run: the comparison says

@@ -69,7 +69,7 @@ pub struct IllustrateArgs {
     #[arg(long)]
     pub progressive: bool,
     /// f32 (exact), or bf16: CLIP's image tower in bf16, several times faster products on
-    /// Xeons with AMX, about twice as fast with a fast AVX512-BF16 (AMD Zen 4 and later);
+    /// Xeons with AMX, up to about twice as fast with a fast AVX512-BF16 (AMD Zen 4 and later);
     /// elsewhere it says so and draws in f32.
     #[arg(long, default_value = "f32")]
     pub precision: Precision,

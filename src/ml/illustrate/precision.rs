@@ -14,8 +14,8 @@ pub enum Precision {
     #[default]
     F32,
     /// Weights and inputs rounded to bf16, sums kept in f32, on AMX or AVX512-BF16: several
-    /// times faster products on CPUs that have AMX (Xeon Sapphire Rapids and later), about
-    /// twice as fast on those whose AVX512-BF16 is fast (Zen 4 and later).
+    /// times faster products on CPUs that have AMX (Xeon Sapphire Rapids and later), up to
+    /// about twice as fast on those whose AVX512-BF16 is fast (Zen 4 and later).
     Bf16,
 }
 
@@ -57,11 +57,13 @@ pub fn prepare(clip: &mut Clip, asked: Precision) -> Result<(Precision, Option<S
         Precision::F32 => Ok((Precision::F32, None)),
         Precision::Bf16 if clip.image_tower_to_bf16()? => Ok((Precision::Bf16, None)),
         Precision::Bf16 => {
-            let why = crate::ml::kernels::bf16_gemm::unavailable_reason().unwrap_or_else(|| {
-                "bf16 runs only on the CPU's fused ops, not on a GPU nor with \
-                 STORYBOOK_COMPOSED_OPS=1"
-                    .into()
-            });
+            let why = if !clip.device().is_cpu() {
+                "bf16 runs only on the CPU, not on a GPU".to_string()
+            } else if let Some(why) = crate::ml::kernels::bf16_gemm::unavailable_reason() {
+                why
+            } else {
+                "bf16 runs only on the CPU's fused ops, not with STORYBOOK_COMPOSED_OPS=1".into()
+            };
             Ok((
                 Precision::F32,
                 Some(format!("{why}; drawing in f32 instead")),

@@ -81,10 +81,15 @@ impl Illustrator<'_> {
                     ..opts.clone()
                 })
             {
+                let how = match crate::ml::kernels::bf16_gemm::unavailable_reason() {
+                    Some(why) if ran == super::Precision::Bf16 => {
+                        format!("{why}: continue it where bf16 runs")
+                    }
+                    _ => format!("continue it in {ran}"),
+                };
                 return Err(Error::Input(format!(
-                    "the saved state (step {}) was drawn in {ran} and this run is in {}; \
-                     bf16 needs a CPU with AMX or a fast AVX512-BF16: continue it on such a \
-                     machine, or start the picture again",
+                    "the saved state (step {}) was drawn in {ran} and this run is in {}; {how}, \
+                     or start the picture again",
                     state.step, opts.precision
                 )));
             }

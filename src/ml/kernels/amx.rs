@@ -101,7 +101,7 @@ pub struct Tiles(std::marker::PhantomData<*const ()>);
 
 /// Where one 32×32 block of `C = A·B` reads its operands.
 pub struct Block {
-    /// A's first row for this block; 16 more rows follow at `a_stride` bytes each.
+    /// A's first row for this block; its other 31 rows follow at `a_stride` bytes each.
     pub a: *const u16,
     /// Bytes between A's rows.
     pub a_stride: usize,

@@ -38,8 +38,8 @@ fn detect() -> bool {
 
 /// How many times f32 FMAs' rate `vdpbf16ps` multiplies at on this CPU (2 where it runs as
 /// many instructions a cycle, each two multiply-adds a lane), measured once on one thread
-/// with chains that never touch memory, about a millisecond each, best of three; 0 without
-/// the instruction. Measured, not looked up by CPU model, because a table would go stale and a
+/// with chains that never touch memory, the two kinds alternating, best of three each (a few
+/// milliseconds in all); 0 without the instruction. Measured, not looked up by CPU model, because a table would go stale and a
 /// virtual machine's CPUID may name no model.
 pub fn speedup_over_f32() -> f64 {
     static RATIO: OnceLock<f64> = OnceLock::new();
@@ -47,24 +47,24 @@ pub fn speedup_over_f32() -> f64 {
         if !available() {
             return 0.0;
         }
-        let best = |f: &dyn Fn() -> f32| {
-            (0..3)
-                .map(|_| {
-                    let t = Instant::now();
-                    std::hint::black_box(f());
-                    t.elapsed().as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min)
+        let time = |f: &dyn Fn() -> f32| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
         };
-        // SAFETY (both): AVX512-BF16 and AVX-512F are present, checked by `available`.
-        let dot = best(&|| unsafe { x86::chains(CHAIN_ROUNDS, true) });
-        let fma = best(&|| unsafe { x86::chains(CHAIN_ROUNDS, false) });
+        let (mut dot, mut fma) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..3 {
+            // SAFETY (both): AVX512-BF16 and AVX-512F are present, checked by `available`.
+            dot = dot.min(time(&|| unsafe { x86::chains::<true>(CHAIN_ROUNDS) }));
+            fma = fma.min(time(&|| unsafe { x86::chains::<false>(CHAIN_ROUNDS) }));
+        }
         // A dot instruction does twice an FMA's multiply-adds.
         2.0 * fma / dot
     })
 }
 
-/// Rounds of [`speedup_over_f32`]'s 16 chains: about a millisecond at 3 GHz.
+/// Rounds of [`speedup_over_f32`]'s 16 chains: 1.6 million instructions, about a millisecond
+/// where `vdpbf16ps` runs one every two cycles.
 const CHAIN_ROUNDS: usize = 100_000;
 
 /// `c = A·B` over 32 rows and 32 columns, row-major, as [`super::amx::Tiles::block`] writes it.
@@ -120,16 +120,17 @@ unsafe fn block_avx512(blk: &Block, c: &mut [f32; 32 * 32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// 16 independent chains of `vdpbf16ps` (`dot`) or `vfmadd` for `rounds` rounds.
+    /// 16 independent chains of `vdpbf16ps` (`DOT`) or `vfmadd` for `rounds` rounds; a
+    /// constant, so each build of the loop holds one instruction only.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub unsafe fn chains(rounds: usize, dot: bool) -> f32 {
+    pub unsafe fn chains<const DOT: bool>(rounds: usize) -> f32 {
         let mut acc = [_mm512_setzero_ps(); 16];
         let one = _mm512_set1_ps(1e-7);
         // 1.0 in both bf16 halves of every lane.
         let pairs: __m512bh = std::mem::transmute(_mm512_set1_epi32(0x3f80_3f80));
         for _ in 0..rounds {
             for a in acc.iter_mut() {
-                *a = if dot {
+                *a = if DOT {
                     _mm512_dpbf16_ps(*a, pairs, pairs)
                 } else {
                     _mm512_fmadd_ps(one, one, *a)
@@ -142,7 +143,7 @@ mod x86 {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod x86 {
-    pub unsafe fn chains(_rounds: usize, _dot: bool) -> f32 {
+    pub unsafe fn chains<const DOT: bool>(_rounds: usize) -> f32 {
         unreachable!("no AVX512-BF16 on this target")
     }
 }

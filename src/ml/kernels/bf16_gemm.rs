@@ -17,7 +17,7 @@ use super::bf16_dot;
 pub use super::bf16_kernel::{available, kernel, unavailable_reason, Kernel};
 pub(crate) use super::packed_weight::to_bf16;
 
-/// Rows (and columns) of one AMX block: two tiles each way.
+/// Rows (and columns) of one block, for either kernel: two AMX tiles each way.
 const BLOCK: usize = 2 * TILE;
 /// Blocks per task along each side.
 const TASK_BLOCKS: usize = 4;
@@ -158,8 +158,8 @@ pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumu
     matmul_on(kernel, y, x, rows, b, accumulate);
 }
 
-/// [`matmul_into`] with `x` made row by row in bf16: `row(r, out)` writes row `r`'s `B.k`
-/// values, rounded with [`to_bf16`]. An elementwise step before a product (CLIP's quick-GELU
+/// [`matmul_into`] with `x` made row by row in bf16: `row(r, out)` must write every one of row
+/// `r`'s `B.k` values (the buffer holds an earlier product's), rounded with [`to_bf16`]. An elementwise step before a product (CLIP's quick-GELU
 /// and its slope) done here costs no pass over memory and no f32 buffer of its own.
 ///
 /// # Panics
@@ -190,6 +190,7 @@ pub fn matmul_on(
     assert_eq!(x.len(), rows * b.k, "bf16 product: x is not rows × k");
     product(kernel, y, rows, b, accumulate, |r, dst| {
         let src = &x[r * b.k..(r + 1) * b.k];
+        debug_assert_eq!(src.len(), dst.len());
         dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
     });
 }

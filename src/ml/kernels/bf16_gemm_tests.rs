@@ -59,11 +59,18 @@ fn kernels_here() -> Vec<Kernel> {
     if bf16_dot::available() {
         here.push(Kernel::Dot);
     }
-    if here.is_empty() {
-        // Said in the output, so a CI log shows which machines ran the check.
-        eprintln!(
-            "neither AMX nor AVX512-BF16 is available here: the bf16 product is not run (bf16 \
-             falls back to f32)"
+    // CI names the kernels its CPU has (from /proc/cpuinfo), so a kernel that fails to be
+    // detected fails the tests instead of leaving them with nothing to check.
+    let expected = std::env::var("STORYBOOK_EXPECT_BF16_KERNELS").unwrap_or_default();
+    for name in expected.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let kernel = match name {
+            "amx" => Kernel::Amx,
+            "avx512bf16" => Kernel::Dot,
+            _ => panic!("STORYBOOK_EXPECT_BF16_KERNELS names '{name}': amx or avx512bf16"),
+        };
+        assert!(
+            here.contains(&kernel),
+            "this CPU should run {name}, but it is not detected"
         );
     }
     here

@@ -73,8 +73,8 @@ fn choose(asked: &str, amx: bool, dot: bool, dot_speedup: impl Fn() -> f64) -> C
                 some(Kernel::Dot)
             } else {
                 none(format!(
-                    "{NEEDS}: this CPU's AVX512-BF16 multiplies at {speedup:.1}x its f32 rate, \
-                     no faster"
+                    "{NEEDS}: this CPU's AVX512-BF16 runs at {speedup:.1}x its f32 rate, below \
+                     the {DOT_MIN_SPEEDUP}x that bf16 needs to be worth it"
                 ))
             }
         }

@@ -33,6 +33,7 @@ impl FrozenLinear {
         let accumulate = self.bias_first(y, accumulate)?;
         bf16_gemm::matmul_rows_into(y, rows, &b.forward, accumulate, |r, dst| {
             let p = &pre[r * d_in..(r + 1) * d_in];
+            debug_assert_eq!(p.len(), dst.len());
             dst.iter_mut()
                 .zip(p)
                 .for_each(|(d, &p)| *d = to_bf16(quick_gelu(p)));
@@ -75,6 +76,7 @@ impl FrozenLinear {
                 &grad[r * d_out..(r + 1) * d_out],
                 &pre[r * d_out..(r + 1) * d_out],
             );
+            debug_assert_eq!((g.len(), p.len()), (dst.len(), dst.len()));
             dst.iter_mut()
                 .zip(g.iter().zip(p))
                 .for_each(|(d, (&g, &p))| *d = to_bf16(g * quick_gelu_slope(p)));
