@@ -39,8 +39,8 @@ fn detect() -> bool {
 /// How many times f32 FMAs' rate `vdpbf16ps` multiplies at on this CPU (2 where it runs as
 /// many instructions a cycle, each two multiply-adds a lane), measured once on one thread
 /// with chains that never touch memory, the two kinds alternating, best of three each (a few
-/// milliseconds in all); 0 without the instruction. Measured, not looked up by CPU model, because a table would go stale and a
-/// virtual machine's CPUID may name no model.
+/// milliseconds in all); 0 without the instruction. Measured, not looked up by CPU model,
+/// because a table would go stale and a virtual machine's CPUID may name no model.
 pub fn speedup_over_f32() -> f64 {
     static RATIO: OnceLock<f64> = OnceLock::new();
     *RATIO.get_or_init(|| {

@@ -154,13 +154,13 @@ unsafe impl Sync for Out {}
 /// # Panics
 /// When bf16 is not [`available`] or the sizes disagree: both are the caller's checks.
 pub fn matmul_into(y: &mut [f32], x: &[f32], rows: usize, b: &PackedBf16, accumulate: bool) {
-    let kernel = kernel().expect("bf16 product without checking bf16_gemm::available()");
-    matmul_on(kernel, y, x, rows, b, accumulate);
+    matmul_on(this_kernel(), y, x, rows, b, accumulate);
 }
 
 /// [`matmul_into`] with `x` made row by row in bf16: `row(r, out)` must write every one of row
-/// `r`'s `B.k` values (the buffer holds an earlier product's), rounded with [`to_bf16`]. An elementwise step before a product (CLIP's quick-GELU
-/// and its slope) done here costs no pass over memory and no f32 buffer of its own.
+/// `r`'s `B.k` values (the buffer holds an earlier product's), rounded with [`to_bf16`]. An
+/// elementwise step before a product (CLIP's quick-GELU and its slope) done here costs no pass
+/// over memory and no f32 buffer of its own.
 ///
 /// # Panics
 /// When bf16 is not [`available`] or the sizes disagree.
@@ -171,8 +171,12 @@ pub fn matmul_rows_into(
     accumulate: bool,
     row: impl Fn(usize, &mut [u16]) + Sync,
 ) {
-    let kernel = kernel().expect("bf16 product without checking bf16_gemm::available()");
-    product(kernel, y, rows, b, accumulate, row);
+    product(this_kernel(), y, rows, b, accumulate, row);
+}
+
+/// This process's [`kernel`]; the callers have checked [`available`].
+fn this_kernel() -> Kernel {
+    kernel().expect("bf16 product without checking bf16_gemm::available()")
 }
 
 /// [`matmul_into`] on the kernel named, so tests can run both where the CPU has both.

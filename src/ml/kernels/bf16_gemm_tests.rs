@@ -50,7 +50,8 @@ fn packing_keeps_every_value_rounded_to_bf16_in_both_orientations() {
     assert_eq!(fwd.bytes(), 4 * 3 * 16 * 32 * 2);
 }
 
-/// The kernels this CPU runs, whatever `STORYBOOK_BF16_KERNEL` says: each is tested where it can be.
+/// The kernels this CPU runs, whatever `STORYBOOK_BF16_KERNEL` says: each is tested where it
+/// can be.
 fn kernels_here() -> Vec<Kernel> {
     let mut here = Vec::new();
     if amx::available() {

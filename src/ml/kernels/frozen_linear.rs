@@ -56,6 +56,14 @@ pub(crate) fn quick_gelu_slope(v: f32) -> f32 {
 /// Rows per parallel chunk of an elementwise pass: large enough to amortise the scheduling.
 pub(crate) const ROWS_PER_TASK: usize = 16;
 
+/// `h = quick_gelu(pre)` over rows of `width`, in parallel.
+pub(crate) fn quick_gelu_rows(h: &mut [f32], pre: &[f32], width: usize) {
+    let chunk = width.max(1) * ROWS_PER_TASK;
+    h.par_chunks_mut(chunk)
+        .zip(pre.par_chunks(chunk))
+        .for_each(|(h, p)| h.iter_mut().zip(p).for_each(|(h, &p)| *h = quick_gelu(p)));
+}
+
 /// Every `b.len()`-wide row of `y` set to the bias `b`, or `b` added to it when `accumulate`:
 /// the start of an affine map whose product then accumulates onto it.
 pub(crate) fn bias_into_rows(y: &mut [f32], b: &[f32], accumulate: bool) {
@@ -316,9 +324,7 @@ impl CustomOp1 for LinearOp {
             Epilogue::None => pre,
             Epilogue::QuickGelu => {
                 let mut y = vec![0f32; pre.len()];
-                y.par_chunks_mut(d_out * ROWS_PER_TASK)
-                    .zip(pre.par_chunks(d_out * ROWS_PER_TASK))
-                    .for_each(|(y, p)| y.iter_mut().zip(p).for_each(|(y, &p)| *y = quick_gelu(p)));
+                quick_gelu_rows(&mut y, &pre, d_out);
                 if let Ok(mut saved) = self.pre_activation.lock() {
                     *saved = Some(pre);
                 }
@@ -330,25 +336,23 @@ impl CustomOp1 for LinearOp {
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        let (rows, d_out) = grad.dims2()?;
+        let (rows, _) = grad.dims2()?;
         let (_, d_in) = self.layer.dims()?;
-        let mut g = with_slice(&grad, |g| Ok(g.to_vec()))?;
-        if self.layer.epilogue == Epilogue::QuickGelu {
+        let dx = if self.layer.epilogue == Epilogue::QuickGelu {
             let saved = self.pre_activation.lock().ok().and_then(|mut s| s.take());
             // Recomputed only if a second backward runs over the same graph.
             let pre = match saved {
                 Some(pre) => pre,
                 None => with_slice(arg, |x| self.layer.affine(x, rows))?,
             };
-            g.par_chunks_mut(d_out * ROWS_PER_TASK)
-                .zip(pre.par_chunks(d_out * ROWS_PER_TASK))
-                .for_each(|(g, p)| {
-                    g.iter_mut()
-                        .zip(p)
-                        .for_each(|(g, &p)| *g *= quick_gelu_slope(p))
-                });
-        }
-        let dx = self.layer.input_grad(&g, rows)?;
+            let mut g = with_slice(&grad, |g| Ok(g.to_vec()))?;
+            let mut dx = vec![0f32; rows * d_in];
+            self.layer
+                .input_grad_gelu_into(&mut g, &pre, rows, &mut dx, false)?;
+            dx
+        } else {
+            with_slice(&grad, |g| self.layer.input_grad(g, rows))?
+        };
         Ok(Some(Tensor::from_vec(dx, (rows, d_in), arg.device())?))
     }
 }

@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::{quick_gelu, quick_gelu_slope, FrozenLinear, Weight, ROWS_PER_TASK};
+use super::{quick_gelu, quick_gelu_rows, quick_gelu_slope, FrozenLinear, Weight, ROWS_PER_TASK};
 use crate::ml::kernels::bf16_gemm::{self, to_bf16};
 use candle_core::Result;
 
@@ -24,9 +24,7 @@ impl FrozenLinear {
         let (_, d_in) = self.dims()?;
         let Weight::Bf16(b) = &self.weight else {
             let mut h = vec![0f32; pre.len()];
-            h.par_chunks_mut(d_in.max(1) * ROWS_PER_TASK)
-                .zip(pre.par_chunks(d_in.max(1) * ROWS_PER_TASK))
-                .for_each(|(h, p)| h.iter_mut().zip(p).for_each(|(h, &p)| *h = quick_gelu(p)));
+            quick_gelu_rows(&mut h, pre, d_in);
             return self.affine_into(&h, rows, y, accumulate);
         };
         self.check_affine(pre.len(), rows, y.len())?;

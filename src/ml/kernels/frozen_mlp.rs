@@ -7,11 +7,8 @@
 use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use crate::ml::kernels::frozen_linear::{
-    quick_gelu, quick_gelu_slope, with_slice, Epilogue, FrozenLinear, ROWS_PER_TASK,
-};
+use crate::ml::kernels::frozen_linear::{with_slice, Epilogue, FrozenLinear};
 
 /// `fc2(quick_gelu(fc1(x)))` over the last dimension.
 #[derive(Debug, Clone)]
@@ -70,17 +67,13 @@ impl CustomOp1 for MlpOp {
             candle_core::bail!("frozen MLP needs a contiguous f32 input")
         };
         let (rows, _) = layout.shape().dims2()?;
-        let inner = self.mlp.fc1.out_features()?;
         let pre = self.mlp.fc1.affine(&x[start..end], rows)?;
-        let mut h = vec![0f32; pre.len()];
-        h.par_chunks_mut(inner * ROWS_PER_TASK)
-            .zip(pre.par_chunks(inner * ROWS_PER_TASK))
-            .for_each(|(h, p)| h.iter_mut().zip(p).for_each(|(h, &p)| *h = quick_gelu(p)));
-        let y = self.mlp.fc2.affine(&h, rows)?;
+        let d_out = self.mlp.fc2.out_features()?;
+        let mut y = vec![0f32; rows * d_out];
+        self.mlp.fc2.affine_gelu_into(&pre, rows, &mut y, false)?;
         if let Ok(mut saved) = self.pre_activation.lock() {
             *saved = Some(pre);
         }
-        let d_out = self.mlp.fc2.out_features()?;
         Ok((CpuStorage::F32(y), Shape::from((rows, d_out))))
     }
 
@@ -93,18 +86,13 @@ impl CustomOp1 for MlpOp {
             Some(pre) => pre,
             None => with_slice(arg, |x| self.mlp.fc1.affine(x, rows))?,
         };
-        let inner = self.mlp.fc1.out_features()?;
         let mut dh = with_slice(&grad, |g| self.mlp.fc2.input_grad(g, rows))?;
-        dh.par_chunks_mut(inner * ROWS_PER_TASK)
-            .zip(pre.par_chunks(inner * ROWS_PER_TASK))
-            .for_each(|(g, p)| {
-                g.iter_mut()
-                    .zip(p)
-                    .for_each(|(g, &p)| *g *= quick_gelu_slope(p))
-            });
+        let (_, d_in) = arg.dims2()?;
+        let mut dx = vec![0f32; rows * d_in];
+        self.mlp
+            .fc1
+            .input_grad_gelu_into(&mut dh, &pre, rows, &mut dx, false)?;
         drop(pre);
-        let dx = self.mlp.fc1.input_grad(&dh, rows)?;
-        let d_in = dx.len() / rows.max(1);
         Ok(Some(Tensor::from_vec(dx, (rows, d_in), arg.device())?))
     }
 }
