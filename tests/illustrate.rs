@@ -324,7 +324,7 @@ fn bf16_reproduces_its_seed_and_stays_near_f32() {
         &reference.clip,
         &mut m.clip,
         &m.tok,
-        &m.vq,
+        &mut m.vq,
         prompt,
         &opts(3, 9),
     )

@@ -26,6 +26,9 @@ pub struct ConvCase {
     pub winograd_f4_effective_gflops: Option<f64>,
     /// The block the decoder uses for this layer: "F2" or "F4" (3×3 only).
     pub winograd_block_used: Option<&'static str>,
+    /// The used block's effective GFLOP/s with its products in bf16 (3×3 only, and only
+    /// where a bf16 kernel runs).
+    pub winograd_bf16_effective_gflops: Option<f64>,
     pub candle_gflops: f64,
 }
 
@@ -53,19 +56,23 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
             conv2d(&xs, 1, side, side, taps.forward(), pad, None);
             Ok(())
         })?;
-        let winograd = |block: Block| -> Result<Option<f64>> {
+        let winograd = |block: Block, bf16: bool| -> Result<Option<f64>> {
             if k != 3 {
                 return Ok(None);
             }
-            let wg = Winograd::new(&ws, c, c, block);
+            let mut wg = Winograd::new(&ws, c, c, block);
+            if bf16 && !wg.switch_to_bf16() {
+                return Ok(None);
+            }
             let secs = best_of(runs, || {
                 conv3x3(&xs, 1, side, side, wg.forward(), pad, None);
                 Ok(())
             })?;
             Ok(Some(gflop / secs))
         };
-        let f2 = winograd(Block::Two)?;
-        let f4 = winograd(Block::Four)?;
+        let f2 = winograd(Block::Two, false)?;
+        let f4 = winograd(Block::Four, false)?;
+        let bf16 = winograd(Block::for_layer(c, c), true)?;
         let theirs = best_of(runs, || {
             x.conv2d(&w, pad, 1, 1, 1)?;
             Ok(())
@@ -82,6 +89,7 @@ pub fn bench_conv(runs: usize) -> Result<Vec<ConvCase>> {
                 Block::Two => "F2",
                 Block::Four => "F4",
             }),
+            winograd_bf16_effective_gflops: bf16,
             candle_gflops: gflop / theirs,
         });
     }

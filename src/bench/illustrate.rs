@@ -105,7 +105,7 @@ pub fn bench_illustrate(
     use crate::ml::illustrate::IllustrateOptions;
     let mut models = RealShapes::load()?;
     let (precision, warning) =
-        crate::ml::illustrate::precision::prepare(&mut models.clip, precision)?;
+        crate::ml::illustrate::precision::prepare(&mut models.clip, &mut models.vq, precision)?;
     // As `illustrate` does once its models are ready: the freed towers (and f32 weights, in
     // bf16) go back to the system instead of waiting in the heap, 0.1 GiB off the peak.
     crate::memory::release_memory();

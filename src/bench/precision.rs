@@ -46,18 +46,19 @@ pub fn psnr(a: &[u8], b: &[u8]) -> Option<f64> {
     (mse > 0.0).then(|| 10.0 * (255.0f64 * 255.0 / mse).log10())
 }
 
-/// Draws `prompt` with `opts` twice: with `f32_clip`, then with `clip` switched to bf16 (it
-/// stays in bf16 after). The two models must be the same weights, loaded twice.
+/// Draws `prompt` with `opts` twice: with `f32_clip`, then with `clip` and `vqgan`'s decoder
+/// switched to bf16 (they stay in bf16 after). The two CLIP models must be the same weights,
+/// loaded twice.
 pub fn precision_cost(
     f32_clip: &Clip,
     clip: &mut Clip,
     tokenizer: &ClipTokenizer,
-    vqgan: &VqModel,
+    vqgan: &mut VqModel,
     prompt: &str,
     opts: &IllustrateOptions,
 ) -> Result<PrecisionCost> {
     let never = AtomicBool::new(false);
-    let draw = |clip: &Clip, precision: Precision, seed: u64| {
+    let draw = |clip: &Clip, vqgan: &VqModel, precision: Precision, seed: u64| {
         let mut curve = Vec::new();
         let opts = IllustrateOptions {
             precision,
@@ -74,10 +75,10 @@ pub fn precision_cost(
         })?;
         Ok::<_, crate::ml::Error>((out, curve))
     };
-    let (reference, f32_curve) = draw(f32_clip, Precision::F32, opts.seed)?;
-    let (next_seed, _) = draw(f32_clip, Precision::F32, opts.seed.wrapping_add(1))?;
-    let (compared, warning) = precision::prepare(clip, Precision::Bf16)?;
-    let (other, compared_curve) = draw(clip, compared, opts.seed)?;
+    let (reference, f32_curve) = draw(f32_clip, vqgan, Precision::F32, opts.seed)?;
+    let (next_seed, _) = draw(f32_clip, vqgan, Precision::F32, opts.seed.wrapping_add(1))?;
+    let (compared, warning) = precision::prepare(clip, vqgan, Precision::Bf16)?;
+    let (other, compared_curve) = draw(clip, vqgan, compared, opts.seed)?;
     let gaps: Vec<f32> = f32_curve
         .iter()
         .zip(&compared_curve)

@@ -115,8 +115,8 @@ pub enum BenchWhat {
         cutn: usize,
         #[arg(long, default_value_t = 3)]
         iterations: usize,
-        /// f32, or bf16 (CLIP's image tower on AMX or AVX512-BF16; f32 with a warning
-        /// where neither runs).
+        /// f32, or bf16 (CLIP's image tower and the decoder's wide layers on AMX or
+        /// AVX512-BF16; f32 with a warning where neither runs).
         #[arg(long, default_value = "f32")]
         precision: crate::ml::illustrate::Precision,
     },

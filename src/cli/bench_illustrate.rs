@@ -84,8 +84,8 @@ pub fn precision(
         from_folder(ModelKind::Vqgan, &vq_dir, Origin::Explicit).map_err(anyhow::Error::msg)?;
     let (f32_clip, tokenizer) = crate::ml::models::load::clip(&clip_files, &device)?;
     let (mut clip, _) = crate::ml::models::load::clip(&clip_files, &device)?;
-    let vq = crate::ml::models::load::vqgan(&vq_files, &device)?;
-    let r = precision_cost(&f32_clip, &mut clip, &tokenizer, &vq, prompt, opts)?;
+    let mut vq = crate::ml::models::load::vqgan(&vq_files, &device)?;
+    let r = precision_cost(&f32_clip, &mut clip, &tokenizer, &mut vq, prompt, opts)?;
     if let Some(w) = &r.warning {
         eprintln!("warning: {w}");
     }

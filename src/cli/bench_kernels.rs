@@ -42,7 +42,7 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         measured.instructions, measured.threads
     );
     println!(
-        "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>16}{:>6}{:>12}",
+        "{:>9}{:>6}{:>4}{:>9}{:>16}{:>16}{:>16}{:>6}{:>16}{:>12}",
         "channels",
         "side",
         "k",
@@ -51,6 +51,7 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         "F(2x2) eff.",
         "F(4x4) eff.",
         "used",
+        "used, bf16",
         "candle GF/s"
     );
     for c in &convs {
@@ -60,8 +61,11 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
         let f4 = c
             .winograd_f4_effective_gflops
             .map_or("-".to_string(), share);
+        let bf16 = c
+            .winograd_bf16_effective_gflops
+            .map_or("-".to_string(), share);
         println!(
-            "{:>9}{:>6}{:>4}{:>9.2}{:>16}{:>16}{:>16}{:>6}{:>12.1}",
+            "{:>9}{:>6}{:>4}{:>9.2}{:>16}{:>16}{:>16}{:>6}{:>16}{:>12.1}",
             c.channels,
             c.side,
             c.kernel,
@@ -70,6 +74,7 @@ pub fn conv(global: &GlobalArgs, runs: usize) -> anyhow::Result<()> {
             f2,
             f4,
             c.winograd_block_used.unwrap_or("-"),
+            bf16,
             c.candle_gflops
         );
     }

@@ -224,14 +224,15 @@ pub fn run(global: &GlobalArgs, args: LibraryArgs) -> anyhow::Result<()> {
             let clip_files = locator.locate(ModelKind::Clip, clip.as_deref(), &mut dl)?;
             let vq_files = locator.locate(ModelKind::Vqgan, vqgan.as_deref(), &mut dl)?;
             let (mut clip, clip_tok) = crate::ml::models::load::clip(&clip_files, &device)?;
-            let vq = crate::ml::models::load::vqgan(&vq_files, &device)?;
+            let mut vq = crate::ml::models::load::vqgan(&vq_files, &device)?;
             // The page is redrawn in the precision it recorded, where this machine can.
             let recorded = book.pages[pos]
                 .settings
                 .get("precision")
                 .and_then(|p| serde_json::from_value(p.clone()).ok())
                 .unwrap_or_default();
-            let (_, fallback) = crate::ml::illustrate::precision::prepare(&mut clip, recorded)?;
+            let (_, fallback) =
+                crate::ml::illustrate::precision::prepare(&mut clip, &mut vq, recorded)?;
             if let Some(w) = fallback {
                 eprintln!("warning: {w}");
             }

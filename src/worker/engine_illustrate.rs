@@ -10,7 +10,12 @@ use super::protocol::*;
 use crate::ml::illustrate::{precision, Illustrator, ImageInputs, Outcome, Precision, Resume};
 
 impl Engine {
-    fn ensure_vqgan(&mut self, job: Job, out: &Outbox) -> anyhow::Result<()> {
+    /// VQGAN, loaded once and kept; a decoder switched to bf16 is loaded again for an f32
+    /// drawing, whose f32 weights it freed.
+    fn ensure_vqgan(&mut self, job: Job, out: &Outbox, bf16: bool) -> anyhow::Result<()> {
+        if !bf16 && self.vqgan.as_ref().is_some_and(|v| v.decoder_is_bf16()) {
+            self.vqgan = None;
+        }
         if self.vqgan.is_none() {
             let files = self.find(ModelKind::Vqgan, out)?;
             status(out, job, "Loading VQGAN…");
@@ -30,11 +35,12 @@ impl Engine {
     ) -> anyhow::Result<()> {
         let job = Job::Illustrate { page };
         let mut options = options;
-        self.ensure_clip(job, out, options.precision == Precision::Bf16)?;
-        self.ensure_vqgan(job, out)?;
+        let bf16 = options.precision == Precision::Bf16;
+        self.ensure_clip(job, out, bf16)?;
+        self.ensure_vqgan(job, out, bf16)?;
         let mut said = "Illustrating…".to_string();
-        if let Some((clip, _, _)) = &mut self.clip {
-            let (precision, fallback) = precision::prepare(clip, options.precision)?;
+        if let (Some((clip, _, _)), Some(vqgan)) = (&mut self.clip, &mut self.vqgan) {
+            let (precision, fallback) = precision::prepare(clip, vqgan, options.precision)?;
             options.precision = precision;
             if let Some(w) = fallback {
                 said = format!("Illustrating… ({w})");

@@ -96,6 +96,55 @@ fn illustrate_shows_changing_previews_and_cancels_mid_run() {
     );
 }
 
+/// bf16, then f32, on the models the engine keeps: a model switched to bf16 (CLIP's image tower
+/// and the decoder free their f32 weights) is loaded again for f32, and each page records the
+/// precision that ran: bf16 where a bf16 kernel runs, else f32.
+#[test]
+fn a_bf16_drawing_then_an_f32_one_both_finish() {
+    use storybook_studio::worker::Precision;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = studio(config(engine(dir.path())));
+    {
+        let app = h.state_mut();
+        app.pages = vec![PageView::new("a red circle on a blue sea")];
+        let o = &mut app.state.illustration;
+        (o.width, o.height, o.cutn, o.iterations) = (64, 48, 2, 3);
+        o.precision = Precision::Bf16;
+    }
+    h.step();
+    click(&mut h, "Illustrate");
+    click(&mut h, "Illustrate page 1");
+    let ran = |a: &storybook_studio::app::StudioApp| {
+        (a.pages[0].status == PageStatus::Done)
+            .then(|| a.pages[0].options.as_ref().map(|o| o.precision))
+            .flatten()
+    };
+    wait_for(&mut h, "the bf16 picture", LIMIT, |a| ran(a).is_some());
+    let bf16 = storybook_studio::ml::kernels::bf16_gemm::available();
+    let first = h.state().pages[0].picture_id;
+    assert_eq!(
+        ran(h.state()),
+        Some(if bf16 {
+            Precision::Bf16
+        } else {
+            Precision::F32
+        })
+    );
+    h.state_mut().state.illustration.precision = Precision::F32;
+    h.step();
+    click(&mut h, "Illustrate page 1");
+    wait_for(&mut h, "the f32 picture", LIMIT, |a| {
+        a.pages[0].picture_id != first && ran(a).is_some()
+    });
+    assert_eq!(ran(h.state()), Some(Precision::F32));
+    let app = h.state();
+    assert!(
+        app.notices.items.iter().all(|n| !n.is_error),
+        "{:?}",
+        app.notices.items
+    );
+}
+
 #[test]
 fn a_dropped_png_gives_ranked_terms_and_becomes_a_story_prompt() {
     let dir = tempfile::tempdir().unwrap();

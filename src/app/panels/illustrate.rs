@@ -251,7 +251,7 @@ fn settings_ui(ui: &mut egui::Ui, state: &mut State) {
             let mut bf16 = o.precision == crate::worker::Precision::Bf16;
             if ui
                 .checkbox(&mut bf16, "bf16 (faster on CPUs with AMX or fast AVX512-BF16)")
-                .on_hover_text("CLIP's image tower in bf16: several times faster products on Intel AMX (Xeon Sapphire Rapids and later), products up to about twice as fast where AVX512-BF16 is fast (AMD Zen 4 and later); a picture that differs slightly from f32's. Elsewhere the studio says so and draws in f32.")
+                .on_hover_text("CLIP's image tower and the VQGAN decoder's wide layers in bf16: several times faster products on Intel AMX (Xeon Sapphire Rapids and later), products up to about twice as fast where AVX512-BF16 is fast (AMD Zen 4 and later); a picture that differs slightly from f32's. Elsewhere the studio says so and draws in f32.")
                 .changed()
             {
                 o.precision = if bf16 {

@@ -101,8 +101,11 @@ impl Drawing {
     pub fn check(&mut self, opts: &IllustrateOptions) -> anyhow::Result<Vec<String>> {
         let grid = self.vqgan.config().downscale();
         check_illustration(opts, Some(grid)).map_err(anyhow::Error::msg)?;
-        let (_, fallback) =
-            crate::ml::illustrate::precision::prepare(&mut self.clip, opts.precision)?;
+        let (_, fallback) = crate::ml::illustrate::precision::prepare(
+            &mut self.clip,
+            &mut self.vqgan,
+            opts.precision,
+        )?;
         Ok(fit_size(opts.width, opts.height, grid)?
             .2
             .into_iter()

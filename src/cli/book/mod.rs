@@ -64,8 +64,9 @@ pub struct BookArgs {
     pub style_prefix: Option<String>,
     #[arg(long)]
     pub style_suffix: Option<String>,
-    /// f32, or bf16: CLIP's image tower in bf16, faster on CPUs with AMX or a fast
-    /// AVX512-BF16 (elsewhere it says so and draws in f32) [default: f32]
+    /// f32, or bf16: CLIP's image tower and the VQGAN decoder's wide layers in bf16, faster
+    /// on CPUs with AMX or a fast AVX512-BF16 (elsewhere it says so and draws in f32)
+    /// [default: f32]
     #[arg(long)]
     pub precision: Option<crate::ml::illustrate::Precision>,
     /// Keep progress frames (every 10 steps) for an animated GIF export.

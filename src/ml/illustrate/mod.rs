@@ -65,7 +65,8 @@ impl Illustrator<'_> {
         self.clip.device()
     }
 
-    /// The precision CLIP's image tower runs in: what a run's options must say.
+    /// The precision CLIP's image tower runs in (the decoder must run in the same): what a
+    /// run's options must say.
     pub fn precision(&self) -> Precision {
         if self.clip.image_tower_is_bf16() {
             Precision::Bf16
@@ -103,6 +104,12 @@ impl Illustrator<'_> {
         }
         // The options are saved with the page: they must say what really ran.
         let running = self.precision();
+        if self.vqgan.decoder_is_bf16() != (running == Precision::Bf16) {
+            return Err(Error::Input(format!(
+                "CLIP's image tower runs in {running} but the VQGAN decoder does not; \
+                 illustrate::precision::prepare sets both up"
+            )));
+        }
         if opts.precision != running {
             return Err(Error::Input(format!(
                 "the options ask for {} but CLIP's image tower runs in {running}; \

@@ -15,10 +15,9 @@ use rayon::prelude::*;
 use super::amx::{self, Block, TILE, TILE_K};
 use super::bf16_dot;
 pub use super::bf16_kernel::{available, kernel, unavailable_reason, Kernel};
+use super::bf16_rows::BLOCK;
+pub use super::bf16_rows::{pack_strided, panels_len, Bf16Rows, Panels};
 pub(crate) use super::packed_weight::to_bf16;
-
-/// Rows (and columns) of one block, for either kernel: two AMX tiles each way.
-const BLOCK: usize = 2 * TILE;
 /// Blocks per task along each side.
 const TASK_BLOCKS: usize = 4;
 
@@ -100,14 +99,18 @@ impl PackedBf16 {
 
     /// `B[k][n]` as stored (bf16, widened).
     pub fn at(&self, k: usize, n: usize) -> f32 {
-        let (p, c) = (n / TILE, n % TILE);
-        let (kt, kk) = (k / TILE_K, k % TILE_K);
-        let i = (p * self.k_tiles + kt) * TILE * TILE_K + (kk / 2) * TILE_K + c * 2 + kk % 2;
-        f32::from_bits((self.data[i] as u32) << 16)
+        self.panels().at(k, n)
     }
 
-    fn panel(&self, p: usize) -> *const u16 {
-        self.data[p * self.k_tiles * TILE * TILE_K..].as_ptr()
+    /// The panels, as the block products read them.
+    pub fn panels(&self) -> Panels<'_> {
+        Panels {
+            k: self.k,
+            n: self.n,
+            k_tiles: self.k_tiles,
+            panels: self.panels,
+            data: &self.data,
+        }
     }
 }
 
@@ -199,6 +202,17 @@ pub fn matmul_on(
     });
 }
 
+/// Panics unless this CPU (and, for AMX, its system) runs `kernel`.
+fn assert_runs(kernel: Kernel) {
+    match kernel {
+        Kernel::Amx => assert!(
+            amx::available(),
+            "AMX used without checking amx::available()"
+        ),
+        Kernel::Dot => assert!(bf16_dot::available(), "this CPU has no AVX512-BF16"),
+    }
+}
+
 /// The product, with row `r` of `x` written in bf16 by `fill(r, out)`.
 fn product(
     kernel: Kernel,
@@ -208,13 +222,7 @@ fn product(
     accumulate: bool,
     fill: impl Fn(usize, &mut [u16]) + Sync,
 ) {
-    match kernel {
-        Kernel::Amx => assert!(
-            amx::available(),
-            "AMX used without checking amx::available()"
-        ),
-        Kernel::Dot => assert!(bf16_dot::available(), "this CPU has no AVX512-BF16"),
-    }
+    assert_runs(kernel);
     assert_eq!(y.len(), rows * b.n, "bf16 product: y is not rows × n");
     if rows == 0 || b.n == 0 {
         return;
@@ -244,8 +252,49 @@ fn product(
                     }
                 }
             });
-        sweep_blocks(kernel, y, a, rows, k_pad, b, accumulate);
+        sweep_blocks(kernel, (y, b.n), a, rows, k_pad, b.panels(), accumulate);
     });
+}
+
+/// `y = A · B` with both sides already in bf16: `A` frozen ([`Bf16Rows`]), `B` packed for this
+/// call by [`pack_strided`]. Row `r` of `y` starts at `r · y_stride`; its columns past `B.n`
+/// are left as found. On this process's [`kernel`].
+///
+/// # Panics
+/// When bf16 is not [`available`] or the sizes disagree.
+pub fn matmul_frozen_left(y: &mut [f32], y_stride: usize, a: &Bf16Rows, b: Panels) {
+    matmul_frozen_left_on(this_kernel(), y, y_stride, a, b);
+}
+
+/// [`matmul_frozen_left`] on the kernel named, so tests can run both.
+pub(crate) fn matmul_frozen_left_on(
+    kernel: Kernel,
+    y: &mut [f32],
+    y_stride: usize,
+    a: &Bf16Rows,
+    b: Panels,
+) {
+    assert_runs(kernel);
+    assert_eq!(a.k, b.k, "bf16 product: A's columns are not B's rows");
+    assert_eq!(a.k_pad, b.k_tiles * TILE_K);
+    assert!(
+        y_stride >= b.n,
+        "bf16 product: y's rows are shorter than B's"
+    );
+    assert!(
+        a.rows == 0 || b.n == 0 || y.len() >= (a.rows - 1) * y_stride + b.n,
+        "bf16 product: y is not rows × n"
+    );
+    if a.rows == 0 || b.n == 0 {
+        return;
+    }
+    if a.k == 0 {
+        for row in y.chunks_mut(y_stride).take(a.rows) {
+            row[..b.n].fill(0.0);
+        }
+        return;
+    }
+    sweep_blocks(kernel, (y, y_stride), &a.data, a.rows, a.k_pad, b, false);
 }
 
 thread_local! {
@@ -270,14 +319,15 @@ fn with_input(len: usize, f: impl FnOnce(&mut [u16])) {
     })
 }
 
-/// The blocks of `y (+)= A·B`, `A` in bf16 rows of `k_pad`, split among rayon tasks.
+/// The blocks of `y (+)= A·B`, `A` in bf16 rows of `k_pad`, split among rayon tasks; `y`
+/// comes with its row stride.
 fn sweep_blocks(
     kernel: Kernel,
-    y: &mut [f32],
+    (y, y_stride): (&mut [f32], usize),
     a: &[u16],
     rows: usize,
     k_pad: usize,
-    b: &PackedBf16,
+    b: Panels,
     accumulate: bool,
 ) {
     let m_blocks = rows.div_ceil(BLOCK);
@@ -311,7 +361,10 @@ fn sweep_blocks(
                         // SAFETY: row r0+r and columns c0..c0+cols lie inside `y`, and no
                         // other task writes this block.
                         let dst = unsafe {
-                            std::slice::from_raw_parts_mut(out.0.add((r0 + r) * n + c0), cols)
+                            std::slice::from_raw_parts_mut(
+                                out.0.add((r0 + r) * y_stride + c0),
+                                cols,
+                            )
                         };
                         if accumulate {
                             dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);

@@ -150,6 +150,7 @@ fn an_empty_reduction_gives_zeros_or_leaves_the_sum() {
 #[test]
 fn the_vdpbf16ps_speed_is_measured_where_it_runs() {
     let ratio = bf16_dot::speedup_over_f32();
+    eprintln!("vdpbf16ps multiplies at {ratio:.2}x the f32 FMA rate here");
     if bf16_dot::available() {
         assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
     } else {
@@ -190,6 +191,66 @@ fn a_leftover_input_buffer_never_reaches_the_output() {
             assert!(f.iter().all(|v| v.is_finite()));
             let same = f.iter().zip(p).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "{kernel:?}: the leftover buffer changed a product");
+        }
+    }
+}
+
+/// Packing a right-hand side per call from strided rows: every value within `k × n` rounded to
+/// bf16, and nothing read past a row's `n` values (NaN there would show) or past row `k`.
+#[test]
+fn strided_packing_rounds_each_value_and_reads_nothing_past_the_edges() {
+    for (k, n, stride) in [(45, 50, 61), (1, 1, 1), (64, 32, 32), (33, 17, 20)] {
+        let mut src = values(k * stride + 7, 7);
+        for r in 0..k {
+            src[r * stride + n..(r + 1) * stride].fill(f32::NAN);
+        }
+        src[k * stride..].fill(f32::NAN);
+        let mut buf = vec![0x7fc0u16; panels_len(k, n) + 3];
+        let panels = pack_strided(&mut buf, k, n, &src, stride);
+        for kk in 0..k.div_ceil(TILE_K) * TILE_K {
+            for nn in 0..n.div_ceil(BLOCK) * BLOCK {
+                let want = if kk < k && nn < n {
+                    round_bf16(src[kk * stride + nn])
+                } else {
+                    0.0
+                };
+                assert_eq!(panels.at(kk, nn), want, "{k}×{n}: ({kk}, {nn})");
+            }
+        }
+    }
+}
+
+/// `A · B` with a frozen bf16 `A` and a per-call `B`, on each kernel, against the plain f64
+/// product of the same rounded values: rows, reduction and columns off whole tiles, output
+/// rows wider than `B`, whose extra columns must be left as they were.
+#[test]
+fn the_frozen_left_product_matches_the_rounded_reference() {
+    for kernel in kernels_here() {
+        for (rows, k, n, y_stride) in [(45, 70, 50, 53), (1, 1, 1, 1), (64, 32, 33, 40)] {
+            let a_vals = values(rows * k, 8);
+            let a = Bf16Rows::new(rows, k, |r, kk| a_vals[r * k + kk]);
+            let src = values(k * n, 9);
+            let mut buf = vec![0u16; panels_len(k, n)];
+            let b = pack_strided(&mut buf, k, n, &src, n);
+            let mut y = vec![-7.0f32; (rows - 1) * y_stride + n];
+            matmul_frozen_left_on(kernel, &mut y, y_stride, &a, b);
+            for r in 0..rows {
+                for j in 0..y_stride.min(y.len() - r * y_stride) {
+                    let got = y[r * y_stride + j];
+                    if j >= n {
+                        assert_eq!(got, -7.0, "{kernel:?}: column {j} past n was written");
+                        continue;
+                    }
+                    let want: f64 = (0..k)
+                        .map(|kk| a.at(r, kk) as f64 * round_bf16(src[kk * n + j]) as f64)
+                        .sum();
+                    let tol = 1e-5 * (k as f64).sqrt() * (1.0 + want.abs());
+                    assert!(
+                        (got as f64 - want).abs() <= tol,
+                        "{kernel:?} {rows}×{k}×{n} ({r}, {j}): {got} vs {want}"
+                    );
+                }
+            }
         }
     }
 }

@@ -233,6 +233,33 @@ impl FrozenConv2d {
     pub(crate) fn on_cpu(&self) -> bool {
         matches!(self.weights, Weights::Cpu(_))
     }
+
+    /// Runs a 3×3 convolution's Winograd products in bf16 from now on, freeing its f32 points
+    /// (other kernel sizes stay f32: the decoder has only 1×1s besides, a sliver of its work).
+    /// `false`, with nothing changed, off the CPU or where no bf16 kernel runs. Called between
+    /// runs, when no clone of this convolution is alive; a clone held elsewhere is an error.
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        let Weights::Cpu(kernel) = &mut self.weights else {
+            return Ok(false);
+        };
+        let Some(kernel) = Arc::get_mut(kernel) else {
+            candle_core::bail!("a convolution switched to bf16 while it was in use")
+        };
+        kernel.kind();
+        Ok(match kernel.kind.get_mut() {
+            Some(KernelKind::Winograd(w)) => w.switch_to_bf16(),
+            Some(KernelKind::Taps(_)) => crate::ml::kernels::bf16_gemm::available(),
+            None => false,
+        })
+    }
+
+    /// Whether the Winograd products run in bf16 (never, for other kernel sizes).
+    pub fn is_bf16(&self) -> bool {
+        let Weights::Cpu(kernel) = &self.weights else {
+            return false;
+        };
+        matches!(kernel.kind.get(), Some(KernelKind::Winograd(w)) if w.is_bf16())
+    }
 }
 
 impl Module for FrozenConv2d {

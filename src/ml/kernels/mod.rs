@@ -12,6 +12,7 @@ pub mod attention;
 pub mod bf16_dot;
 pub mod bf16_gemm;
 pub mod bf16_kernel;
+pub mod bf16_rows;
 pub mod conv_gemm;
 pub mod fast_math;
 pub mod frozen;
@@ -29,6 +30,8 @@ pub mod packed_weight;
 pub mod trainable_linear;
 pub mod trainable_norm;
 pub mod winograd;
+pub mod winograd_bf16;
+pub mod winograd_scratch;
 pub mod winograd_tiles;
 pub mod winograd_transforms;
 

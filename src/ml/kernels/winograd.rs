@@ -20,7 +20,13 @@ use rayon::prelude::*;
 
 use gemm::Parallelism;
 
+use crate::ml::kernels::bf16_gemm;
 use crate::ml::kernels::gemm_view::{matmul, View, ViewMut};
+use crate::ml::kernels::winograd_bf16::{self, Bf16Points};
+pub use crate::ml::kernels::winograd_scratch::release_scratch;
+use crate::ml::kernels::winograd_scratch::with_scratch;
+#[cfg(test)]
+use crate::ml::kernels::winograd_scratch::SCRATCH;
 use crate::ml::kernels::winograd_tiles::{Tiles, ROW_GAP};
 use crate::ml::kernels::winograd_transforms::{Variant, F2, F4};
 
@@ -67,6 +73,9 @@ pub struct Winograd {
     u: Vec<f32>,
     /// F(4×4) only: the `[c_out, c_in, 3, 3]` kernel, for the flipped transform.
     kernel: Vec<f32>,
+    /// F(2×2) only: both directions' points in bf16, once [`Winograd::switch_to_bf16`] has
+    /// run; `u` is freed then.
+    bf16: Option<Box<Bf16Points>>,
     pub c_out: usize,
     pub c_in: usize,
     pub block: Block,
@@ -96,6 +105,11 @@ fn taps(g: &[f32]) -> [f32; 9] {
     std::array::from_fn(|i| g[i])
 }
 
+/// A 3×3 kernel reversed in space: the flipped convolution's.
+fn reversed(g: &[f32]) -> [f32; 9] {
+    std::array::from_fn(|i| g[8 - i])
+}
+
 impl Winograd {
     /// From a `[c_out, c_in, 3, 3]` kernel in row-major order.
     pub fn new(weight: &[f32], c_out: usize, c_in: usize, block: Block) -> Self {
@@ -112,10 +126,38 @@ impl Winograd {
         Self {
             u,
             kernel,
+            bf16: None,
             c_out,
             c_in,
             block,
         }
+    }
+
+    /// Runs this kernel's products in bf16 from now on, freeing its f32 points; `false`, with
+    /// nothing changed, where no bf16 kernel runs. F(4×4) kernels stay in f32 (and say `true`):
+    /// their transforms scale values by up to 100 before the inverse cancels them, so bf16
+    /// rounding reached the output at about 13× a direct bf16 convolution's error (4.6e-2 of
+    /// the largest output against 3.5e-3, 128 input channels), where F(2×2)'s is 1.1–2×.
+    pub fn switch_to_bf16(&mut self) -> bool {
+        if !bf16_gemm::available() {
+            return false;
+        }
+        if self.bf16.is_some() || self.block == Block::Four {
+            return true;
+        }
+        let (co, ci) = (self.c_out, self.c_in);
+        let u = &self.u;
+        let points = Bf16Points::new(u, (co, ci, 16), |xi, o, i| {
+            u[((FLIP[xi / 4] * 4 + FLIP[xi % 4]) * co + o) * ci + i]
+        });
+        self.bf16 = Some(Box::new(points));
+        self.u = Vec::new();
+        true
+    }
+
+    /// Whether the products run in bf16.
+    pub fn is_bf16(&self) -> bool {
+        self.bf16.is_some()
     }
 
     pub fn forward(&self) -> WinogradKernel<'_> {
@@ -198,7 +240,6 @@ impl WinogradKernel<'_> {
             (Block::Four, true) => {
                 // The flipped kernel is `[c_in, c_out]` with each 3×3 reversed; built as
                 // `[ξ][c_out][c_in]` of the original and read transposed, like F(2×2)'s.
-                let reversed = |g: &[f32]| std::array::from_fn(|i| g[8 - i]);
                 let u = transform_all::<F4, 4, 6, 36>(
                     &self.w.kernel,
                     self.w.c_out,
@@ -252,58 +293,10 @@ fn conv<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
         let v = scratch.v.at_least(ci * P * ts_max);
         // The products are ξ-major, so they can run side by side, one per thread.
         let m = scratch.m.at_least(P * (co * ts_max + ROW_GAP));
-        chunks::<V, M, T, P>(x, (n, h, w), kernel, padding, bias, (v, m), &mut out);
+        let scratch = (v, m, &mut scratch.packed);
+        chunks::<V, M, T, P>(x, (n, h, w), kernel, padding, bias, scratch, &mut out);
     });
     (out, ho, wo)
-}
-
-/// The transformed tiles (`v`) and their products (`m`) of one chunk, kept per thread from
-/// call to call and not cleared: no value an earlier call left reaches an output. The input
-/// pass writes every tile the products read, the products every tile the output pass keeps,
-/// and what the output pass reads past a row's last tile only makes lanes it throws away.
-/// Zeroing them afresh for each call was most of the convolutions' `memset` time (perf: 1.6–1.8%
-/// of a drawing step).
-#[derive(Default)]
-struct Scratch {
-    v: Grown,
-    m: Grown,
-}
-
-#[derive(Default)]
-struct Grown(Vec<f32>);
-
-impl Grown {
-    /// The first `len` values, growing the buffer (zeroed) when it is shorter.
-    fn at_least(&mut self, len: usize) -> &mut [f32] {
-        if self.0.len() < len {
-            // A fresh buffer: growing in place would copy values nobody reads.
-            self.0 = vec![0f32; len];
-        }
-        &mut self.0[..len]
-    }
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
-/// Runs `f` on this thread's scratch, or on a fresh one when it is in use: a convolution
-/// called from a rayon task can run another, stolen while it waits, on the same thread.
-fn with_scratch(f: impl FnOnce(&mut Scratch)) {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut Scratch::default()),
-    })
-}
-
-/// Frees this thread's convolution scratch (a few tens of megabytes at the decoder's sizes),
-/// when other work has better use for the memory: after a decoder pass, or an idle engine.
-pub fn release_scratch() {
-    SCRATCH.with(|cell| {
-        if let Ok(mut scratch) = cell.try_borrow_mut() {
-            *scratch = Scratch::default();
-        }
-    });
 }
 
 /// Tile rows transformed and multiplied together: about `OUTPUTS_PER_CHUNK` outputs.
@@ -318,14 +311,22 @@ fn chunks<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
     kernel: WinogradKernel,
     padding: usize,
     bias: Option<&[f32]>,
-    (v, m): (&mut [f32], &mut [f32]),
+    (v, m, packed): (&mut [f32], &mut [f32], &mut Vec<u16>),
     out: &mut [f32],
 ) {
     let ci = kernel.c_in();
     let co = kernel.c_out();
     let (ho, wo) = (h + 2 * padding - 2, w + 2 * padding - 2);
     let (th, tw) = (ho.div_ceil(M), wo.div_ceil(M));
-    let points = kernel.points();
+    // The f32 points are freed once the kernel is in bf16.
+    let bf16 = kernel.w.bf16.as_deref().map(|b| {
+        if kernel.flipped {
+            &b.flipped
+        } else {
+            &b.forward
+        }
+    });
+    let points = bf16.is_none().then(|| kernel.points());
     let rows_per_chunk = rows_per_chunk::<M>(ho, wo);
     for img in 0..n {
         let x_img = &x[img * ci * h * w..(img + 1) * ci * h * w];
@@ -347,18 +348,24 @@ fn chunks<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
                 .zip(x_img.par_chunks(h * w))
                 .for_each(|(v, plane)| geo.input::<V, T, P>(plane, v));
             let block = co * ts + ROW_GAP;
-            m[..P * block]
-                .par_chunks_mut(block)
-                .enumerate()
-                .for_each(|(xi, m)| {
-                    matmul(
-                        ViewMut::rows(m, co, tc, ts),
-                        points.point(xi),
-                        View::rows(&v[xi * ts..], ci, tc, P * ts),
-                        false,
-                        Parallelism::None,
-                    );
-                });
+            match (&points, bf16) {
+                (Some(points), _) => {
+                    m[..P * block]
+                        .par_chunks_mut(block)
+                        .enumerate()
+                        .for_each(|(xi, m)| {
+                            matmul(
+                                ViewMut::rows(m, co, tc, ts),
+                                points.point(xi),
+                                View::rows(&v[xi * ts..], ci, tc, P * ts),
+                                false,
+                                Parallelism::None,
+                            );
+                        })
+                }
+                (None, Some(rows)) => winograd_bf16::products(rows, v, m, (tc, ts, block), packed),
+                (None, None) => unreachable!("a Winograd kernel has f32 or bf16 points"),
+            }
             let m = &m[..P * block];
             out_img
                 .par_chunks_mut(ho * wo)

@@ -26,6 +26,16 @@ pub enum Conv {
     Plain(Conv2d),
 }
 
+impl Conv {
+    /// See [`FrozenConv2d::switch_to_bf16`]; a plain convolution stays f32 (`false`).
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        match self {
+            Self::Frozen(c) => c.switch_to_bf16(),
+            Self::Plain(_) => Ok(false),
+        }
+    }
+}
+
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
@@ -87,6 +97,11 @@ impl ResnetBlock {
                 None
             },
         })
+    }
+
+    /// Both 3×3 convolutions' products in bf16 (see [`Conv::switch_to_bf16`]).
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        Ok(self.conv1.switch_to_bf16()? && self.conv2.switch_to_bf16()?)
     }
 
     pub fn keys(keys: &mut BTreeMap<String, Vec<usize>>, p: &str, c_in: usize, c_out: usize) {
@@ -198,6 +213,10 @@ impl Upsample {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.conv.forward(&upsample_nearest_x2(x)?)
+    }
+
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        self.conv.switch_to_bf16()
     }
 }
 

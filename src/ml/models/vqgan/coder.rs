@@ -246,6 +246,26 @@ impl Decoder {
         })
     }
 
+    /// Runs the 3×3 convolutions' products in bf16 from now on (see
+    /// `FrozenConv2d::switch_to_bf16`), all but `conv_out`: three output channels would fill
+    /// a tenth of each bf16 block, and the picture's own pixels come out of it. `false` where
+    /// bf16 does not run; a `false` midway leaves some layers switched, so the caller must
+    /// not use the decoder as an f32 one.
+    pub fn switch_to_bf16(&mut self) -> Result<bool> {
+        let mut all = self.conv_in.switch_to_bf16()?
+            && self.mid.block_1.switch_to_bf16()?
+            && self.mid.block_2.switch_to_bf16()?;
+        for level in &mut self.up {
+            for block in &mut level.blocks {
+                all = all && block.switch_to_bf16()?;
+            }
+            if let Some(Resample::Up(u)) = &mut level.resample {
+                all = all && u.switch_to_bf16()?;
+            }
+        }
+        Ok(all)
+    }
+
     pub fn keys(keys: &mut BTreeMap<String, Vec<usize>>, cfg: &DdConfig) {
         let levels = cfg.ch_mult.len();
         let mut block_in = cfg.ch * cfg.ch_mult[levels - 1];

@@ -247,6 +247,8 @@ pub struct VqModel {
     /// `[n_embed, embed_dim]`.
     pub codebook: Tensor,
     cfg: Config,
+    /// Whether [`VqModel::decoder_to_bf16`] has run (even where it failed midway).
+    decoder_bf16: bool,
 }
 
 impl VqModel {
@@ -259,6 +261,7 @@ impl VqModel {
             post_quant_conv: blocks::conv(vb.pp("post_quant_conv"), cfg.embed_dim, z, 1, 1)?,
             codebook: vb.get((cfg.n_embed, cfg.embed_dim), "quantize.embedding.weight")?,
             cfg: cfg.clone(),
+            decoder_bf16: false,
         })
     }
 
@@ -339,6 +342,34 @@ impl VqModel {
         Ok((z + (zq - z)?.detach())?)
     }
 
+    /// Runs the decoder's 3×3 products in bf16 from now on (`--precision bf16`); its f32
+    /// points are freed, so an f32 drawing needs the model loaded again. `false`, with the
+    /// model unchanged, off the CPU or where no bf16 kernel runs.
+    pub fn decoder_to_bf16(&mut self) -> Result<bool> {
+        if self.decoder_bf16 {
+            return Ok(true);
+        }
+        if !self.codebook.device().is_cpu()
+            || crate::ml::kernels::composed_forced()
+            || !crate::ml::kernels::bf16_gemm::available()
+        {
+            return Ok(false);
+        }
+        // Marked first: a failure midway leaves a decoder that is no longer all f32.
+        self.decoder_bf16 = true;
+        if !self.decoder.switch_to_bf16()? {
+            return Err(crate::ml::Error::Input(
+                "the VQGAN decoder could not be switched to bf16; load it again".into(),
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Whether the decoder's products run in bf16.
+    pub fn decoder_is_bf16(&self) -> bool {
+        self.decoder_bf16
+    }
+
     /// `decoder(post_quant_conv(z))`, images roughly in [-1, 1].
     pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
         Ok(self.decoder.forward(&self.post_quant_conv.forward(z)?)?)
@@ -351,42 +382,4 @@ impl VqModel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_state_dicts_first_stage_tensors_lose_their_prefix_and_the_rest_is_dropped() {
-        let mut cfg = Config::imagenet_f16_16384();
-        cfg.ddconfig = DdConfig {
-            double_z: false,
-            z_channels: 4,
-            resolution: 8,
-            in_channels: 3,
-            out_ch: 3,
-            ch: 32,
-            ch_mult: vec![1],
-            num_res_blocks: 1,
-            attn_resolutions: vec![],
-        };
-        cfg.embed_dim = 4;
-        cfg.n_embed = 8;
-        cfg.key_prefix = NET2NET_PREFIX.into();
-        let zeros = |shape: &[usize]| Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
-        let expected = expected_keys(&cfg);
-        let mut dict: HashMap<String, Tensor> = expected
-            .iter()
-            .map(|(k, shape)| (format!("{NET2NET_PREFIX}{k}"), zeros(shape)))
-            .collect();
-        dict.insert("transformer.tok_emb.weight".into(), zeros(&[8, 4]));
-        dict.insert(format!("{NET2NET_PREFIX}loss.logvar"), zeros(&[]));
-        let out = inference_tensors(Path::new("net2net.ckpt"), dict.clone(), &cfg).unwrap();
-        let mut names: Vec<&String> = out.keys().collect();
-        names.sort();
-        assert_eq!(names, expected.keys().collect::<Vec<_>>());
-
-        // Without the prefix in the config, the same dictionary is the wrong checkpoint.
-        cfg.key_prefix.clear();
-        let err = inference_tensors(Path::new("net2net.ckpt"), dict, &cfg).unwrap_err();
-        assert!(err.to_string().contains("missing"), "{err}");
-    }
-}
+mod tests;
