@@ -387,6 +387,13 @@ fn bench_conv_reports_kernel_rates_beside_the_measured_fma_peak() {
             let narrow = case["channels"].as_u64().unwrap() <= 128;
             let used = if narrow { "F4" } else { "F2" };
             assert_eq!(case["winograd_block_used"], used, "{case}");
+            // bf16 products only for F(2×2) layers, and only where a bf16 kernel runs.
+            let bf16 = &case["winograd_bf16_effective_gflops"];
+            if !narrow && storybook_studio::ml::kernels::bf16_gemm::available() {
+                rate(bf16);
+            } else {
+                assert!(bf16.is_null(), "{case}");
+            }
         } else {
             assert!(case["winograd_block_used"].is_null(), "{case}");
         }

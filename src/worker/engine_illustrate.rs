@@ -40,7 +40,14 @@ impl Engine {
         self.ensure_vqgan(job, out, bf16)?;
         let mut said = "Illustrating…".to_string();
         if let (Some((clip, _, _)), Some(vqgan)) = (&mut self.clip, &mut self.vqgan) {
-            let (precision, fallback) = precision::prepare(clip, vqgan, options.precision)?;
+            let prepared = precision::prepare(clip, vqgan, options.precision);
+            if prepared.is_err() {
+                // A switch that failed midway leaves models neither f32 nor bf16: the next
+                // drawing loads them again rather than trust them.
+                self.clip = None;
+                self.vqgan = None;
+            }
+            let (precision, fallback) = prepared?;
             options.precision = precision;
             if let Some(w) = fallback {
                 said = format!("Illustrating… ({w})");

@@ -94,7 +94,7 @@ impl Drawing {
         }
     }
 
-    /// Checks the settings against the model's grid, and sets CLIP up in the precision they
+    /// Checks the settings against the model's grid, and sets CLIP and VQGAN up in the precision they
     /// ask; a size that will be rounded, and bf16 on a CPU that cannot run it, are said once. The
     /// options stay as asked (a book's recipe keeps them): each page records the precision
     /// that ran, which the illustrator knows.

@@ -34,7 +34,7 @@ pub struct IllustrateOptions {
     /// upsampled 2× and refined at full size. Faster for the same step count; the picture
     /// differs from a full-size run with the same seed. Ignored with an init image.
     pub progressive: bool,
-    /// What CLIP's image tower computes its products in. A saved page keeps the precision it
+    /// What CLIP's image tower and the decoder's F(2×2) layers compute their products in. A saved page keeps the precision it
     /// really ran in: bf16 asked where no bf16 kernel runs, and is saved, as f32.
     pub precision: Precision,
 }

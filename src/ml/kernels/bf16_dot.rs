@@ -41,8 +41,9 @@ fn detect() -> bool {
 /// with chains that never touch memory, the two kinds alternating, best of twenty short runs
 /// each (about 10 ms in all); 0 without the instruction. Short runs and many of them, because
 /// a run the scheduler interrupts counts for nothing: with best of three 1 ms runs, one CLI
-/// run in ten on a busy 2-core Zen 4 measured 1.3× instead of 2.0× and drew in f32. Measured, not looked up by CPU model,
-/// because a table would go stale and a virtual machine's CPUID may name no model.
+/// run in ten on a busy 2-core Zen 4 measured 1.3× instead of 2.0× and drew in f32. Measured,
+/// not looked up by CPU model, because a table would go stale and a virtual machine's CPUID
+/// may name no model.
 pub fn speedup_over_f32() -> f64 {
     static RATIO: OnceLock<f64> = OnceLock::new();
     *RATIO.get_or_init(|| {

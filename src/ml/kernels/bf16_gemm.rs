@@ -1,5 +1,6 @@
 //! `y = x · B` with a frozen `B` kept in bf16, on AMX tiles or, without AMX, on AVX512-BF16's
-//! `vdpbf16ps`: the `--precision bf16` product of CLIP's image tower.
+//! `vdpbf16ps`: the `--precision bf16` products of CLIP's image tower, and (with the frozen
+//! side on the left, [`matmul_frozen_left`]) of the VQGAN decoder's F(2×2) convolutions.
 //!
 //! `B` is packed once, when the layer switches to bf16, in the layout AMX's `tdpbf16ps` reads
 //! (16-column panels of 32×16 k-pairs, one 1 KiB tile per 32 steps of the reduction), so a call
@@ -281,8 +282,12 @@ pub(crate) fn matmul_frozen_left_on(
         y_stride >= b.n,
         "bf16 product: y's rows are shorter than B's"
     );
+    // Checked: an absurd stride must not wrap around and pass the check it fails.
+    let needed = (a.rows.saturating_sub(1))
+        .checked_mul(y_stride)
+        .and_then(|v| v.checked_add(b.n));
     assert!(
-        a.rows == 0 || b.n == 0 || y.len() >= (a.rows - 1) * y_stride + b.n,
+        a.rows == 0 || b.n == 0 || needed.is_some_and(|n| y.len() >= n),
         "bf16 product: y is not rows × n"
     );
     if a.rows == 0 || b.n == 0 {

@@ -28,8 +28,10 @@ impl Grown {
     }
 }
 
+use std::cell::RefCell;
+
 thread_local! {
-    pub(crate) static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    pub(crate) static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Runs `f` on this thread's scratch, or on a fresh one when it is in use: a convolution
