@@ -7,8 +7,9 @@
 //! multiplies 2.25× less than the direct convolution, F(4×4) 4× less. The VQGAN decoder is
 //! almost all 3×3 convolutions, forward and (with the flipped kernel) backward.
 //!
-//! The input gradient convolves with the flipped kernel, channel axes swapped. For F(2×2) that
-//! needs no second copy: flipping a 3×3 kernel in space permutes its transform's rows and
+//! The input gradient convolves with the flipped kernel, channel axes swapped. For F(2×2) in f32
+//! that needs no second copy (in bf16 both directions are rounded and stored once, see
+//! `winograd_bf16`): flipping a 3×3 kernel in space permutes its transform's rows and
 //! columns by `[3, 1, 2, 0]` (the rows of `G` read backwards), and swapping channel axes is
 //! reading each transformed matrix transposed. F(4×4)'s points (0, ±1, ±2, ∞) are not closed
 //! under that flip, so its flipped transform is built from the kept 3×3 kernel for each call:
@@ -30,8 +31,11 @@ use crate::ml::kernels::winograd_scratch::SCRATCH;
 use crate::ml::kernels::winograd_tiles::{Tiles, ROW_GAP};
 use crate::ml::kernels::winograd_transforms::{Variant, F2, F4};
 
-/// Output pixels transformed and multiplied together, bounding the scratch memory.
-const OUTPUTS_PER_CHUNK: usize = 8192;
+/// Output pixels transformed and multiplied together, bounding the scratch memory. At 2,048 a
+/// 128-channel F(4×4) chunk's tiles and products (about 2.4 MB) stay near the core's L2 between
+/// the transforms and the products; 8,192 spilled them, and a step at 256², 8 cutouts took
+/// about 5% longer with 60 MB more peak memory (Zen 4; `bench illustrate`, alternating builds).
+const OUTPUTS_PER_CHUNK: usize = 2048;
 /// Where transform row/column `i` of an F(2×2) kernel goes when the kernel is flipped.
 const FLIP: [usize; 4] = [3, 1, 2, 0];
 /// F(4×4) for layers with at most this many channel pairs. Its transformed kernel is 4× the
@@ -67,7 +71,7 @@ impl Block {
     }
 }
 
-/// A 3×3 kernel in the transform domain: `u[ξ][co][ci]`.
+/// A 3×3 kernel in the transform domain: `u[ξ][co][ci]` (or its bf16 points instead).
 #[derive(Debug, Clone)]
 pub struct Winograd {
     u: Vec<f32>,
