@@ -50,10 +50,6 @@ impl Bf16Rows {
         }
     }
 
-    pub fn bytes(&self) -> usize {
-        self.data.len() * 2
-    }
-
     /// `A[r][k]` as stored (bf16, widened).
     pub fn at(&self, r: usize, k: usize) -> f32 {
         f32::from_bits((self.data[r * self.k_pad + k] as u32) << 16)

@@ -252,14 +252,6 @@ impl FrozenConv2d {
             None => false,
         })
     }
-
-    /// Whether the Winograd products run in bf16 (never, for other kernel sizes).
-    pub fn is_bf16(&self) -> bool {
-        let Weights::Cpu(kernel) = &self.weights else {
-            return false;
-        };
-        matches!(kernel.kind.get(), Some(KernelKind::Winograd(w)) if w.is_bf16())
-    }
 }
 
 impl Module for FrozenConv2d {

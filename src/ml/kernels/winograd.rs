@@ -25,9 +25,9 @@ use crate::ml::kernels::bf16_gemm;
 use crate::ml::kernels::gemm_view::{matmul, View, ViewMut};
 use crate::ml::kernels::winograd_bf16::{self, Bf16Points};
 pub use crate::ml::kernels::winograd_scratch::release_scratch;
-use crate::ml::kernels::winograd_scratch::with_scratch;
 #[cfg(test)]
 use crate::ml::kernels::winograd_scratch::SCRATCH;
+use crate::ml::kernels::winograd_scratch::{with_scratch, Grown};
 use crate::ml::kernels::winograd_tiles::{Tiles, ROW_GAP};
 use crate::ml::kernels::winograd_transforms::{Variant, F2, F4};
 
@@ -315,7 +315,7 @@ fn chunks<V: Variant<M, T, P>, const M: usize, const T: usize, const P: usize>(
     kernel: WinogradKernel,
     padding: usize,
     bias: Option<&[f32]>,
-    (v, m, packed): (&mut [f32], &mut [f32], &mut Vec<u16>),
+    (v, m, packed): (&mut [f32], &mut [f32], &mut Grown<u16>),
     out: &mut [f32],
 ) {
     let ci = kernel.c_in();

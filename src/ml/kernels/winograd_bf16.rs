@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::bf16_gemm::{self, pack_strided, panels_len, Bf16Rows};
+use super::winograd_scratch::Grown;
 
 /// Both directions' point matrices in bf16: `forward[ξ]` is `[c_out, c_in]`, `flipped[ξ]` the
 /// input gradient's `[c_in, c_out]`.
@@ -44,7 +45,7 @@ pub(crate) fn products(
     v: &[f32],
     m: &mut [f32],
     (tiles, stride, block): (usize, usize, usize),
-    buf: &mut Vec<u16>,
+    buf: &mut Grown<u16>,
 ) {
     let Some(first) = points.first() else {
         return;
@@ -52,10 +53,7 @@ pub(crate) fn products(
     let ci = first.k;
     let p = points.len();
     let len = panels_len(ci, tiles).max(1);
-    if buf.len() < p * len {
-        *buf = vec![0u16; p * len];
-    }
-    buf[..p * len]
+    buf.at_least(p * len)
         .par_chunks_mut(len)
         .zip(m[..p * block].par_chunks_mut(block))
         .enumerate()

@@ -8,21 +8,21 @@
 /// of a drawing step).
 #[derive(Default)]
 pub(crate) struct Scratch {
-    pub v: Grown,
-    pub m: Grown,
+    pub v: Grown<f32>,
+    pub m: Grown<f32>,
     /// bf16 kernels only: the tiles packed for the products.
-    pub packed: Vec<u16>,
+    pub packed: Grown<u16>,
 }
 
 #[derive(Default)]
-pub(crate) struct Grown(pub Vec<f32>);
+pub(crate) struct Grown<T>(pub Vec<T>);
 
-impl Grown {
+impl<T: Copy + Default> Grown<T> {
     /// The first `len` values, growing the buffer (zeroed) when it is shorter.
-    pub fn at_least(&mut self, len: usize) -> &mut [f32] {
+    pub fn at_least(&mut self, len: usize) -> &mut [T] {
         if self.0.len() < len {
             // A fresh buffer: growing in place would copy values nobody reads.
-            self.0 = vec![0f32; len];
+            self.0 = vec![T::default(); len];
         }
         &mut self.0[..len]
     }

@@ -81,14 +81,14 @@ fn leftover_scratch_never_reaches_the_output() {
                 SCRATCH.with_borrow_mut(|s| {
                     s.v.at_least(POISONED).fill(f32::NAN);
                     s.m.at_least(POISONED).fill(f32::NAN);
-                    s.packed = vec![0x7fc0; POISONED];
+                    s.packed.at_least(POISONED).fill(0x7fc0);
                 })
             });
             // Had a call needed more than the poisoned length, it would have grown a zeroed
             // buffer and tested nothing.
             SCRATCH.with_borrow(|s| {
                 assert_eq!((s.v.0.len(), s.m.0.len()), (POISONED, POISONED));
-                assert_eq!(s.packed.len(), POISONED);
+                assert_eq!(s.packed.0.len(), POISONED);
             });
             let same =
                 |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
